@@ -1,0 +1,60 @@
+package dev.loomdb.edge.capture;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * Which position may be confirmed to the replication slot.
+ *
+ * <p>Contract: a transaction's end LSN is confirmed only after it and every transaction committed
+ * before it have been acknowledged (by the broker, or as needing no publication). Transactions are
+ * registered in commit order; acknowledgements may come in any order. On a restart, everything
+ * after the confirmed position is read again from the slot, so nothing unacknowledged is lost.
+ */
+public final class SlotPosition {
+
+    private final Deque<Lsn> pending = new ArrayDeque<>();
+    private final Set<Lsn> acknowledged = new HashSet<>();
+    private Lsn confirmable = Lsn.ZERO;
+
+    /** A transaction was read from the slot and handed on; its end LSN, in commit order. */
+    public synchronized void register(Lsn endLsn) {
+        pending.addLast(endLsn);
+    }
+
+    /** Everything in the transaction ending at this LSN is safe (acknowledged or not to be published). */
+    public synchronized void acknowledge(Lsn endLsn) {
+        acknowledged.add(endLsn);
+        while (!pending.isEmpty() && acknowledged.remove(pending.peekFirst())) {
+            confirmable = Lsn.max(confirmable, pending.removeFirst());
+        }
+    }
+
+    /** The newest position that may be confirmed to the slot. */
+    public synchronized Lsn confirmable() {
+        return confirmable;
+    }
+
+    /** Transactions handed on and not yet acknowledged. */
+    public synchronized int pendingCount() {
+        return pending.size();
+    }
+
+    /**
+     * When nothing is pending, the slot may move up to {@code received}: everything read up to
+     * there needed nothing (heartbeats, other databases' WAL), so the server can recycle it.
+     */
+    public synchronized void idleAt(Lsn received) {
+        if (pending.isEmpty()) {
+            confirmable = Lsn.max(confirmable, received);
+        }
+    }
+
+    /** Forgets what was pending: the stream is being read again from the slot's confirmed position. */
+    public synchronized void reset() {
+        pending.clear();
+        acknowledged.clear();
+    }
+}

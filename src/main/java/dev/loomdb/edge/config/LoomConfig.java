@@ -1,0 +1,155 @@
+package dev.loomdb.edge.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
+import io.smallrye.config.WithParentName;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The node's own settings, all under {@code loom.}; each can be set as an environment variable the
+ * MicroProfile way ({@code loom.mqtt.host} is {@code LOOM_MQTT_HOST}). The embedded services'
+ * settings are also read by {@code dev.loomdb.edge.Main} before Quarkus starts.
+ */
+@ConfigMapping(prefix = "loom")
+public interface LoomConfig {
+
+    /** This node's id in the mesh: unique per node, stable across restarts. Default: the HOSTNAME variable. */
+    @WithName("node-id")
+    @WithDefault("${HOSTNAME:edge-node}")
+    String nodeId();
+
+    /** The mesh this node syncs with: nodes of one mesh share one graph. Default {@code default}. */
+    @WithDefault("default")
+    String mesh();
+
+    Mqtt mqtt();
+
+    Capture capture();
+
+    Api api();
+
+    Embedded embedded();
+
+    /** The embedded PostgreSQL and MQTT broker of the one-machine default. */
+    interface Embedded {
+
+        Postgres postgres();
+
+        Broker broker();
+
+        interface Postgres {
+            /** Start an embedded PostgreSQL (wal_level=logical) instead of using quarkus.datasource.reactive.url. Default true. */
+            @WithParentName
+            @WithDefault("true")
+            boolean enabled();
+
+            /** Its data directory, kept across restarts. Default {@code loom-data/postgres}. */
+            @WithName("data-dir")
+            @WithDefault("loom-data/postgres")
+            String dataDir();
+
+            /** Its port on 127.0.0.1. Default 15432. */
+            @WithDefault("15432")
+            int port();
+        }
+
+        interface Broker {
+            /** Run an MQTT broker (MQTT 3.1.1) inside the node; loom.mqtt.host/port then point to it. Default true. */
+            @WithParentName
+            @WithDefault("true")
+            boolean enabled();
+
+            /** Its port. Default 1883. */
+            @WithDefault("1883")
+            int port();
+
+            /** The address it listens on. Default 127.0.0.1; 0.0.0.0 lets peers on other machines connect. */
+            @WithDefault("127.0.0.1")
+            String host();
+
+            /** Where it keeps persistent sessions and queued messages. Default {@code loom-data/broker}. */
+            @WithName("data-dir")
+            @WithDefault("loom-data/broker")
+            String dataDir();
+        }
+}
+
+    /** How this node reaches its MQTT broker. */
+    interface Mqtt {
+        /** Broker host. Default 127.0.0.1 (the embedded broker, when on, is used automatically). */
+        @WithDefault("127.0.0.1")
+        String host();
+
+        /** Broker port. Default 1883. */
+        @WithDefault("1883")
+        int port();
+
+        /** User name for the broker, if it wants one. */
+        Optional<String> username();
+
+        /** Password for the broker, if it wants one. */
+        Optional<String> password();
+
+        /** MQTT client id. Default {@code loom-<mesh>-<node-id>}; it must stay the same across restarts. */
+        @WithName("client-id")
+        Optional<String> clientId();
+
+        /** Published transactions waiting for the broker's acknowledgement, at most. Default 256. */
+        @WithName("max-inflight")
+        @WithDefault("256")
+        int maxInflight();
+
+        /** Largest MQTT message sent or accepted, in bytes. Default 16 MiB. */
+        @WithName("max-message-size")
+        @WithDefault("16777216")
+        int maxMessageSize();
+
+        /** Wait between reconnection attempts to the broker. Default 1s. */
+        @WithName("reconnect-interval")
+        @WithDefault("1s")
+        Duration reconnectInterval();
+    }
+
+    /** How changes are read from PostgreSQL. */
+    interface Capture {
+        /** Replication slot name. Default {@code loom_<node-id>} (lower case, [a-z0-9_]). */
+        @WithName("slot")
+        Optional<String> slot();
+
+        /** Publication of the graph tables. Default {@code loom_graph}. */
+        @WithDefault("loom_graph")
+        String publication();
+
+        /**
+         * JDBC URL of the replication connection. Default: derived from
+         * {@code quarkus.datasource.reactive.url}.
+         */
+        @WithName("jdbc-url")
+        Optional<String> jdbcUrl();
+
+        /** How often progress is confirmed to the slot at most. Default 200ms. */
+        @WithName("confirm-interval")
+        @WithDefault("200ms")
+        Duration confirmInterval();
+    }
+
+    /** REST API limits. */
+    interface Api {
+        /** Largest request body accepted, in bytes; larger ones get 413. Default 1 MiB. */
+        @WithName("max-body-size")
+        @WithDefault("1048576")
+        long maxBodySize();
+
+        /** Default page size of list requests. Default 100. */
+        @WithName("default-limit")
+        @WithDefault("100")
+        int defaultLimit();
+
+        /** Largest page size of list requests. Default 1000. */
+        @WithName("max-limit")
+        @WithDefault("1000")
+        int maxLimit();
+    }
+}

@@ -1,0 +1,44 @@
+package dev.loomdb.edge.graph;
+
+/**
+ * The state of one node or edge after a write: what travels from capture to the mesh and from
+ * the mesh into a peer's graph. A delete is a tombstone: {@code tombstone} set, no properties.
+ *
+ * @param op what the write did: insert, update or delete
+ * @param kind node or edge
+ * @param properties the properties as a JSON object, in text
+ * @param source the edge's source node id, null for a node
+ * @param target the edge's target node id, null for a node
+ * @param hlc the hybrid logical clock of the write (milliseconds since the epoch << 16 | counter)
+ * @param version how many writes this row has seen
+ * @param origin the id of the node that made the write
+ */
+public record Change(
+        Op op,
+        Kind kind,
+        String id,
+        String type,
+        String properties,
+        String source,
+        String target,
+        long hlc,
+        long version,
+        String origin,
+        boolean tombstone) {
+
+    public enum Op {
+        INSERT, UPDATE, DELETE;
+
+        public String wireName() {
+            return name().toLowerCase();
+        }
+    }
+
+    public enum Kind {
+        NODE, EDGE;
+
+        public String wireName() {
+            return name().toLowerCase();
+        }
+    }
+}

@@ -1,0 +1,296 @@
+package dev.loomdb.edge.graph;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loomdb.edge.config.LoomConfig;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The graph API's rules: what a valid id, type and body are, and what each operation means
+ * (putNode replaces, patchNode merges, deleteNode leaves a tombstone). Turns stored rows into the
+ * JSON the API answers with.
+ */
+@ApplicationScoped
+public class GraphService {
+
+    /** Longest id or type, in characters. */
+    public static final int MAX_ID_LENGTH = 256;
+
+    private static final Set<String> NODE_FIELDS = Set.of("id", "type", "properties");
+    private static final Set<String> EDGE_FIELDS = Set.of("id", "type", "source", "target", "properties");
+
+    private final GraphStore store;
+    private final ObjectMapper mapper;
+    private final LoomConfig config;
+
+    public GraphService(GraphStore store, ObjectMapper mapper, LoomConfig config) {
+        this.store = store;
+        this.mapper = mapper;
+        this.config = config;
+    }
+
+    public Uni<Written<ObjectNode>> replaceNode(String id, String body) {
+        checkId("node id", id);
+        ObjectNode json = object(body, NODE_FIELDS, "a node");
+        checkBodyId(json, id);
+        String type = identifier(json, "type", true);
+        return store.replaceNode(id, type, properties(json))
+                .map(w -> new Written<>(nodeJson(w.value()), w.created()));
+    }
+
+    public Uni<ObjectNode> patchNode(String id, String body) {
+        checkId("node id", id);
+        ObjectNode json = object(body, NODE_FIELDS, "a node");
+        checkBodyId(json, id);
+        Patch patch = patch(json);
+        return store.patchNode(id, identifier(json, "type", false), patch.set(), patch.removed())
+                .map(node -> nodeJson(require(node, "node", id)));
+    }
+
+    public Uni<ObjectNode> getNode(String id) {
+        checkId("node id", id);
+        return store.findNode(id).map(node -> nodeJson(require(node, "node", id)));
+    }
+
+    public Uni<Void> deleteNode(String id) {
+        checkId("node id", id);
+        return store.deleteNode(id).map(deleted -> {
+            if (!deleted) {
+                throw ApiProblem.notFound("There is no node '" + id + "'.");
+            }
+            return null;
+        });
+    }
+
+    public Uni<ObjectNode> listNodes(String type, String after, String limit) {
+        int size = limit(limit);
+        return store.listNodes(blankToNull(type), blankToNull(after), size)
+                .map(page -> pageJson(page.items().stream().map(this::nodeJson).toList(), page.next()));
+    }
+
+    public Uni<Written<ObjectNode>> replaceEdge(String id, String body) {
+        checkId("edge id", id);
+        ObjectNode json = object(body, EDGE_FIELDS, "an edge");
+        checkBodyId(json, id);
+        String type = identifier(json, "type", true);
+        String source = identifier(json, "source", true);
+        String target = identifier(json, "target", true);
+        return store.replaceEdge(id, type, source, target, properties(json))
+                .map(w -> new Written<>(edgeJson(w.value()), w.created()));
+    }
+
+    public Uni<ObjectNode> patchEdge(String id, String body) {
+        checkId("edge id", id);
+        ObjectNode json = object(body, EDGE_FIELDS, "an edge");
+        checkBodyId(json, id);
+        Patch patch = patch(json);
+        return store.patchEdge(id, identifier(json, "type", false), identifier(json, "source", false),
+                identifier(json, "target", false), patch.set(), patch.removed())
+                .map(edge -> edgeJson(require(edge, "edge", id)));
+    }
+
+    public Uni<ObjectNode> getEdge(String id) {
+        checkId("edge id", id);
+        return store.findEdge(id).map(edge -> edgeJson(require(edge, "edge", id)));
+    }
+
+    public Uni<Void> deleteEdge(String id) {
+        checkId("edge id", id);
+        return store.deleteEdge(id).map(deleted -> {
+            if (!deleted) {
+                throw ApiProblem.notFound("There is no edge '" + id + "'.");
+            }
+            return null;
+        });
+    }
+
+    public Uni<ObjectNode> listEdges(String type, String source, String target, String after, String limit) {
+        int size = limit(limit);
+        return store.listEdges(blankToNull(type), blankToNull(source), blankToNull(target), blankToNull(after), size)
+                .map(page -> pageJson(page.items().stream().map(this::edgeJson).toList(), page.next()));
+    }
+
+    // --- request rules
+
+    /** Ids and types: 1 to 256 characters, no control characters. */
+    static void checkId(String what, String value) {
+        if (value == null || value.isEmpty()) {
+            throw ApiProblem.badRequest("The " + what + " is empty; use 1 to " + MAX_ID_LENGTH + " characters.");
+        }
+        if (value.length() > MAX_ID_LENGTH) {
+            throw ApiProblem.badRequest("The " + what + " has " + value.length() + " characters; at most "
+                    + MAX_ID_LENGTH + " are allowed.");
+        }
+        for (int i = 0; i < value.length(); i++) {
+            if (Character.isISOControl(value.charAt(i))) {
+                throw ApiProblem.badRequest("The " + what + " contains a control character at position " + i
+                        + "; ids and types are printable text.");
+            }
+        }
+    }
+
+    private ObjectNode object(String body, Set<String> fields, String what) {
+        if (body == null || body.isBlank()) {
+            throw ApiProblem.badRequest("The body is empty; send a JSON object describing " + what + ".");
+        }
+        JsonNode json;
+        try {
+            json = mapper.readTree(body);
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? ""
+                    : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            throw ApiProblem.badRequest("The body is not valid JSON" + where + ": " + e.getOriginalMessage() + ".");
+        }
+        if (json == null || !json.isObject()) {
+            throw ApiProblem.badRequest("The body must be a JSON object describing " + what + ".");
+        }
+        Iterator<String> names = json.fieldNames();
+        while (names.hasNext()) {
+            String name = names.next();
+            if (!fields.contains(name)) {
+                throw ApiProblem.badRequest("Unknown field '" + name + "'; " + what + " has " + String.join(", ",
+                        fields.stream().sorted().toList()) + ".");
+            }
+        }
+        return (ObjectNode) json;
+    }
+
+    private static void checkBodyId(ObjectNode json, String id) {
+        JsonNode bodyId = json.get("id");
+        if (bodyId != null && !(bodyId.isTextual() && bodyId.textValue().equals(id))) {
+            throw ApiProblem.badRequest("The body's id " + bodyId + " differs from the id in the path, '" + id + "'.");
+        }
+    }
+
+    private static String identifier(ObjectNode json, String field, boolean required) {
+        JsonNode value = json.get(field);
+        if (value == null || value.isNull()) {
+            if (required) {
+                throw ApiProblem.badRequest("The field '" + field + "' is missing; it is a string of 1 to "
+                        + MAX_ID_LENGTH + " characters.");
+            }
+            return null;
+        }
+        if (!value.isTextual()) {
+            throw ApiProblem.badRequest("The field '" + field + "' must be a string, not " + value.getNodeType()
+                    .toString().toLowerCase() + ".");
+        }
+        checkId(field, value.textValue());
+        return value.textValue();
+    }
+
+    private static String properties(ObjectNode json) {
+        JsonNode properties = json.get("properties");
+        if (properties == null || properties.isNull()) {
+            return "{}";
+        }
+        if (!properties.isObject()) {
+            throw ApiProblem.badRequest("The field 'properties' must be a JSON object.");
+        }
+        return properties.toString();
+    }
+
+    private record Patch(String set, List<String> removed) {}
+
+    /** A top-level merge patch: each property given is set, a property given as null is removed. */
+    private static Patch patch(ObjectNode json) {
+        JsonNode properties = json.get("properties");
+        if (properties == null || properties.isNull()) {
+            return new Patch("{}", List.of());
+        }
+        if (!properties.isObject()) {
+            throw ApiProblem.badRequest("The field 'properties' must be a JSON object.");
+        }
+        ObjectNode set = ((ObjectNode) properties).deepCopy();
+        List<String> removed = new ArrayList<>();
+        Iterator<Map.Entry<String, JsonNode>> fields = properties.fields();
+        while (fields.hasNext()) {
+            Map.Entry<String, JsonNode> field = fields.next();
+            if (field.getValue().isNull()) {
+                removed.add(field.getKey());
+                set.remove(field.getKey());
+            }
+        }
+        return new Patch(set.toString(), removed);
+    }
+
+    private int limit(String limit) {
+        if (limit == null || limit.isBlank()) {
+            return config.api().defaultLimit();
+        }
+        int value;
+        try {
+            value = Integer.parseInt(limit.trim());
+        } catch (NumberFormatException e) {
+            throw ApiProblem.badRequest("The limit '" + limit + "' is not a number.");
+        }
+        if (value < 1 || value > config.api().maxLimit()) {
+            throw ApiProblem.badRequest("The limit must be between 1 and " + config.api().maxLimit() + ".");
+        }
+        return value;
+    }
+
+    private static String blankToNull(String value) {
+        return value == null || value.isEmpty() ? null : value;
+    }
+
+    private static <T> T require(T value, String what, String id) {
+        if (value == null) {
+            throw ApiProblem.notFound("There is no " + what + " '" + id + "'.");
+        }
+        return value;
+    }
+
+    // --- representations
+
+    ObjectNode nodeJson(Node node) {
+        ObjectNode json = mapper.createObjectNode();
+        json.put("id", node.id());
+        json.put("type", node.type());
+        json.set("properties", parse(node.properties()));
+        json.put("version", node.version());
+        json.put("hlc", Long.toString(node.hlc()));
+        json.put("origin", node.origin());
+        return json;
+    }
+
+    ObjectNode edgeJson(Edge edge) {
+        ObjectNode json = mapper.createObjectNode();
+        json.put("id", edge.id());
+        json.put("type", edge.type());
+        json.put("source", edge.source());
+        json.put("target", edge.target());
+        json.set("properties", parse(edge.properties()));
+        json.put("version", edge.version());
+        json.put("hlc", Long.toString(edge.hlc()));
+        json.put("origin", edge.origin());
+        return json;
+    }
+
+    private ObjectNode pageJson(List<ObjectNode> items, String next) {
+        ObjectNode json = mapper.createObjectNode();
+        json.putArray("items").addAll(items);
+        if (next == null) {
+            json.putNull("next");
+        } else {
+            json.put("next", next);
+        }
+        return json;
+    }
+
+    private JsonNode parse(String properties) {
+        try {
+            return mapper.readTree(properties);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("stored properties are not JSON", e);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+package dev.loomdb.edge.graph;
+
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The queries on {@code loom.nodes} and {@code loom.edges}. Rows are stamped (clock, version,
+ * origin) by the database's trigger, and a delete is a tombstone: deleted rows are invisible here.
+ */
+@ApplicationScoped
+public class GraphStore {
+
+    private static final String NODE_COLUMNS = "id, type, properties::text AS properties, version, hlc, origin";
+    private static final String EDGE_COLUMNS =
+            "id, type, source_id, target_id, properties::text AS properties, version, hlc, origin";
+
+    private final Pool pool;
+
+    public GraphStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    public Uni<Written<Node>> replaceNode(String id, String type, String properties) {
+        return pool.preparedQuery("""
+                WITH before AS (SELECT tombstone FROM loom.nodes WHERE id = $1)
+                INSERT INTO loom.nodes AS t (id, type, properties) VALUES ($1, $2, $3::text::jsonb)
+                ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, properties = EXCLUDED.properties, tombstone = false
+                RETURNING\s""" + NODE_COLUMNS + ", NOT EXISTS (SELECT 1 FROM before WHERE NOT tombstone) AS created")
+                .execute(Tuple.of(id, type, properties))
+                .map(rows -> {
+                    Row row = rows.iterator().next();
+                    return new Written<>(node(row), row.getBoolean("created"));
+                });
+    }
+
+    /** Merges {@code properties} into the node's (top level), removes {@code removed}, and changes its type if given. */
+    public Uni<Node> patchNode(String id, String type, String properties, List<String> removed) {
+        return pool.preparedQuery("UPDATE loom.nodes SET type = coalesce($2, type),"
+                + " properties = (properties || $3::text::jsonb) - $4::text[] WHERE id = $1 AND NOT tombstone RETURNING "
+                + NODE_COLUMNS)
+                .execute(Tuple.of(id, type, properties, removed.toArray(new String[0])))
+                .map(rows -> rows.size() == 0 ? null : node(rows.iterator().next()));
+    }
+
+    public Uni<Node> findNode(String id) {
+        return pool.preparedQuery("SELECT " + NODE_COLUMNS + " FROM loom.nodes WHERE id = $1 AND NOT tombstone")
+                .execute(Tuple.of(id))
+                .map(rows -> rows.size() == 0 ? null : node(rows.iterator().next()));
+    }
+
+    /** Deletes (tombstones) the node; false when there was no such node. */
+    public Uni<Boolean> deleteNode(String id) {
+        return pool.preparedQuery("UPDATE loom.nodes SET tombstone = true WHERE id = $1 AND NOT tombstone")
+                .execute(Tuple.of(id))
+                .map(rows -> rows.rowCount() > 0);
+    }
+
+    public Uni<Page<Node>> listNodes(String type, String after, int limit) {
+        return pool.preparedQuery("SELECT " + NODE_COLUMNS + " FROM loom.nodes WHERE NOT tombstone"
+                + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3")
+                .execute(Tuple.of(type, after, limit + 1))
+                .map(rows -> page(rows, limit, GraphStore::node, Node::id));
+    }
+
+    public Uni<Written<Edge>> replaceEdge(String id, String type, String source, String target, String properties) {
+        return pool.preparedQuery("""
+                WITH before AS (SELECT tombstone FROM loom.edges WHERE id = $1)
+                INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties)
+                VALUES ($1, $2, $3, $4, $5::text::jsonb)
+                ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, source_id = EXCLUDED.source_id,
+                    target_id = EXCLUDED.target_id, properties = EXCLUDED.properties, tombstone = false
+                RETURNING\s""" + EDGE_COLUMNS + ", NOT EXISTS (SELECT 1 FROM before WHERE NOT tombstone) AS created")
+                .execute(Tuple.of(id, type, source, target, properties))
+                .map(rows -> {
+                    Row row = rows.iterator().next();
+                    return new Written<>(edge(row), row.getBoolean("created"));
+                });
+    }
+
+    public Uni<Edge> patchEdge(String id, String type, String source, String target, String properties,
+            List<String> removed) {
+        return pool.preparedQuery("UPDATE loom.edges SET type = coalesce($2, type), source_id = coalesce($3, source_id),"
+                + " target_id = coalesce($4, target_id), properties = (properties || $5::text::jsonb) - $6::text[]"
+                + " WHERE id = $1 AND NOT tombstone RETURNING " + EDGE_COLUMNS)
+                .execute(Tuple.tuple(Arrays.asList(id, type, source, target, properties, removed.toArray(new String[0]))))
+                .map(rows -> rows.size() == 0 ? null : edge(rows.iterator().next()));
+    }
+
+    public Uni<Edge> findEdge(String id) {
+        return pool.preparedQuery("SELECT " + EDGE_COLUMNS + " FROM loom.edges WHERE id = $1 AND NOT tombstone")
+                .execute(Tuple.of(id))
+                .map(rows -> rows.size() == 0 ? null : edge(rows.iterator().next()));
+    }
+
+    public Uni<Boolean> deleteEdge(String id) {
+        return pool.preparedQuery("UPDATE loom.edges SET tombstone = true WHERE id = $1 AND NOT tombstone")
+                .execute(Tuple.of(id))
+                .map(rows -> rows.rowCount() > 0);
+    }
+
+    public Uni<Page<Edge>> listEdges(String type, String source, String target, String after, int limit) {
+        return pool.preparedQuery("SELECT " + EDGE_COLUMNS + " FROM loom.edges WHERE NOT tombstone"
+                + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR source_id = $2)"
+                + " AND ($3::text IS NULL OR target_id = $3) AND ($4::text IS NULL OR id > $4) ORDER BY id LIMIT $5")
+                .execute(Tuple.tuple(Arrays.asList(type, source, target, after, limit + 1)))
+                .map(rows -> page(rows, limit, GraphStore::edge, Edge::id));
+    }
+
+    private static <T> Page<T> page(RowSet<Row> rows, int limit, java.util.function.Function<Row, T> read,
+            java.util.function.Function<T, String> idOf) {
+        List<T> items = new ArrayList<>(Math.min(rows.size(), limit));
+        for (Row row : rows) {
+            if (items.size() == limit) {
+                return new Page<>(items, idOf.apply(items.get(items.size() - 1)));
+            }
+            items.add(read.apply(row));
+        }
+        return new Page<>(items, null);
+    }
+
+    private static Node node(Row row) {
+        return new Node(row.getString("id"), row.getString("type"), row.getString("properties"),
+                row.getLong("version"), row.getLong("hlc"), row.getString("origin"));
+    }
+
+    private static Edge edge(Row row) {
+        return new Edge(row.getString("id"), row.getString("type"), row.getString("source_id"),
+                row.getString("target_id"), row.getString("properties"), row.getLong("version"), row.getLong("hlc"),
+                row.getString("origin"));
+    }
+}

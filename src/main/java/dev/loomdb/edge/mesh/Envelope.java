@@ -1,0 +1,20 @@
+package dev.loomdb.edge.mesh;
+
+import dev.loomdb.edge.graph.Change;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * One source transaction as it travels over MQTT (format version 1): who wrote it, where it sits in
+ * that node's log, and its changes in commit order.
+ *
+ * @param origin the id of the node whose database committed the transaction
+ * @param seq increases with every transaction an origin publishes (its end LSN as a number)
+ * @param txid the source transaction id
+ * @param lsn the source commit LSN, as PostgreSQL prints it
+ */
+public record Envelope(int version, String mesh, String origin, long seq, long txid, String lsn, Instant commitTime,
+        List<Change> changes) {
+
+    public static final int FORMAT_VERSION = 1;
+}
