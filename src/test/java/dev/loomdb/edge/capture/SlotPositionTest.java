@@ -1,0 +1,45 @@
+package dev.loomdb.edge.capture;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+class SlotPositionTest {
+
+    @Test
+    void confirmsOnlyAContiguousAcknowledgedPrefix() {
+        SlotPosition position = new SlotPosition();
+        position.register(new Lsn(10));
+        position.register(new Lsn(20));
+        position.register(new Lsn(30));
+
+        position.acknowledge(new Lsn(20));
+        position.acknowledge(new Lsn(30));
+        assertEquals(Lsn.ZERO, position.confirmable(), "the first transaction is not acknowledged yet");
+
+        position.acknowledge(new Lsn(10));
+        assertEquals(new Lsn(30), position.confirmable());
+        assertEquals(0, position.pendingCount());
+    }
+
+    @Test
+    void idleStreamMovesOnlyWhenNothingIsPending() {
+        SlotPosition position = new SlotPosition();
+        position.register(new Lsn(10));
+        position.idleAt(new Lsn(50));
+        assertEquals(Lsn.ZERO, position.confirmable());
+
+        position.acknowledge(new Lsn(10));
+        position.idleAt(new Lsn(50));
+        assertEquals(new Lsn(50), position.confirmable());
+    }
+
+    @Test
+    void neverMovesBackwards() {
+        SlotPosition position = new SlotPosition();
+        position.idleAt(new Lsn(50));
+        position.register(new Lsn(40));
+        position.acknowledge(new Lsn(40));
+        assertEquals(new Lsn(50), position.confirmable());
+    }
+}
