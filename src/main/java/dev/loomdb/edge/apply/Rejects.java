@@ -23,14 +23,14 @@ public final class Rejects {
     }
 
     public Uni<Void> keepAside(String topic, byte[] payload, String reason) {
-        count.incrementAndGet();
         LOG.warnf("Rejected a message on %s (%d bytes): %s. Kept in loom.rejected_messages.", topic, payload.length,
                 reason);
         return pool.preparedQuery("INSERT INTO loom.rejected_messages (topic, reason, payload) VALUES ($1, $2, $3)")
                 .execute(Tuple.of(topic, reason, Buffer.buffer(payload)))
                 .replaceWithVoid()
                 .onFailure().invoke(e -> LOG.errorf("Could not keep the rejected message aside: %s", e.getMessage()))
-                .onFailure().recoverWithNull();
+                .onFailure().recoverWithNull()
+                .invoke(() -> count.incrementAndGet());
     }
 
     public long count() {

@@ -1,0 +1,74 @@
+package dev.loomdb.edge.it;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.UUID;
+
+/**
+ * Which real PostgreSQL and broker the integration tests use, chosen by the system property
+ * {@code loom.it.infra}: {@code embedded} (the default: every node starts its own PostgreSQL, a
+ * node or the test runs the broker) or {@code external} (the machine's PostgreSQL on
+ * 127.0.0.1:5432 with wal_level=logical, and Mosquitto on 127.0.0.1:1883).
+ */
+public final class Infra {
+
+    public static final String EXTERNAL_PG = "jdbc:postgresql://127.0.0.1:5432/";
+    public static final String EXTERNAL_BROKER_HOST = "127.0.0.1";
+    public static final int EXTERNAL_BROKER_PORT = 1883;
+
+    private Infra() {}
+
+    public static boolean external() {
+        return "external".equals(System.getProperty("loom.it.infra", "embedded"));
+    }
+
+    public static String suffix() {
+        return UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    public static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static Path workDir(String name) {
+        try {
+            Path dir = Path.of("target", "it", name + "-" + suffix()).toAbsolutePath();
+            Files.createDirectories(dir);
+            return dir;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Creates a database on the machine's PostgreSQL (external mode). */
+    public static void createExternalDatabase(String name) {
+        try (Connection c = DriverManager.getConnection(EXTERNAL_PG + "postgres", "postgres", "");
+                Statement s = c.createStatement()) {
+            s.execute("CREATE DATABASE " + name);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot create database " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Drops a test database and its replication slots from the machine's PostgreSQL, so no WAL is kept for them. */
+    public static void dropExternalDatabase(String name) {
+        try (Connection c = DriverManager.getConnection(EXTERNAL_PG + "postgres", "postgres", "");
+                Statement s = c.createStatement()) {
+            s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '"
+                    + name + "' AND NOT active");
+            s.execute("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+        } catch (SQLException e) {
+            System.err.println("could not drop test database " + name + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package dev.loomdb.edge.it;
+
+import io.netty.handler.codec.mqtt.MqttQoS;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.mqtt.MqttClient;
+import io.vertx.mqtt.MqttClientOptions;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+/** A raw MQTT client for tests: watches topics and publishes hand-made messages. */
+public final class MqttProbe implements AutoCloseable {
+
+    public record Message(String topic, byte[] payload) {
+        public String text() {
+            return new String(payload, StandardCharsets.UTF_8);
+        }
+    }
+
+    private final Vertx vertx = Vertx.vertx();
+    private final MqttClient client;
+    private final List<Message> messages = new CopyOnWriteArrayList<>();
+
+    public MqttProbe(String host, int port, String filter) throws Exception {
+        client = MqttClient.create(vertx, new MqttClientOptions().setClientId("probe-" + Infra.suffix())
+                .setCleanSession(true).setMaxMessageSize(16 * 1024 * 1024));
+        client.publishHandler(m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
+        client.connect(port, host).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        client.subscribe(filter, 1).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
+    public List<Message> messages() {
+        return List.copyOf(messages);
+    }
+
+    public List<Message> on(String topic) {
+        return messages.stream().filter(m -> m.topic().equals(topic)).toList();
+    }
+
+    public void publish(String topic, byte[] payload) throws Exception {
+        client.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, false)
+                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public void close() {
+        try {
+            client.disconnect().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        } catch (Exception ignored) {
+            // the broker may already be gone
+        }
+        vertx.close();
+    }
+}

@@ -1,0 +1,209 @@
+package dev.loomdb.edge.it;
+
+import static org.awaitility.Awaitility.await;
+
+import io.restassured.RestAssured;
+import io.restassured.specification.RequestSpecification;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A LoomDB Edge node run the way users run it: {@code java -jar target/quarkus-app/quarkus-run.jar}
+ * in a working directory of its own, as a separate process that a test can stop, kill and start
+ * again. Its log goes to {@code <workdir>/node.log}.
+ */
+public final class NodeProcess implements AutoCloseable {
+
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    private final String nodeId;
+    private final Path workDir;
+    private final Map<String, String> properties;
+    private final int httpPort;
+    private final String database;
+    private final int postgresPort;
+    private Process process;
+
+    private NodeProcess(String nodeId, Path workDir, Map<String, String> properties, int httpPort, String database,
+            int postgresPort) {
+        this.nodeId = nodeId;
+        this.workDir = workDir;
+        this.properties = properties;
+        this.httpPort = httpPort;
+        this.database = database;
+        this.postgresPort = postgresPort;
+    }
+
+    /**
+     * A node with its own database (embedded PostgreSQL, or a new database on the machine's), connected
+     * to the given broker, or embedding one when {@code embedBrokerPort} is not null.
+     */
+    public static NodeProcess create(Path root, String nodeId, String mesh, String brokerHost, int brokerPort,
+            boolean embedBroker) {
+        Path workDir = root.resolve(nodeId);
+        Map<String, String> props = new LinkedHashMap<>();
+        int httpPort = Infra.freePort();
+        props.put("loom.node-id", nodeId);
+        props.put("loom.mesh", mesh);
+        props.put("quarkus.http.port", Integer.toString(httpPort));
+        props.put("loom.mqtt.reconnect-interval", "300ms");
+        String database;
+        int postgresPort;
+        if (Infra.external()) {
+            database = "loom_it_" + nodeId.replace('-', '_');
+            postgresPort = 5432;
+            Infra.createExternalDatabase(database);
+            props.put("loom.embedded.postgres", "false");
+            props.put("quarkus.datasource.reactive.url", "postgresql://127.0.0.1:5432/" + database);
+        } else {
+            database = "postgres";
+            postgresPort = Infra.freePort();
+            props.put("loom.embedded.postgres.port", Integer.toString(postgresPort));
+        }
+        if (embedBroker) {
+            props.put("loom.embedded.broker.port", Integer.toString(brokerPort));
+        } else {
+            props.put("loom.embedded.broker", "false");
+            props.put("loom.mqtt.host", brokerHost);
+            props.put("loom.mqtt.port", Integer.toString(brokerPort));
+        }
+        return new NodeProcess(nodeId, workDir, props, httpPort, database, postgresPort);
+    }
+
+    public NodeProcess start() {
+        try {
+            Files.createDirectories(workDir);
+            List<String> command = new ArrayList<>();
+            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            command.add("-Xmx256m");
+            properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
+            command.add("-jar");
+            command.add(Path.of(System.getProperty("loom.it.app", "target/quarkus-app/quarkus-run.jar"))
+                    .toAbsolutePath().toString());
+            Path log = workDir.resolve("node.log");
+            process = new ProcessBuilder(command)
+                    .directory(workDir.toFile())
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .start();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot start node " + nodeId, e);
+        }
+        return this;
+    }
+
+    public NodeProcess awaitReady() {
+        await("node " + nodeId + " ready").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(250))
+                .until(() -> {
+                    if (!process.isAlive()) {
+                        throw new IllegalStateException("node " + nodeId + " exited with " + process.exitValue()
+                                + "; its log:\n" + logTail());
+                    }
+                    return ready();
+                });
+        return this;
+    }
+
+    private boolean ready() {
+        try {
+            HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + httpPort + "/q/health/ready")).timeout(Duration.ofSeconds(2))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            return response.statusCode() == 200;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** SIGKILL: no shutdown of any kind. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    /** SIGTERM: the graceful shutdown a user's Ctrl-C or Kubernetes gives; returns the exit code. */
+    public int stop() throws InterruptedException {
+        if (process == null || !process.isAlive()) {
+            return process == null ? 0 : process.exitValue();
+        }
+        process.destroy();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new IllegalStateException("node " + nodeId + " did not stop within 30 s");
+        }
+        return process.exitValue();
+    }
+
+    public Process process() {
+        return process;
+    }
+
+    public String logTail() {
+        try {
+            List<String> lines = Files.readAllLines(workDir.resolve("node.log"));
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    public String log() {
+        try {
+            return Files.readString(workDir.resolve("node.log"));
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    public RequestSpecification api() {
+        return RestAssured.given().baseUri("http://127.0.0.1:" + httpPort).contentType("application/json");
+    }
+
+    public int httpPort() {
+        return httpPort;
+    }
+
+    public String nodeId() {
+        return nodeId;
+    }
+
+    public String slot() {
+        return "loom_" + nodeId.toLowerCase().replaceAll("[^a-z0-9_]", "_");
+    }
+
+    /** A plain SQL connection to this node's database, as psql or an app would have. */
+    public Connection sql() throws SQLException {
+        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + postgresPort + "/" + database, "postgres", "");
+    }
+
+    @Override
+    public void close() {
+        try {
+            stop();
+        } catch (Exception e) {
+            if (process != null) {
+                process.destroyForcibly();
+            }
+        }
+        if (Infra.external()) {
+            Infra.dropExternalDatabase(database);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+package dev.loomdb.edge.it;
+
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.restassured.response.Response;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Two nodes of one mesh, each with its own PostgreSQL, one broker: in the embedded default node A
+ * runs the broker and B connects to it; against the machine's services both use Mosquitto.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class TwoNodeSyncIT {
+
+    private static final Duration SYNC = Duration.ofSeconds(20);
+    private final ObjectMapper mapper = new ObjectMapper();
+
+    private NodeProcess a;
+    private NodeProcess b;
+    private MqttProbe probe;
+    private String mesh;
+    private String brokerHost;
+    private int brokerPort;
+
+    @BeforeAll
+    void startNodes() throws Exception {
+        Path root = Infra.workDir("two-nodes");
+        String suffix = Infra.suffix();
+        mesh = "it-" + suffix;
+        brokerHost = Infra.external() ? Infra.EXTERNAL_BROKER_HOST : "127.0.0.1";
+        brokerPort = Infra.external() ? Infra.EXTERNAL_BROKER_PORT : Infra.freePort();
+        a = NodeProcess.create(root, "a-" + suffix, mesh, brokerHost, brokerPort, !Infra.external()).start();
+        b = NodeProcess.create(root, "b-" + suffix, mesh, brokerHost, brokerPort, false);
+        a.awaitReady();
+        b.start().awaitReady();
+        probe = new MqttProbe(brokerHost, brokerPort, "loom/" + mesh + "/#");
+    }
+
+    @AfterAll
+    void stopNodes() {
+        if (probe != null) {
+            probe.close();
+        }
+        if (b != null) {
+            b.close();
+        }
+        if (a != null) {
+            a.close();
+        }
+    }
+
+    private String topicOf(NodeProcess node) {
+        return "loom/" + mesh + "/changes/" + node.nodeId();
+    }
+
+    private void awaitNode(NodeProcess node, String id, String path, Object expected) {
+        await().atMost(SYNC).untilAsserted(() -> node.api().get("/api/nodes/" + id).then()
+                .statusCode(200).body(path, equalTo(expected)));
+    }
+
+    private void awaitAbsent(NodeProcess node, String kind, String id) {
+        await().atMost(SYNC).untilAsserted(() -> node.api().get("/api/" + kind + "/" + id).then().statusCode(404));
+    }
+
+    @Test
+    void restPutPatchAndDeleteOnAShowOnB() {
+        a.api().body("{\"type\":\"AGENT\",\"properties\":{\"name\":\"extractor\",\"level\":1}}")
+                .put("/api/nodes/agent-1").then().statusCode(201);
+        awaitNode(b, "agent-1", "properties.name", "extractor");
+        b.api().get("/api/nodes/agent-1").then().body("type", equalTo("AGENT")).body("origin", equalTo(a.nodeId()))
+                .body("version", equalTo(1));
+
+        a.api().body("{\"properties\":{\"level\":2,\"name\":null}}").patch("/api/nodes/agent-1").then().statusCode(200);
+        awaitNode(b, "agent-1", "properties.level", 2);
+        b.api().get("/api/nodes/agent-1").then().body("properties.name", equalTo(null)).body("version", equalTo(2));
+
+        a.api().delete("/api/nodes/agent-1").then().statusCode(204);
+        awaitAbsent(b, "nodes", "agent-1");
+    }
+
+    @Test
+    void plainSqlWritesOnAShowOnB() throws Exception {
+        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+            s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('fact-1', 'FACT', '{\"claim\": \"sky is blue\"}')");
+            awaitNode(b, "fact-1", "properties.claim", "sky is blue");
+            s.execute("UPDATE loom.nodes SET properties = properties || '{\"confidence\": 0.9}' WHERE id = 'fact-1'");
+            awaitNode(b, "fact-1", "properties.confidence", 0.9f);
+            s.execute("DELETE FROM loom.nodes WHERE id = 'fact-1'");
+            awaitAbsent(b, "nodes", "fact-1");
+            try (ResultSet rs = s.executeQuery("SELECT tombstone, version FROM loom.nodes WHERE id = 'fact-1'")) {
+                assertTrue(rs.next(), "a delete leaves a tombstone on A");
+                assertTrue(rs.getBoolean(1));
+                assertEquals(3, rs.getLong(2));
+            }
+        }
+    }
+
+    @Test
+    void edgesSyncThroughRestAndSql() throws Exception {
+        a.api().body("{\"type\":\"DERIVED_FROM\",\"source\":\"fact-9\",\"target\":\"doc-9\",\"properties\":{\"w\":1}}")
+                .put("/api/edges/edge-1").then().statusCode(201);
+        await().atMost(SYNC).untilAsserted(() -> b.api().get("/api/edges/edge-1").then().statusCode(200)
+                .body("source", equalTo("fact-9")).body("target", equalTo("doc-9")).body("properties.w", equalTo(1)));
+        b.api().queryParam("source", "fact-9").get("/api/edges").then().body("items.size()", equalTo(1));
+
+        a.api().body("{\"properties\":{\"w\":5}}").patch("/api/edges/edge-1").then().statusCode(200);
+        await().atMost(SYNC).untilAsserted(() -> b.api().get("/api/edges/edge-1").then().body("properties.w", equalTo(5)));
+
+        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+            s.execute("INSERT INTO loom.edges (id, type, source_id, target_id) VALUES ('edge-2', 'CITES', 'doc-9', 'doc-8')");
+            await().atMost(SYNC).untilAsserted(() -> b.api().get("/api/edges/edge-2").then().statusCode(200)
+                    .body("type", equalTo("CITES")));
+            s.execute("DELETE FROM loom.edges WHERE id = 'edge-2'");
+        }
+        a.api().delete("/api/edges/edge-1").then().statusCode(204);
+        awaitAbsent(b, "edges", "edge-1");
+        awaitAbsent(b, "edges", "edge-2");
+    }
+
+    @Test
+    void writesOnBShowOnA() {
+        b.api().body("{\"type\":\"RESULT\",\"properties\":{\"score\":7}}").put("/api/nodes/result-1").then().statusCode(201);
+        awaitNode(a, "result-1", "properties.score", 7);
+        a.api().get("/api/nodes/result-1").then().body("origin", equalTo(b.nodeId()));
+    }
+
+    @Test
+    void noEchoOfWhatANodeAppliedForAPeer() {
+        long skippedBefore = b.api().get("/api/sync/status").jsonPath().getLong("counters.skippedForPeers");
+        a.api().body("{\"type\":\"DOCUMENT\",\"properties\":{\"title\":\"echo?\"}}").put("/api/nodes/doc-echo")
+                .then().statusCode(201);
+        awaitNode(b, "doc-echo", "properties.title", "echo?");
+        await().atMost(SYNC).until(() -> probe.on(topicOf(a)).stream().anyMatch(m -> m.text().contains("doc-echo")));
+        await().atMost(SYNC).until(() -> b.api().get("/api/sync/status").jsonPath()
+                .getLong("counters.skippedForPeers") > skippedBefore);
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(4))
+                .until(() -> probe.on(topicOf(b)).stream().noneMatch(m -> m.text().contains("doc-echo")));
+
+        // B does publish its own writes: the silence above is not a broken publisher.
+        b.api().body("{\"type\":\"DOCUMENT\"}").put("/api/nodes/doc-own").then().statusCode(201);
+        await().atMost(SYNC).until(() -> probe.on(topicOf(b)).stream().anyMatch(m -> m.text().contains("doc-own")));
+    }
+
+    @Test
+    void duplicatedAndOutOfOrderMessagesChangeNothing() throws Exception {
+        a.api().body("{\"type\":\"RULE\",\"properties\":{\"v\":1}}").put("/api/nodes/rule-1").then().statusCode(201);
+        a.api().body("{\"type\":\"RULE\",\"properties\":{\"v\":2}}").put("/api/nodes/rule-1").then().statusCode(200);
+        awaitNode(b, "rule-1", "properties.v", 2);
+        await().atMost(SYNC).until(() -> probe.on(topicOf(a)).stream().filter(m -> m.text().contains("rule-1")).count() == 2);
+        List<MqttProbe.Message> sent = probe.on(topicOf(a)).stream().filter(m -> m.text().contains("rule-1")).toList();
+        String before = b.api().get("/api/nodes/rule-1").asString();
+        long applied = b.api().get("/api/sync/status").jsonPath().getLong("counters.applied");
+
+        probe.publish(topicOf(a), sent.get(1).payload()); // duplicate of the newest
+        probe.publish(topicOf(a), sent.get(0).payload()); // an older one, after the newer
+
+        await().atMost(SYNC).until(() -> b.api().get("/api/sync/status").jsonPath().getLong("counters.applied") >= applied + 2);
+        assertEquals(mapper.readTree(before), mapper.readTree(b.api().get("/api/nodes/rule-1").asString()));
+    }
+
+    @Test
+    void malformedMessageIsRejectedKeptAsideAndTheStreamGoesOn() throws Exception {
+        long rejected = b.api().get("/api/sync/status").jsonPath().getLong("counters.rejected");
+        probe.publish("loom/" + mesh + "/changes/intruder", "{not json".getBytes(StandardCharsets.UTF_8));
+        probe.publish("loom/" + mesh + "/changes/intruder",
+                "{\"v\":1,\"mesh\":\"x\",\"changes\":[]}".getBytes(StandardCharsets.UTF_8));
+        await().atMost(SYNC).until(() -> b.api().get("/api/sync/status").jsonPath().getLong("counters.rejected") >= rejected + 2);
+        try (Connection sql = b.sql(); Statement s = sql.createStatement();
+                ResultSet rs = s.executeQuery("SELECT reason FROM loom.rejected_messages WHERE topic LIKE '%intruder'"
+                        + " ORDER BY id")) {
+            assertTrue(rs.next());
+            assertTrue(rs.getString(1).contains("not JSON"), rs.getString(1));
+        }
+        a.api().body("{\"type\":\"AGENT\"}").put("/api/nodes/after-garbage").then().statusCode(201);
+        awaitNode(b, "after-garbage", "type", "AGENT");
+    }
+
+    @Test
+    void largeUnchangedPropertiesSurviveAnUpdateOfTheType() throws Exception {
+        byte[] random = new byte[200_000];
+        new SecureRandom().nextBytes(random);
+        String big = Base64.getEncoder().encodeToString(random);
+        a.api().body("{\"type\":\"DOCUMENT\",\"properties\":{\"blob\":\"" + big + "\"}}").put("/api/nodes/big-1")
+                .then().statusCode(201);
+        awaitNode(b, "big-1", "type", "DOCUMENT");
+        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+            s.execute("UPDATE loom.nodes SET type = 'ARCHIVE' WHERE id = 'big-1'");
+        }
+        awaitNode(b, "big-1", "type", "ARCHIVE");
+        Response onB = b.api().get("/api/nodes/big-1");
+        JsonNode json = mapper.readTree(onB.asString());
+        assertEquals(big, json.at("/properties/blob").asText());
+    }
+}
