@@ -37,7 +37,8 @@ public class Main {
         try {
             services = EmbeddedServices.start(bootConfig());
         } catch (EmbeddedStartException | IllegalArgumentException e) {
-            LOG.error("LoomDB Edge cannot start: " + e.getMessage());
+            // Logging is not set up before Quarkus starts, and never will be now: write to stderr.
+            System.err.println("LoomDB Edge cannot start: " + e.getMessage());
             System.exit(1);
             return;
         }
