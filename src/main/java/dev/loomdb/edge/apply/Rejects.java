@@ -1,7 +1,6 @@
 package dev.loomdb.edge.apply;
 
 import io.smallrye.mutiny.Uni;
-import io.vertx.mutiny.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
 import java.util.concurrent.atomic.AtomicLong;
@@ -26,7 +25,7 @@ public final class Rejects {
         LOG.warnf("Rejected a message on %s (%d bytes): %s. Kept in loom.rejected_messages.", topic, payload.length,
                 reason);
         return pool.preparedQuery("INSERT INTO loom.rejected_messages (topic, reason, payload) VALUES ($1, $2, $3)")
-                .execute(Tuple.of(topic, reason, Buffer.buffer(payload)))
+                .execute(Tuple.of(topic, reason, io.vertx.core.buffer.Buffer.buffer(payload)))
                 .replaceWithVoid()
                 .onFailure().invoke(e -> LOG.errorf("Could not keep the rejected message aside: %s", e.getMessage()))
                 .onFailure().recoverWithNull()

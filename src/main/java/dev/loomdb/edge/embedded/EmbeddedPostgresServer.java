@@ -26,10 +26,10 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     }
 
     public static EmbeddedPostgresServer start(Path dataDir, int port) {
-        PortCheck.requireFree("127.0.0.1", port, "PostgreSQL", "loom.embedded.postgres.port");
         try {
             Files.createDirectories(dataDir);
             stopLeftoverServer(dataDir);
+            PortCheck.requireFree("127.0.0.1", port, "PostgreSQL", "loom.embedded.postgres.port");
             EmbeddedPostgres postgres = EmbeddedPostgres.builder()
                     .setDataDirectory(dataDir)
                     .setCleanDataDirectory(false)

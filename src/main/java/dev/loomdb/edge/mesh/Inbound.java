@@ -115,7 +115,12 @@ public final class Inbound {
     }
 
     private void done(Delivery delivery) {
-        delivery.ack().run();
+        try {
+            delivery.ack().run();
+        } catch (RuntimeException e) {
+            // The connection it came on is gone; the broker delivers it again on the next one (applying twice is harmless).
+            LOG.debugf("Could not acknowledge a message on %s: %s", delivery.topic(), e.getMessage());
+        }
         next();
     }
 

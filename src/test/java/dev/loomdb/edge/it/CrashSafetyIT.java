@@ -1,0 +1,128 @@
+package dev.loomdb.edge.it;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Nothing is lost when the writing node is killed without a shutdown, or when the broker restarts,
+ * in the middle of a stream of thousands of writes.
+ */
+class CrashSafetyIT {
+
+    private static final int TRANSACTIONS = 400;
+    private static final int ROWS_PER_TRANSACTION = 10;
+    private static final int ROWS = TRANSACTIONS * ROWS_PER_TRANSACTION;
+
+    private Path root;
+    private StandaloneBroker broker;
+    private NodeProcess a;
+    private NodeProcess b;
+    private String prefix;
+
+    @BeforeEach
+    void start() throws Exception {
+        root = Infra.workDir("crash");
+        String suffix = Infra.suffix();
+        prefix = "w-" + suffix + "-";
+        broker = new StandaloneBroker(root.resolve("broker")).start();
+        a = NodeProcess.create(root, "a-" + suffix, "crash-" + suffix, "127.0.0.1", broker.port(), false).start();
+        b = NodeProcess.create(root, "b-" + suffix, "crash-" + suffix, "127.0.0.1", broker.port(), false).start();
+        a.awaitReady();
+        b.awaitReady();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (b != null) {
+            b.close();
+        }
+        if (a != null) {
+            a.close();
+        }
+        if (broker != null) {
+            broker.close();
+        }
+    }
+
+    /** Writes ROWS nodes by plain SQL on A, in transactions of ROWS_PER_TRANSACTION; counts committed transactions. */
+    private CompletableFuture<Void> writeStream(AtomicInteger committed) {
+        return CompletableFuture.runAsync(() -> {
+            try (Connection sql = a.sql()) {
+                sql.setAutoCommit(false);
+                try (PreparedStatement insert = sql.prepareStatement(
+                        "INSERT INTO loom.nodes (id, type, properties) VALUES (?, 'FACT', jsonb_build_object('n', ?::int))")) {
+                    for (int t = 0; t < TRANSACTIONS; t++) {
+                        for (int r = 0; r < ROWS_PER_TRANSACTION; r++) {
+                            int n = t * ROWS_PER_TRANSACTION + r;
+                            insert.setString(1, prefix + n);
+                            insert.setInt(2, n);
+                            insert.addBatch();
+                        }
+                        insert.executeBatch();
+                        sql.commit();
+                        committed.incrementAndGet();
+                    }
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException("the writer failed", e);
+            }
+        });
+    }
+
+    private long countOnB() throws Exception {
+        try (Connection sql = b.sql(); Statement s = sql.createStatement();
+                ResultSet rs = s.executeQuery("SELECT count(*), coalesce(sum((properties->>'n')::bigint), 0) FROM loom.nodes"
+                        + " WHERE id LIKE '" + prefix + "%' AND NOT tombstone")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private void assertBHasEveryRow() throws Exception {
+        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
+                .untilAsserted(() -> assertEquals(ROWS, countOnB(), "rows on B"));
+        try (Connection sql = b.sql(); Statement s = sql.createStatement();
+                ResultSet rs = s.executeQuery("SELECT sum((properties->>'n')::bigint) FROM loom.nodes WHERE id LIKE '"
+                        + prefix + "%'")) {
+            rs.next();
+            assertEquals((long) ROWS * (ROWS - 1) / 2, rs.getLong(1), "every row arrives with its own properties");
+        }
+    }
+
+    @Test
+    void writerNodeKilledMidStreamLosesNothing() throws Exception {
+        AtomicInteger committed = new AtomicInteger();
+        CompletableFuture<Void> writer = writeStream(committed);
+        await().atMost(Duration.ofSeconds(60)).until(() -> committed.get() >= TRANSACTIONS / 4);
+        a.kill(); // SIGKILL: no shutdown, in-flight publications and unconfirmed slot positions are cut off
+        writer.get(120, TimeUnit.SECONDS); // the database keeps taking writes while the node is down
+        assertEquals(TRANSACTIONS, committed.get());
+        a.start().awaitReady();
+        assertBHasEveryRow();
+    }
+
+    @Test
+    void brokerRestartedMidStreamLosesNothing() throws Exception {
+        AtomicInteger committed = new AtomicInteger();
+        CompletableFuture<Void> writer = writeStream(committed);
+        await().atMost(Duration.ofSeconds(60)).until(() -> committed.get() >= TRANSACTIONS / 4);
+        broker.stop();
+        await().atMost(Duration.ofSeconds(30)).until(() -> committed.get() >= TRANSACTIONS / 2);
+        broker.start();
+        writer.get(120, TimeUnit.SECONDS);
+        assertBHasEveryRow();
+    }
+}
