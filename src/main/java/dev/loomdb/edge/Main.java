@@ -90,6 +90,18 @@ public class Main {
                 throw new IllegalStateException("cannot read application.properties", e);
             }
         }
+        String locations = System.getProperty("quarkus.config.locations", System.getenv("QUARKUS_CONFIG_LOCATIONS"));
+        if (locations != null && !locations.isBlank()) {
+            for (String location : locations.split(",")) {
+                Path file = Path.of(location.trim());
+                try {
+                    builder.withSources(new PropertiesConfigSource(file.toUri().toURL(), 260));
+                } catch (IOException e) {
+                    throw new IllegalArgumentException("cannot read the configuration file " + file.toAbsolutePath()
+                            + " named in quarkus.config.locations: " + e.getMessage());
+                }
+            }
+        }
         return builder.build();
     }
 

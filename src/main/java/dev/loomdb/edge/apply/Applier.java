@@ -19,14 +19,13 @@ import org.jboss.logging.Logger;
  * local write and a duplicated or older message can never win wrongly.
  *
  * <p>It uses a connection of its own, never returned to a pool, whose session is marked with the
- * replication origin {@code loom_apply} and {@code loom.apply = on}: PostgreSQL then keeps the
+ * node's replication origin ({@code loom_apply_<node-id>}) and {@code loom.apply = on}: PostgreSQL then keeps the
  * peer's clock on the rows and tags the transaction with the origin, which capture sees and skips
  * (no echo).
  */
 public final class Applier {
 
     private static final Logger LOG = Logger.getLogger(Applier.class);
-    static final String ORIGIN = "loom_apply";
 
     private static final String UPSERT_NODE = """
             INSERT INTO loom.nodes AS t (id, type, properties, hlc, version, origin, tombstone, deleted_at)
@@ -50,10 +49,12 @@ public final class Applier {
 
     private final Vertx vertx;
     private final PgConnectOptions options;
+    private final String origin;
     private PgConnection connection;
 
-    public Applier(Vertx vertx, PgConnectOptions options) {
+    public Applier(Vertx vertx, PgConnectOptions options, String origin) {
         this.vertx = vertx;
+        this.origin = origin;
         this.options = new PgConnectOptions(options).addProperty("application_name", "loom-apply");
     }
 
@@ -94,9 +95,9 @@ public final class Applier {
             return Future.succeededFuture(connection);
         }
         return PgConnection.connect(vertx, options).compose(conn -> conn
-                .query("SELECT pg_replication_origin_create('" + ORIGIN + "') WHERE NOT EXISTS"
-                        + " (SELECT 1 FROM pg_replication_origin WHERE roname = '" + ORIGIN + "')").execute()
-                .compose(r -> conn.query("SELECT pg_replication_origin_session_setup('" + ORIGIN + "')").execute())
+                .preparedQuery("SELECT pg_replication_origin_create($1) WHERE NOT EXISTS"
+                        + " (SELECT 1 FROM pg_replication_origin WHERE roname = $1)").execute(Tuple.of(origin))
+                .compose(r -> conn.preparedQuery("SELECT pg_replication_origin_session_setup($1)").execute(Tuple.of(origin)))
                 .compose(r -> conn.query("SET loom.apply = 'on'").execute())
                 .map(r -> {
                     conn.closeHandler(v -> {

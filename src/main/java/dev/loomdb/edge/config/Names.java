@@ -21,6 +21,14 @@ public final class Names {
         return value;
     }
 
+    /**
+     * The replication origin a node applies its peers' changes under: {@code loom_apply_<node id>}.
+     * Origins are shared by all databases of a PostgreSQL server, so each node needs its own.
+     */
+    public static String applyOriginFor(String nodeId) {
+        return "loom_apply_" + nodeId.toLowerCase().replaceAll("[^a-z0-9_]", "_");
+    }
+
     /** The replication slot of a node: {@code loom_<node id>} in lower case, [a-z0-9_] only, 63 characters at most. */
     public static String slotFor(String nodeId) {
         String slot = "loom_" + nodeId.toLowerCase().replaceAll("[^a-z0-9_]", "_");

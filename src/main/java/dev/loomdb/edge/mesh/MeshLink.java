@@ -26,6 +26,8 @@ public final class MeshLink {
 
     private static final Logger LOG = Logger.getLogger(MeshLink.class);
 
+    private static final long CONNECT_TIMEOUT_MILLIS = 10_000;
+
     private final Vertx vertx;
     private final Context context;
     private final MeshSettings settings;
@@ -95,15 +97,31 @@ public final class MeshLink {
                 new Delivery(message.topicName(), message.payload().getBytes(), message::ack)));
         attempt.closeHandler(v -> disconnected(attempt));
         attempt.exceptionHandler(e -> LOG.debugf("MQTT connection error: %s", e.getMessage()));
+        Promise<Void> settled = Promise.promise();
+        long timer = vertx.setTimer(CONNECT_TIMEOUT_MILLIS, id -> {
+            if (settled.tryFail("no CONNACK and SUBACK within " + CONNECT_TIMEOUT_MILLIS + " ms")) {
+                LOG.warnf("The MQTT broker at %s:%d did not complete the connection in time; trying again",
+                        settings.host(), settings.port());
+                attempt.disconnect();
+                scheduleReconnect();
+            }
+        });
         attempt.connect(settings.port(), settings.host())
                 .compose(connAck -> attempt.subscribe(settings.changesFilter(), MqttQoS.AT_LEAST_ONCE.value()))
+                .onComplete(ar -> vertx.cancelTimer(timer))
                 .onSuccess(packetId -> {
+                    if (!settled.tryComplete()) {
+                        return;
+                    }
                     client = attempt;
                     connected = true;
                     LOG.infof("Connected to the MQTT broker at %s:%d as %s, subscribed to %s", settings.host(),
                             settings.port(), settings.clientId(), settings.changesFilter());
                 })
                 .onFailure(e -> {
+                    if (!settled.tryFail(e)) {
+                        return;
+                    }
                     LOG.warnf("Cannot reach the MQTT broker at %s:%d (%s); trying again in %d ms (settings"
                             + " loom.mqtt.host and loom.mqtt.port)", settings.host(), settings.port(), e.getMessage(),
                             settings.reconnectInterval().toMillis());

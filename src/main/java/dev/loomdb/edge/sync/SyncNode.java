@@ -84,7 +84,7 @@ public class SyncNode {
         PgConnectOptions applyOptions = PgConnectOptions.fromUri(reactiveUrl.replaceFirst("^vertx-reactive:", ""))
                 .setUser(user);
         password.ifPresent(applyOptions::setPassword);
-        applier = new Applier(vertx, applyOptions);
+        applier = new Applier(vertx, applyOptions, Names.applyOriginFor(nodeId));
         rejects = new Rejects(pool);
         inbound = new Inbound(vertx, codec, applier, rejects, mesh, nodeId);
 

@@ -37,6 +37,7 @@ import org.postgresql.replication.PGReplicationStream;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class PgOutputRealServerIT {
 
+    private final String origin = "test_peer_" + Infra.suffix();
     private EmbeddedPostgresServer embedded;
     private String url;
     private String database;
@@ -66,7 +67,7 @@ class PgOutputRealServerIT {
             embedded.close();
         }
         if (database != null) {
-            Infra.dropExternalDatabase(database);
+            Infra.dropExternalDatabase(database, null);
         }
     }
 
@@ -124,13 +125,14 @@ class PgOutputRealServerIT {
             s.execute("ALTER TABLE loom.nodes ADD COLUMN note text");
             s.execute("INSERT INTO loom.nodes (id, type, note) VALUES ('n3', 'RULE', 'added column')");
             c.commit(); // 4: a new shape while streaming
-            s.execute("SELECT pg_replication_origin_create('test_peer')");
-            s.execute("SELECT pg_replication_origin_session_setup('test_peer')");
+            s.execute("SELECT pg_replication_origin_create('" + origin + "')");
+            s.execute("SELECT pg_replication_origin_session_setup('" + origin + "')");
             s.execute("SET loom.apply = 'on'");
             s.execute("INSERT INTO loom.nodes (id, type, hlc, version, origin) VALUES ('n4', 'AGENT', 42, 7, 'peer')");
             c.commit(); // 5: applied for a peer
             s.execute("RESET loom.apply");
             s.execute("SELECT pg_replication_origin_session_reset()");
+            s.execute("SELECT pg_replication_origin_drop('" + origin + "')");
             c.commit();
             s.execute("TRUNCATE loom.edges");
             c.commit(); // 6: TRUNCATE is decoded, reported, not synced
@@ -167,7 +169,7 @@ class PgOutputRealServerIT {
 
         CapturedTransaction peer = withChanges.get(4);
         assertTrue(peer.appliedForPeer());
-        assertEquals("test_peer", peer.replicationOrigin());
+        assertEquals(origin, peer.replicationOrigin());
         assertEquals(42, peer.changes().get(0).hlc(), "a peer's stamp is kept");
         assertEquals("peer", peer.changes().get(0).origin());
 

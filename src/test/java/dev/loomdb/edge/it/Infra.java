@@ -60,10 +60,17 @@ public final class Infra {
         }
     }
 
-    /** Drops a test database and its replication slots from the machine's PostgreSQL, so no WAL is kept for them. */
-    public static void dropExternalDatabase(String name) {
+    /**
+     * Drops a test database, its replication slots and a node's replication origin from the machine's
+     * PostgreSQL, so no WAL is kept for them.
+     */
+    public static void dropExternalDatabase(String name, String origin) {
         try (Connection c = DriverManager.getConnection(EXTERNAL_PG + "postgres", "postgres", "");
                 Statement s = c.createStatement()) {
+            if (origin != null) {
+                s.execute("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = '"
+                        + origin + "'");
+            }
             s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '"
                     + name + "' AND NOT active");
             s.execute("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");

@@ -203,7 +203,7 @@ public final class NodeProcess implements AutoCloseable {
             }
         }
         if (Infra.external()) {
-            Infra.dropExternalDatabase(database);
+            Infra.dropExternalDatabase(database, "loom_apply_" + nodeId.toLowerCase().replaceAll("[^a-z0-9_]", "_"));
         }
     }
 }

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds the GraalVM/Mandrel native binary of LoomDB Edge: target/loomdb-edge-*-runner.
+# Needs a GraalVM or Mandrel with native-image on PATH (or GRAALVM_HOME), or a container runtime
+# with -Dquarkus.native.container-build=true. Not verified on the development machines, which have neither.
+# In a native binary, run with external PostgreSQL and broker (LOOM_EMBEDDED_POSTGRES=false,
+# LOOM_EMBEDDED_BROKER=false): the embedded services are JVM-only (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec mvn -B -Pnative package -DskipTests "$@"
