@@ -36,6 +36,8 @@ public final class EmbeddedBroker implements AutoCloseable {
         props.setProperty(IConfig.WEB_SOCKET_PORT_PROPERTY_NAME, "disabled");
         props.setProperty(IConfig.ENABLE_TELEMETRY_NAME, "false");
         props.setProperty(IConfig.ALLOW_ANONYMOUS_PROPERTY_NAME, "true");
+        // MQTT 3.1.1 lets a clean-session client send no id (mosquitto_sub does): accept it.
+        props.setProperty("allow_zero_byte_client_id", "true");
         props.setProperty(IConfig.PERSISTENCE_ENABLED_PROPERTY_NAME, "true");
         props.setProperty(IConfig.DATA_PATH_PROPERTY_NAME, dataDir.toAbsolutePath().toString());
         props.setProperty(IConfig.NETTY_MAX_BYTES_PROPERTY_NAME, Integer.toString(maxMessageSize));
