@@ -180,6 +180,7 @@ public final class ReplicationStream implements AutoCloseable {
         long lastConfirm = System.nanoTime();
         while (running) {
             ByteBuffer buffer = stream.readPending();
+            sink.tick();
             if (buffer == null) {
                 if (!assembler.inTransaction()) {
                     position.idleAt(new Lsn(stream.getLastReceiveLSN().asLong()));

@@ -8,6 +8,9 @@ package dev.loomdb.edge.capture;
 public interface TransactionSink {
     void accept(CapturedTransaction transaction) throws InterruptedException;
 
+    /** Called often by the capture thread, between messages and when idle: time-driven work (debounce) goes here. */
+    void tick() throws InterruptedException;
+
     /** Waits until everything accepted is acknowledged, or the time is up; false when time ran out. */
     boolean drain(java.time.Duration timeout) throws InterruptedException;
 }

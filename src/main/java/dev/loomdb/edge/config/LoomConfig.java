@@ -26,6 +26,8 @@ public interface LoomConfig {
 
     Mqtt mqtt();
 
+    Debounce debounce();
+
     Capture capture();
 
     Api api();
@@ -110,6 +112,24 @@ public interface LoomConfig {
         @WithName("reconnect-interval")
         @WithDefault("1s")
         Duration reconnectInterval();
+    }
+
+    /** Folding bursts of changes before they go out (the seed's debounceMs). */
+    interface Debounce {
+        /** How long a window gathers transactions after the first; 0 sends every transaction alone. Default 100ms. */
+        @WithParentName
+        @WithDefault("100ms")
+        Duration window();
+
+        /** A window closes early when it holds this many changes. Default 10000. */
+        @WithName("max-changes")
+        @WithDefault("10000")
+        int maxChanges();
+
+        /** A window closes early when its changes reach about this many bytes. Default 4 MiB. */
+        @WithName("max-bytes")
+        @WithDefault("4194304")
+        long maxBytes();
     }
 
     /** How changes are read from PostgreSQL. */

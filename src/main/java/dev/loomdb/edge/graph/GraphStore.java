@@ -113,6 +113,32 @@ public class GraphStore {
                 .map(rows -> page(rows, limit, GraphStore::edge, Edge::id));
     }
 
+    /**
+     * A digest of the whole graph state, tombstones and sync metadata included (not the local
+     * deletion time): two nodes holding the same state have the same digest, whatever order the
+     * rows were written in. Each row is serialized as a JSON array, so no id can collide with another.
+     */
+    public Uni<GraphDigest> digest() {
+        return pool.query("""
+                SELECT encode(sha256(convert_to(coalesce(string_agg(r, E'\n' ORDER BY k COLLATE "C"), ''), 'UTF8')), 'hex'),
+                       count(*) FILTER (WHERE kind = 'n' AND NOT tombstone),
+                       count(*) FILTER (WHERE kind = 'e' AND NOT tombstone),
+                       count(*) FILTER (WHERE tombstone)
+                FROM (SELECT 'n' AS kind, 'n' || id AS k, tombstone,
+                             jsonb_build_array('n', id, type, properties, hlc::text, version, origin, tombstone)::text AS r
+                      FROM loom.nodes
+                      UNION ALL
+                      SELECT 'e', 'e' || id, tombstone,
+                             jsonb_build_array('e', id, type, source_id, target_id, properties, hlc::text, version, origin,
+                                               tombstone)::text
+                      FROM loom.edges) rows""")
+                .execute()
+                .map(rows -> {
+                    Row row = rows.iterator().next();
+                    return new GraphDigest(row.getString(0), row.getLong(1), row.getLong(2), row.getLong(3));
+                });
+    }
+
     private static <T> Page<T> page(RowSet<Row> rows, int limit, java.util.function.Function<Row, T> read,
             java.util.function.Function<T, String> idOf) {
         List<T> items = new ArrayList<>(Math.min(rows.size(), limit));

@@ -20,7 +20,7 @@ import java.util.List;
  *
  * <pre>
  * {"v":1,"mesh":"demo","origin":"node-a","seq":23822936,"txid":745,"lsn":"0/16B3748",
- *  "commitTime":"2026-11-24T18:00:00.123456Z",
+ *  "commitTime":"2026-11-24T18:00:00.123456Z","transactions":1,
  *  "changes":[{"op":"insert","kind":"edge","id":"e1","type":"KNOWS","source":"a","target":"b",
  *              "properties":{"since":2020},"hlc":"113725390312390656","version":1,"origin":"node-a",
  *              "tombstone":false}]}
@@ -51,6 +51,7 @@ public final class EnvelopeCodec {
             json.writeNumberField("txid", envelope.txid());
             json.writeStringField("lsn", envelope.lsn());
             json.writeStringField("commitTime", envelope.commitTime().toString());
+            json.writeNumberField("transactions", envelope.transactions());
             json.writeArrayFieldStart("changes");
             for (Change change : envelope.changes()) {
                 json.writeStartObject();
@@ -111,7 +112,8 @@ public final class EnvelopeCodec {
         }
         return new Envelope(version, id(root, "mesh", "envelope"), id(root, "origin", "envelope"),
                 integer(root, "seq", "envelope"), integer(root, "txid", "envelope"), text(root, "lsn", "envelope"),
-                commitTime, List.copyOf(changes));
+                commitTime, root.has("transactions") ? (int) integer(root, "transactions", "envelope") : 1,
+                List.copyOf(changes));
     }
 
     private Change change(JsonNode node, String where) throws MalformedEnvelopeException {

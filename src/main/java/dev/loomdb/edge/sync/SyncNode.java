@@ -12,6 +12,7 @@ import dev.loomdb.edge.mesh.EnvelopeCodec;
 import dev.loomdb.edge.mesh.Inbound;
 import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.mesh.MeshSettings;
+import dev.loomdb.edge.outbound.Debouncer;
 import dev.loomdb.edge.outbound.Publisher;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -95,8 +96,9 @@ public class SyncNode {
         link = new MeshLink(vertx, meshSettings, inbound::accept);
 
         position = new SlotPosition();
+        LoomConfig.Debounce debounce = config.debounce();
         publisher = new Publisher(vertx, link, codec, position, mesh, nodeId, meshSettings.changesTopic(),
-                mqtt.maxInflight());
+                mqtt.maxInflight(), new Debouncer(debounce.window(), debounce.maxChanges(), debounce.maxBytes()));
         capture = new ReplicationStream(new ReplicationSettings(config.capture().jdbcUrl().orElse(jdbcUrl), user,
                 password.orElse(null), slot, config.capture().publication(), SCHEMA,
                 config.capture().confirmInterval()), publisher, position);

@@ -38,6 +38,7 @@ public class SyncStatusResource {
         counters.put("published", node.publisher().published());
         counters.put("publishedChanges", node.publisher().publishedChanges());
         counters.put("publishedBytes", node.publisher().publishedBytes());
+        counters.put("coalesced", node.publisher().coalesced());
         counters.put("received", node.inbound().received());
         counters.put("applied", node.inbound().applied());
         counters.put("appliedChanges", node.inbound().appliedChanges());

@@ -161,6 +161,7 @@ class TwoNodeSyncIT {
     @Test
     void duplicatedAndOutOfOrderMessagesChangeNothing() throws Exception {
         a.api().body("{\"type\":\"RULE\",\"properties\":{\"v\":1}}").put("/api/nodes/rule-1").then().statusCode(201);
+        awaitNode(b, "rule-1", "properties.v", 1); // two envelopes, not one debounce window
         a.api().body("{\"type\":\"RULE\",\"properties\":{\"v\":2}}").put("/api/nodes/rule-1").then().statusCode(200);
         awaitNode(b, "rule-1", "properties.v", 2);
         await().atMost(SYNC).until(() -> probe.on(topicOf(a)).stream().filter(m -> m.text().contains("rule-1")).count() == 2);
@@ -207,5 +208,72 @@ class TwoNodeSyncIT {
         Response onB = b.api().get("/api/nodes/big-1");
         JsonNode json = mapper.readTree(onB.asString());
         assertEquals(big, json.at("/properties/blob").asText());
+    }
+
+    @Test
+    void digestsAgreeOnceBothNodesHoldTheSameGraph() {
+        a.api().body("{\"type\":\"AGENT\"}").put("/api/nodes/digest-a").then().statusCode(201);
+        b.api().body("{\"type\":\"AGENT\"}").put("/api/nodes/digest-b").then().statusCode(201);
+        awaitNode(a, "digest-b", "type", "AGENT");
+        awaitNode(b, "digest-a", "type", "AGENT");
+        await().atMost(SYNC).until(() -> a.api().get("/api/sync/digest").jsonPath().getString("sha256")
+                .equals(b.api().get("/api/sync/digest").jsonPath().getString("sha256")));
+        String same = a.api().get("/api/sync/digest").jsonPath().getString("sha256");
+        a.api().body("{\"properties\":{\"x\":1}}").patch("/api/nodes/digest-a").then().statusCode(200);
+        assertTrue(!same.equals(a.api().get("/api/sync/digest").jsonPath().getString("sha256")),
+                "a change changes the digest");
+    }
+
+    @Test
+    void aBurstOfUpdatesIsFoldedIntoFewChanges() throws Exception {
+        long coalescedBefore = a.api().get("/api/sync/status").jsonPath().getLong("counters.coalesced");
+        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+            for (int i = 0; i < 1000; i++) { // 1,000 transactions, 100 per entity
+                s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('burst-" + (i % 10) + "', 'COUNTER',"
+                        + " '{\"n\": " + i + "}') ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties");
+            }
+        }
+        for (int e = 0; e < 10; e++) {
+            awaitNode(b, "burst-" + e, "properties.n", 990 + e);
+        }
+        long coalesced = a.api().get("/api/sync/status").jsonPath().getLong("counters.coalesced") - coalescedBefore;
+        assertTrue(coalesced >= 500, "changes folded away by the 100 ms window: " + coalesced);
+    }
+
+    @Test
+    void aReaderOnTheReceiverNeverSeesHalfATransaction() throws Exception {
+        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+            s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('pair-x', 'PAIR', '{\"n\": 0}'),"
+                    + " ('pair-y', 'PAIR', '{\"n\": 0}')");
+        }
+        awaitNode(b, "pair-y", "properties.n", 0);
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.CompletableFuture<Integer> reader = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            int reads = 0;
+            try (Connection sql = b.sql(); Statement s = sql.createStatement()) {
+                while (!done.get()) {
+                    try (ResultSet rs = s.executeQuery("SELECT min((properties->>'n')::int), max((properties->>'n')::int)"
+                            + " FROM loom.nodes WHERE id IN ('pair-x', 'pair-y')")) {
+                        rs.next();
+                        if (rs.getInt(1) != rs.getInt(2)) {
+                            throw new AssertionError("half a transaction seen: " + rs.getInt(1) + " and " + rs.getInt(2));
+                        }
+                        reads++;
+                    }
+                }
+            } catch (java.sql.SQLException e) {
+                throw new IllegalStateException(e);
+            }
+            return reads;
+        });
+        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+            for (int i = 1; i <= 300; i++) {
+                s.execute("UPDATE loom.nodes SET properties = jsonb_build_object('n', " + i + ") WHERE id IN ('pair-x', 'pair-y')");
+            }
+        }
+        awaitNode(b, "pair-x", "properties.n", 300);
+        awaitNode(b, "pair-y", "properties.n", 300);
+        done.set(true);
+        assertTrue(reader.get(30, java.util.concurrent.TimeUnit.SECONDS) > 0);
     }
 }

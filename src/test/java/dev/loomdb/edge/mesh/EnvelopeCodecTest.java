@@ -17,7 +17,7 @@ class EnvelopeCodecTest {
     private final EnvelopeCodec codec = new EnvelopeCodec(mapper);
 
     private static Envelope sample() {
-        return new Envelope(1, "demo", "node-a", 42, 745, "0/16B3748", Instant.parse("2026-11-24T18:00:00.123456Z"),
+        return new Envelope(1, "demo", "node-a", 42, 745, "0/16B3748", Instant.parse("2026-11-24T18:00:00.123456Z"), 1,
                 List.of(new Change(Change.Op.INSERT, Change.Kind.NODE, "n1", "AGENT", "{\"name\":\"x\",\"n\":[1,2]}",
                                 null, null, 117672777673998336L, 1, "node-a", false),
                         new Change(Change.Op.DELETE, Change.Kind.EDGE, "e1", "KNOWS", "{}", "n1", "n2", 5, 3,
