@@ -2,7 +2,7 @@ package dev.loomdb.edge.apply;
 
 import dev.loomdb.edge.graph.Change;
 import dev.loomdb.edge.mesh.Envelope;
-import dev.loomdb.edge.merge.LastWriteWins;
+import dev.loomdb.edge.merge.MergeRule;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgConnectOptions;
@@ -15,7 +15,7 @@ import org.jboss.logging.Logger;
 
 /**
  * Applies a peer's transaction to the local graph: one local transaction per envelope, each row
- * merged by {@link LastWriteWins} inside PostgreSQL (a conditional upsert), so that a racing
+ * merged by the {@link MergeRule} inside PostgreSQL (a conditional upsert), so that a racing
  * local write and a duplicated or older message can never win wrongly.
  *
  * <p>It uses a connection of its own, never returned to a pool, whose session is marked with the
@@ -27,16 +27,16 @@ public final class Applier {
 
     private static final Logger LOG = Logger.getLogger(Applier.class);
 
-    private static final String UPSERT_NODE = """
+    private static final String UPSERT_NODE_TEMPLATE = """
             INSERT INTO loom.nodes AS t (id, type, properties, hlc, version, origin, tombstone, deleted_at)
             VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7, CASE WHEN $7 THEN now() END)
             ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, properties = EXCLUDED.properties,
                 hlc = EXCLUDED.hlc, version = EXCLUDED.version, origin = EXCLUDED.origin,
                 tombstone = EXCLUDED.tombstone,
                 deleted_at = CASE WHEN EXCLUDED.tombstone THEN coalesce(t.deleted_at, now()) END
-            WHERE\s""" + LastWriteWins.SQL_CONDITION;
+            WHERE\s""";
 
-    private static final String UPSERT_EDGE = """
+    private static final String UPSERT_EDGE_TEMPLATE = """
             INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, hlc, version, origin, tombstone,
                 deleted_at)
             VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $9, CASE WHEN $9 THEN now() END)
@@ -45,15 +45,19 @@ public final class Applier {
                 hlc = EXCLUDED.hlc, version = EXCLUDED.version, origin = EXCLUDED.origin,
                 tombstone = EXCLUDED.tombstone,
                 deleted_at = CASE WHEN EXCLUDED.tombstone THEN coalesce(t.deleted_at, now()) END
-            WHERE\s""" + LastWriteWins.SQL_CONDITION;
+            WHERE\s""";
 
     private final Vertx vertx;
+    private final String upsertNode;
+    private final String upsertEdge;
     private final PgConnectOptions options;
     private final String origin;
     private PgConnection connection;
 
-    public Applier(Vertx vertx, PgConnectOptions options, String origin) {
+    public Applier(Vertx vertx, PgConnectOptions options, String origin, MergeRule rule) {
         this.vertx = vertx;
+        this.upsertNode = UPSERT_NODE_TEMPLATE + rule.sqlCondition();
+        this.upsertEdge = UPSERT_EDGE_TEMPLATE + rule.sqlCondition();
         this.origin = origin;
         this.options = new PgConnectOptions(options).addProperty("application_name", "loom-apply");
     }
@@ -78,10 +82,10 @@ public final class Applier {
         }
         Future<Void> done = Future.succeededFuture();
         if (!nodes.isEmpty()) {
-            done = done.compose(v -> conn.preparedQuery(UPSERT_NODE).executeBatch(nodes).mapEmpty());
+            done = done.compose(v -> conn.preparedQuery(upsertNode).executeBatch(nodes).mapEmpty());
         }
         if (!edges.isEmpty()) {
-            done = done.compose(v -> conn.preparedQuery(UPSERT_EDGE).executeBatch(edges).mapEmpty());
+            done = done.compose(v -> conn.preparedQuery(upsertEdge).executeBatch(edges).mapEmpty());
         }
         return done;
     }

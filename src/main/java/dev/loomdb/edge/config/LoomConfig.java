@@ -5,6 +5,7 @@ import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithName;
 import io.smallrye.config.WithParentName;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -27,6 +28,8 @@ public interface LoomConfig {
     Mqtt mqtt();
 
     Debounce debounce();
+
+    Conflict conflict();
 
     Capture capture();
 
@@ -112,6 +115,16 @@ public interface LoomConfig {
         @WithName("reconnect-interval")
         @WithDefault("1s")
         Duration reconnectInterval();
+    }
+
+    /** How concurrent writes to one node or edge are decided; the same on every node of a mesh. */
+    interface Conflict {
+        /** last-write-wins (hybrid logical clock, node id breaks ties) or highest-version. Default last-write-wins. */
+        @WithDefault("last-write-wins")
+        String strategy();
+
+        /** Per node/edge type overrides: loom.conflict.types.AGENT=highest-version. Default none. */
+        Map<String, String> types();
     }
 
     /** Folding bursts of changes before they go out (the seed's debounceMs). */

@@ -12,6 +12,7 @@ import dev.loomdb.edge.mesh.EnvelopeCodec;
 import dev.loomdb.edge.mesh.Inbound;
 import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.mesh.MeshSettings;
+import dev.loomdb.edge.merge.MergeRule;
 import dev.loomdb.edge.outbound.Debouncer;
 import dev.loomdb.edge.outbound.Publisher;
 import io.quarkus.runtime.ShutdownEvent;
@@ -24,6 +25,8 @@ import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -85,7 +88,7 @@ public class SyncNode {
         PgConnectOptions applyOptions = PgConnectOptions.fromUri(reactiveUrl.replaceFirst("^vertx-reactive:", ""))
                 .setUser(user);
         password.ifPresent(applyOptions::setPassword);
-        applier = new Applier(vertx, applyOptions, Names.applyOriginFor(nodeId));
+        applier = new Applier(vertx, applyOptions, Names.applyOriginFor(nodeId), mergeRule());
         rejects = new Rejects(pool);
         inbound = new Inbound(vertx, codec, applier, rejects, mesh, nodeId);
 
@@ -107,6 +110,16 @@ public class SyncNode {
         capture.start();
         LOG.infof("Node %s syncs mesh %s: capturing from slot %s, publishing on %s", nodeId, mesh, slot,
                 meshSettings.changesTopic());
+    }
+
+    private MergeRule mergeRule() {
+        Map<String, MergeRule.Strategy> byType = new HashMap<>();
+        config.conflict().types().forEach((type, strategy) ->
+                byType.put(type, MergeRule.Strategy.parse("loom.conflict.types." + type, strategy)));
+        MergeRule rule = new MergeRule(MergeRule.Strategy.parse("loom.conflict.strategy", config.conflict().strategy()),
+                byType);
+        LOG.infof("Conflicts are decided by %s", rule);
+        return rule;
     }
 
     /** The database trigger stamps local writes with this node's id, whoever writes them. */

@@ -20,28 +20,49 @@ public final class MqttProbe implements AutoCloseable {
     }
 
     private final Vertx vertx = Vertx.vertx();
+    private final io.vertx.core.Context context = vertx.getOrCreateContext();
     private final MqttClient client;
     private final List<Message> messages = new CopyOnWriteArrayList<>();
 
     public MqttProbe(String host, int port, String filter) throws Exception {
         client = MqttClient.create(vertx, new MqttClientOptions().setClientId("probe-" + Infra.suffix())
-                .setCleanSession(true).setMaxMessageSize(16 * 1024 * 1024));
+                .setCleanSession(true).setMaxMessageSize(16 * 1024 * 1024).setMaxInflightQueue(10_000));
         client.publishHandler(m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
         client.connect(port, host).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        client.subscribe(filter, 1).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        if (filter != null) {
+            client.subscribe(filter, 1).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
     }
 
     public List<Message> messages() {
         return List.copyOf(messages);
     }
 
+    /** The messages seen, each distinct payload once. */
+    public List<Message> distinctMessages() {
+        java.util.Map<String, Message> distinct = new java.util.LinkedHashMap<>();
+        for (Message m : messages) {
+            distinct.putIfAbsent(m.topic() + "\n" + m.text(), m);
+        }
+        return List.copyOf(distinct.values());
+    }
+
     public List<Message> on(String topic) {
         return messages.stream().filter(m -> m.topic().equals(topic)).toList();
     }
 
+    /** Publishes with QoS 1 from the client's own event loop (the client is not thread-safe); waits until it is sent. */
     public void publish(String topic, byte[] payload) throws Exception {
-        client.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, false)
-                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        java.util.concurrent.CompletableFuture<Integer> done = new java.util.concurrent.CompletableFuture<>();
+        context.runOnContext(v -> client.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, false)
+                .onComplete(ar -> {
+                    if (ar.succeeded()) {
+                        done.complete(ar.result());
+                    } else {
+                        done.completeExceptionally(ar.cause());
+                    }
+                }));
+        done.get(10, TimeUnit.SECONDS);
     }
 
     @Override

@@ -84,6 +84,12 @@ public final class NodeProcess implements AutoCloseable {
         return new NodeProcess(nodeId, workDir, props, httpPort, database, postgresPort);
     }
 
+    /** Sets a configuration property for the next start. */
+    public NodeProcess with(String key, String value) {
+        properties.put(key, value);
+        return this;
+    }
+
     public NodeProcess start() {
         try {
             Files.createDirectories(workDir);

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.mesh.Envelope;
+import dev.loomdb.edge.mesh.EnvelopeCodec;
 import io.restassured.response.Response;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -46,8 +49,10 @@ class TwoNodeSyncIT {
         mesh = "it-" + suffix;
         brokerHost = Infra.external() ? Infra.EXTERNAL_BROKER_HOST : "127.0.0.1";
         brokerPort = Infra.external() ? Infra.EXTERNAL_BROKER_PORT : Infra.freePort();
-        a = NodeProcess.create(root, "a-" + suffix, mesh, brokerHost, brokerPort, !Infra.external()).start();
-        b = NodeProcess.create(root, "b-" + suffix, mesh, brokerHost, brokerPort, false);
+        a = NodeProcess.create(root, "a-" + suffix, mesh, brokerHost, brokerPort, !Infra.external())
+                .with("loom.conflict.types.COUNTER", "highest-version").start();
+        b = NodeProcess.create(root, "b-" + suffix, mesh, brokerHost, brokerPort, false)
+                .with("loom.conflict.types.COUNTER", "highest-version");
         a.awaitReady();
         b.start().awaitReady();
         probe = new MqttProbe(brokerHost, brokerPort, "loom/" + mesh + "/#");
@@ -275,5 +280,29 @@ class TwoNodeSyncIT {
         awaitNode(b, "pair-y", "properties.n", 300);
         done.set(true);
         assertTrue(reader.get(30, java.util.concurrent.TimeUnit.SECONDS) > 0);
+    }
+
+    private byte[] envelopeFrom(String origin, String id, String type, long version, long hlc, String properties) {
+        Change change = new Change(Change.Op.UPDATE, Change.Kind.NODE, id, type, properties, null, null, hlc, version,
+                origin, false);
+        return new EnvelopeCodec(mapper).encode(new Envelope(1, mesh, origin, hlc, 1, "0/1", java.time.Instant.now(), 1,
+                List.of(change)));
+    }
+
+    @Test
+    void eachTypeIsMergedByItsStrategy() throws Exception {
+        long now = System.currentTimeMillis() << 16;
+        String topic = "loom/" + mesh + "/changes/zz-peer";
+        probe.publish(topic, envelopeFrom("zz-peer", "counter-1", "COUNTER", 10, now, "{\"n\": 10}"));
+        probe.publish(topic, envelopeFrom("zz-peer", "agent-9", "AGENT", 10, now, "{\"n\": 10}"));
+        awaitNode(b, "counter-1", "properties.n", 10);
+        awaitNode(b, "agent-9", "properties.n", 10);
+        // Later clocks, lower versions: last-write-wins takes them, highest-version does not.
+        probe.publish(topic, envelopeFrom("zz-peer", "counter-1", "COUNTER", 2, now + (1L << 20), "{\"n\": 2}"));
+        probe.publish(topic, envelopeFrom("zz-peer", "agent-9", "AGENT", 2, now + (1L << 20), "{\"n\": 2}"));
+        awaitNode(b, "agent-9", "properties.n", 2);
+        awaitNode(a, "agent-9", "properties.n", 2);
+        b.api().get("/api/nodes/counter-1").then().body("properties.n", equalTo(10)).body("version", equalTo(10));
+        a.api().get("/api/nodes/counter-1").then().body("properties.n", equalTo(10));
     }
 }
