@@ -31,6 +31,8 @@ public interface LoomConfig {
 
     Conflict conflict();
 
+    Tombstone tombstone();
+
     Capture capture();
 
     Api api();
@@ -125,6 +127,21 @@ public interface LoomConfig {
 
         /** Per node/edge type overrides: loom.conflict.types.AGENT=highest-version. Default none. */
         Map<String, String> types();
+    }
+
+    /** How long deletes are remembered. */
+    interface Tombstone {
+        /**
+         * Tombstones whose clock is older than this are purged, and a message with a change older than
+         * this is rejected (it could bring back a purged row). Default 7d.
+         */
+        @WithDefault("7d")
+        Duration retention();
+
+        /** How often tombstones past the retention are purged. Default 1h. */
+        @WithName("purge-interval")
+        @WithDefault("1h")
+        Duration purgeInterval();
     }
 
     /** Folding bursts of changes before they go out (the seed's debounceMs). */

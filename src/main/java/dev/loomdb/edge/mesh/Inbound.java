@@ -2,6 +2,8 @@ package dev.loomdb.edge.mesh;
 
 import dev.loomdb.edge.apply.Applier;
 import dev.loomdb.edge.apply.Rejects;
+import dev.loomdb.edge.apply.TombstonePurge;
+import java.time.Duration;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgException;
@@ -27,6 +29,7 @@ public final class Inbound {
     private final Rejects rejects;
     private final String mesh;
     private final String nodeId;
+    private final Duration retention;
     private final Deque<Delivery> queue = new ArrayDeque<>();
     private final AtomicLong received = new AtomicLong();
     private final AtomicLong applied = new AtomicLong();
@@ -34,7 +37,9 @@ public final class Inbound {
     private boolean busy;
     private Context context;
 
-    public Inbound(Vertx vertx, EnvelopeCodec codec, Applier applier, Rejects rejects, String mesh, String nodeId) {
+    public Inbound(Vertx vertx, EnvelopeCodec codec, Applier applier, Rejects rejects, String mesh, String nodeId,
+            Duration retention) {
+        this.retention = retention;
         this.vertx = vertx;
         this.codec = codec;
         this.applier = applier;
@@ -77,6 +82,12 @@ public final class Inbound {
         }
         if (envelope.origin().equals(nodeId)) {
             done(delivery);
+            return;
+        }
+        long horizon = TombstonePurge.horizon(retention);
+        if (envelope.changes().stream().anyMatch(c -> c.hlc() < horizon)) {
+            reject(delivery, "a change is older than the tombstone retention (loom.tombstone.retention=" + retention
+                    + "): applying it could bring back a row whose delete is forgotten");
             return;
         }
         if (attempt == 0) {

@@ -3,6 +3,7 @@ package dev.loomdb.edge.sync;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loomdb.edge.apply.Applier;
 import dev.loomdb.edge.apply.Rejects;
+import dev.loomdb.edge.apply.TombstonePurge;
 import dev.loomdb.edge.capture.ReplicationSettings;
 import dev.loomdb.edge.capture.ReplicationStream;
 import dev.loomdb.edge.capture.SlotPosition;
@@ -62,6 +63,7 @@ public class SyncNode {
     private Inbound inbound;
     private Applier applier;
     private Rejects rejects;
+    private long purgeTimer = -1;
 
     public SyncNode(LoomConfig config, Vertx vertx, Pool pool, ObjectMapper mapper,
             @ConfigProperty(name = "quarkus.datasource.reactive.url") String reactiveUrl,
@@ -90,7 +92,10 @@ public class SyncNode {
         password.ifPresent(applyOptions::setPassword);
         applier = new Applier(vertx, applyOptions, Names.applyOriginFor(nodeId), mergeRule());
         rejects = new Rejects(pool);
-        inbound = new Inbound(vertx, codec, applier, rejects, mesh, nodeId);
+        inbound = new Inbound(vertx, codec, applier, rejects, mesh, nodeId, config.tombstone().retention());
+        TombstonePurge purge = new TombstonePurge(pool, config.tombstone().retention());
+        purgeTimer = vertx.setPeriodic(config.tombstone().purgeInterval().toMillis(),
+                id -> purge.purge().subscribe().with(count -> { }));
 
         LoomConfig.Mqtt mqtt = config.mqtt();
         MeshSettings meshSettings = new MeshSettings(mqtt.host(), mqtt.port(), mqtt.username(), mqtt.password(),
@@ -137,6 +142,9 @@ public class SyncNode {
     }
 
     void stop(@Observes ShutdownEvent event) {
+        if (purgeTimer >= 0) {
+            vertx.cancelTimer(purgeTimer);
+        }
         if (capture != null) {
             capture.close();
         }

@@ -21,10 +21,20 @@ public final class MqttProbe implements AutoCloseable {
 
     private final Vertx vertx = Vertx.vertx();
     private final io.vertx.core.Context context = vertx.getOrCreateContext();
-    private final MqttClient client;
+    private final String host;
+    private final int port;
+    private final String filter;
+    private MqttClient client;
     private final List<Message> messages = new CopyOnWriteArrayList<>();
 
     public MqttProbe(String host, int port, String filter) throws Exception {
+        this.host = host;
+        this.port = port;
+        this.filter = filter;
+        connect();
+    }
+
+    private void connect() throws Exception {
         client = MqttClient.create(vertx, new MqttClientOptions().setClientId("probe-" + Infra.suffix())
                 .setCleanSession(true).setMaxMessageSize(16 * 1024 * 1024).setMaxInflightQueue(10_000));
         client.publishHandler(m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
@@ -53,6 +63,20 @@ public final class MqttProbe implements AutoCloseable {
 
     /** Publishes with QoS 1 from the client's own event loop (the client is not thread-safe); waits until it is sent. */
     public void publish(String topic, byte[] payload) throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                publishOnce(topic, payload);
+                return;
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (attempt == 5) {
+                    throw e;
+                }
+                connect(); // the broker dropped the connection: a real client reconnects and sends again
+            }
+        }
+    }
+
+    private void publishOnce(String topic, byte[] payload) throws Exception {
         java.util.concurrent.CompletableFuture<Integer> done = new java.util.concurrent.CompletableFuture<>();
         context.runOnContext(v -> client.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, false)
                 .onComplete(ar -> {

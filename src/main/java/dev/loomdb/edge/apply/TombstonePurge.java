@@ -1,0 +1,46 @@
+package dev.loomdb.edge.apply;
+
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+import java.time.Duration;
+import org.jboss.logging.Logger;
+
+/**
+ * Removes tombstones whose clock is older than the retention. Local housekeeping: the removal is
+ * not synced (capture ignores real deletes), and every node purges by the same clock horizon.
+ */
+public final class TombstonePurge {
+
+    private static final Logger LOG = Logger.getLogger(TombstonePurge.class);
+
+    private final Pool pool;
+    private final Duration retention;
+
+    public TombstonePurge(Pool pool, Duration retention) {
+        this.pool = pool;
+        this.retention = retention;
+    }
+
+    /** The oldest clock still accepted: (now - retention) in hybrid logical clock units. */
+    public static long horizon(Duration retention) {
+        return (System.currentTimeMillis() - retention.toMillis()) << 16;
+    }
+
+    public Uni<Long> purge() {
+        long horizon = horizon(retention);
+        return pool.withTransaction(conn -> conn.query("SET LOCAL loom.purge = 'on'").execute()
+                .chain(() -> conn.preparedQuery("DELETE FROM loom.nodes WHERE tombstone AND hlc < $1")
+                        .execute(Tuple.of(horizon)))
+                .chain(nodes -> conn.preparedQuery("DELETE FROM loom.edges WHERE tombstone AND hlc < $1")
+                        .execute(Tuple.of(horizon))
+                        .map(edges -> (long) nodes.rowCount() + edges.rowCount())))
+                .invoke(count -> {
+                    if (count > 0) {
+                        LOG.infof("Purged %d tombstones older than %s (loom.tombstone.retention)", count, retention);
+                    }
+                })
+                .onFailure().invoke(e -> LOG.warnf("Purging tombstones failed: %s; trying again later", e.getMessage()))
+                .onFailure().recoverWithItem(0L);
+    }
+}
