@@ -56,10 +56,18 @@ public final class Applier {
 
     public Applier(Vertx vertx, PgConnectOptions options, String origin, MergeRule rule) {
         this.vertx = vertx;
-        this.upsertNode = UPSERT_NODE_TEMPLATE + rule.sqlCondition();
+        this.upsertNode = upsertNodeSql(rule);
         this.upsertEdge = UPSERT_EDGE_TEMPLATE + rule.sqlCondition();
         this.origin = origin;
         this.options = new PgConnectOptions(options).addProperty("application_name", "loom-apply");
+    }
+
+    /**
+     * The statement that merges one incoming node state: {@code $1..$7} are id, type, properties (JSON
+     * text), hlc, version, origin, tombstone.
+     */
+    public static String upsertNodeSql(MergeRule rule) {
+        return UPSERT_NODE_TEMPLATE + rule.sqlCondition();
     }
 
     /** Applies the envelope's changes in one transaction. */
