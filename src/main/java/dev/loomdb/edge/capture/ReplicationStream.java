@@ -153,6 +153,7 @@ public final class ReplicationStream implements AutoCloseable {
                         .withSlotName(settings.slot())
                         .withSlotOption("proto_version", "1")
                         .withSlotOption("publication_names", settings.publication())
+                        .withSlotOption("messages", "true")
                         .withStatusInterval(10, TimeUnit.SECONDS)
                         .start();
                 streaming = true;

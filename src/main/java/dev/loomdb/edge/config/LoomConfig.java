@@ -179,6 +179,14 @@ public interface LoomConfig {
         @WithName("jdbc-url")
         Optional<String> jdbcUrl();
 
+        /**
+         * How often a heartbeat (pg_logical_emit_message) goes through the slot, so that an idle graph still
+         * confirms progress and PostgreSQL can recycle WAL written by other databases. 0 turns it off. Default 10s.
+         */
+        @WithName("heartbeat-interval")
+        @WithDefault("10s")
+        Duration heartbeatInterval();
+
         /** How often progress is confirmed to the slot at most. Default 200ms. */
         @WithName("confirm-interval")
         @WithDefault("200ms")

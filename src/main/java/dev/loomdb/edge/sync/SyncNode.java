@@ -64,6 +64,7 @@ public class SyncNode {
     private Applier applier;
     private Rejects rejects;
     private long purgeTimer = -1;
+    private long heartbeatTimer = -1;
 
     public SyncNode(LoomConfig config, Vertx vertx, Pool pool, ObjectMapper mapper,
             @ConfigProperty(name = "quarkus.datasource.reactive.url") String reactiveUrl,
@@ -113,6 +114,12 @@ public class SyncNode {
 
         link.start();
         capture.start();
+        long heartbeat = config.capture().heartbeatInterval().toMillis();
+        if (heartbeat > 0) {
+            heartbeatTimer = vertx.setPeriodic(heartbeat, id -> pool
+                    .query("SELECT pg_logical_emit_message(false, 'loom-heartbeat', '')").execute()
+                    .subscribe().with(rows -> { }, e -> LOG.debugf("Heartbeat failed: %s", e.getMessage())));
+        }
         LOG.infof("Node %s syncs mesh %s: capturing from slot %s, publishing on %s", nodeId, mesh, slot,
                 meshSettings.changesTopic());
     }
@@ -144,6 +151,9 @@ public class SyncNode {
     void stop(@Observes ShutdownEvent event) {
         if (purgeTimer >= 0) {
             vertx.cancelTimer(purgeTimer);
+        }
+        if (heartbeatTimer >= 0) {
+            vertx.cancelTimer(heartbeatTimer);
         }
         if (capture != null) {
             capture.close();
