@@ -27,25 +27,20 @@ public final class Applier {
 
     private static final Logger LOG = Logger.getLogger(Applier.class);
 
-    private static final String UPSERT_NODE_TEMPLATE = """
-            INSERT INTO loom.nodes AS t (id, type, properties, hlc, version, origin, tombstone, deleted_at)
-            VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7, CASE WHEN $7 THEN now() END)
-            ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, properties = EXCLUDED.properties,
-                hlc = EXCLUDED.hlc, version = EXCLUDED.version, origin = EXCLUDED.origin,
-                tombstone = EXCLUDED.tombstone,
-                deleted_at = CASE WHEN EXCLUDED.tombstone THEN coalesce(t.deleted_at, now()) END
-            WHERE\s""";
+    private static final String INSERT_NODE = """
+            INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone, deleted_at)
+            VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb, $5, $6, $7, $8, CASE WHEN $8 THEN now() END)
+            ON CONFLICT (id) DO UPDATE SET\s""";
 
-    private static final String UPSERT_EDGE_TEMPLATE = """
-            INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, hlc, version, origin, tombstone,
-                deleted_at)
-            VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $9, CASE WHEN $9 THEN now() END)
-            ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, source_id = EXCLUDED.source_id,
-                target_id = EXCLUDED.target_id, properties = EXCLUDED.properties,
-                hlc = EXCLUDED.hlc, version = EXCLUDED.version, origin = EXCLUDED.origin,
-                tombstone = EXCLUDED.tombstone,
-                deleted_at = CASE WHEN EXCLUDED.tombstone THEN coalesce(t.deleted_at, now()) END
-            WHERE\s""";
+    private static final String INSERT_EDGE = """
+            INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, property_clocks, hlc, version, origin,
+                tombstone, deleted_at)
+            VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $9, $10, CASE WHEN $10 THEN now() END)
+            ON CONFLICT (id) DO UPDATE SET\s""";
+
+    private static final List<String> NODE_COLUMNS = List.of("type", "hlc", "version", "origin", "tombstone");
+    private static final List<String> EDGE_COLUMNS =
+            List.of("type", "source_id", "target_id", "hlc", "version", "origin", "tombstone");
 
     private final Vertx vertx;
     private final String upsertNode;
@@ -57,17 +52,49 @@ public final class Applier {
     public Applier(Vertx vertx, PgConnectOptions options, String origin, MergeRule rule) {
         this.vertx = vertx;
         this.upsertNode = upsertNodeSql(rule);
-        this.upsertEdge = UPSERT_EDGE_TEMPLATE + rule.sqlCondition();
+        this.upsertEdge = upsert(INSERT_EDGE, EDGE_COLUMNS, rule);
         this.origin = origin;
         this.options = new PgConnectOptions(options).addProperty("application_name", "loom-apply");
     }
 
     /**
-     * The statement that merges one incoming node state: {@code $1..$7} are id, type, properties (JSON
-     * text), hlc, version, origin, tombstone.
+     * The statement that merges one incoming node state: {@code $1..$8} are id, type, properties and
+     * property clocks (JSON text), hlc, version, origin, tombstone.
      */
     public static String upsertNodeSql(MergeRule rule) {
-        return UPSERT_NODE_TEMPLATE + rule.sqlCondition();
+        return upsert(INSERT_NODE, NODE_COLUMNS, rule);
+    }
+
+    /**
+     * The conditional upsert: the row's own columns follow the row rule; the properties follow it too,
+     * or are merged one by one (with their clocks) where the merge strategy applies. An update that
+     * changes nothing is skipped by the WHERE.
+     */
+    private static String upsert(String insert, List<String> rowColumns, MergeRule rule) {
+        String wins = rule.sqlCondition();
+        StringBuilder sql = new StringBuilder(insert);
+        if (!rule.anyMerge()) {
+            for (String column : rowColumns) {
+                sql.append(column).append(" = EXCLUDED.").append(column).append(", ");
+            }
+            return sql.append("properties = EXCLUDED.properties, property_clocks = EXCLUDED.property_clocks,"
+                    + " deleted_at = CASE WHEN EXCLUDED.tombstone THEN coalesce(t.deleted_at, now()) END WHERE ")
+                    .append(wins).toString();
+        }
+        String merging = rule.sqlMergingCondition();
+        String merged = "loom.merge_properties(t.properties, t.property_clocks, EXCLUDED.properties,"
+                + " EXCLUDED.property_clocks)";
+        for (String column : rowColumns) {
+            sql.append(column).append(" = CASE WHEN ").append(wins).append(" THEN EXCLUDED.").append(column)
+                    .append(" ELSE t.").append(column).append(" END, ");
+        }
+        return sql.append("deleted_at = CASE WHEN ").append(wins)
+                .append(" THEN (CASE WHEN EXCLUDED.tombstone THEN coalesce(t.deleted_at, now()) END) ELSE t.deleted_at END, ")
+                .append("properties = CASE WHEN ").append(merging).append(" THEN ").append(merged).append(" -> 'p' WHEN ")
+                .append(wins).append(" THEN EXCLUDED.properties ELSE t.properties END, ")
+                .append("property_clocks = CASE WHEN ").append(merging).append(" THEN ").append(merged)
+                .append(" -> 'c' WHEN ").append(wins).append(" THEN EXCLUDED.property_clocks ELSE t.property_clocks END")
+                .append(" WHERE (").append(wins).append(") OR (").append(merging).append(")").toString();
     }
 
     /** Applies the envelope's changes in one transaction. */
@@ -82,10 +109,11 @@ public final class Applier {
         List<Tuple> edges = new ArrayList<>();
         for (Change c : envelope.changes()) {
             if (c.kind() == Change.Kind.NODE) {
-                nodes.add(Tuple.of(c.id(), c.type(), c.properties(), c.hlc(), c.version(), c.origin(), c.tombstone()));
+                nodes.add(Tuple.tuple(List.of(c.id(), c.type(), c.properties(), c.propertyClocks(), c.hlc(), c.version(),
+                        c.origin(), c.tombstone())));
             } else {
-                edges.add(Tuple.tuple(List.of(c.id(), c.type(), c.source(), c.target(), c.properties(), c.hlc(),
-                        c.version(), c.origin(), c.tombstone())));
+                edges.add(Tuple.tuple(List.of(c.id(), c.type(), c.source(), c.target(), c.properties(),
+                        c.propertyClocks(), c.hlc(), c.version(), c.origin(), c.tombstone())));
             }
         }
         Future<Void> done = Future.succeededFuture();

@@ -112,7 +112,8 @@ public final class TransactionAssembler {
                 Long.parseLong(required(row, "hlc", relation)),
                 Long.parseLong(required(row, "version", relation)),
                 row.getOrDefault("origin", ""),
-                tombstone));
+                tombstone,
+                row.getOrDefault("property_clocks", "{}")));
     }
 
     private static String required(Map<String, String> row, String column, Relation relation) {

@@ -12,6 +12,8 @@ package dev.loomdb.edge.graph;
  * @param hlc the hybrid logical clock of the write (milliseconds since the epoch << 16 | counter)
  * @param version how many writes this row has seen
  * @param origin the id of the node that made the write
+ * @param propertyClocks for each property name the row has had, [hlc, origin] of the write that last set or
+ *     removed it, as a JSON object in text (used by the merge strategy)
  */
 public record Change(
         Op op,
@@ -24,7 +26,14 @@ public record Change(
         long hlc,
         long version,
         String origin,
-        boolean tombstone) {
+        boolean tombstone,
+        String propertyClocks) {
+
+    /** A change without per-property clocks. */
+    public Change(Op op, Kind kind, String id, String type, String properties, String source, String target, long hlc,
+            long version, String origin, boolean tombstone) {
+        this(op, kind, id, type, properties, source, target, hlc, version, origin, tombstone, "{}");
+    }
 
     public enum Op {
         INSERT, UPDATE, DELETE;

@@ -125,12 +125,13 @@ public class GraphStore {
                        count(*) FILTER (WHERE kind = 'e' AND NOT tombstone),
                        count(*) FILTER (WHERE tombstone)
                 FROM (SELECT 'n' AS kind, 'n' || id AS k, tombstone,
-                             jsonb_build_array('n', id, type, properties, hlc::text, version, origin, tombstone)::text AS r
+                             jsonb_build_array('n', id, type, properties, property_clocks, hlc::text, version, origin,
+                                               tombstone)::text AS r
                       FROM loom.nodes
                       UNION ALL
                       SELECT 'e', 'e' || id, tombstone,
-                             jsonb_build_array('e', id, type, source_id, target_id, properties, hlc::text, version, origin,
-                                               tombstone)::text
+                             jsonb_build_array('e', id, type, source_id, target_id, properties, property_clocks, hlc::text,
+                                               version, origin, tombstone)::text
                       FROM loom.edges) rows""")
                 .execute()
                 .map(rows -> {

@@ -12,6 +12,9 @@ import java.util.stream.Collectors;
  *   <li>{@code last-write-wins}: the later hybrid logical clock; equal clocks go to the greater
  *       node id (byte order).
  *   <li>{@code highest-version}: the higher version counter; then as last-write-wins.
+ *   <li>{@code merge}: per property, last-write-wins by each property's own clock, so concurrent
+ *       edits of different properties both survive (a removed property is a property tombstone);
+ *       the row itself (type, endpoints, deleted or not) by last-write-wins.
  * </ul>
  *
  * A strategy is chosen for the mesh and may be overridden per type; an override applies when both
@@ -22,7 +25,7 @@ import java.util.stream.Collectors;
 public final class MergeRule {
 
     public enum Strategy {
-        LAST_WRITE_WINS("last-write-wins"), HIGHEST_VERSION("highest-version");
+        LAST_WRITE_WINS("last-write-wins"), HIGHEST_VERSION("highest-version"), MERGE("merge");
 
         private final String configName;
 
@@ -36,8 +39,8 @@ public final class MergeRule {
                     return s;
                 }
             }
-            throw new IllegalArgumentException(setting + " is '" + value + "': use last-write-wins or highest-version"
-                    + ("merge".equals(value.trim()) ? " (per-property merge is not available in this version)" : ""));
+            throw new IllegalArgumentException(setting + " is '" + value
+                    + "': use last-write-wins, highest-version or merge");
         }
 
         public String configName() {
@@ -67,6 +70,29 @@ public final class MergeRule {
         return LastWriteWins.incomingWins(storedHlc, storedOrigin, incomingHlc, incomingOrigin);
     }
 
+    /** Whether some type, or the whole mesh, merges per property. */
+    public boolean anyMerge() {
+        return mesh == Strategy.MERGE || byType.containsValue(Strategy.MERGE);
+    }
+
+    /**
+     * When properties are merged one by one: the SQL condition on {@code t} and {@code EXCLUDED}. Like
+     * the row rule, a type's override applies when both states have that type.
+     */
+    public String sqlMergingCondition() {
+        if (mesh == Strategy.MERGE) {
+            String others = typesWhere(s -> s != Strategy.MERGE);
+            return others.isEmpty() ? "true" : "NOT (t.type = EXCLUDED.type AND t.type IN (" + others + "))";
+        }
+        String merging = typesWhere(s -> s == Strategy.MERGE);
+        return merging.isEmpty() ? "false" : "(t.type = EXCLUDED.type AND t.type IN (" + merging + "))";
+    }
+
+    private String typesWhere(java.util.function.Predicate<Strategy> which) {
+        return byType.entrySet().stream().filter(e -> which.test(e.getValue()))
+                .map(e -> "'" + e.getKey().replace("'", "''") + "'").collect(Collectors.joining(", "));
+    }
+
     /**
      * The rule as the condition of {@code INSERT ... ON CONFLICT DO UPDATE ... WHERE}, comparing the
      * stored row {@code t} with the incoming {@code EXCLUDED}.
@@ -75,9 +101,10 @@ public final class MergeRule {
         String lww = LastWriteWins.SQL_CONDITION;
         String highest = "(t.version, t.hlc, t.origin COLLATE \"C\") < (EXCLUDED.version, EXCLUDED.hlc, EXCLUDED.origin COLLATE \"C\")";
         String meshCondition = mesh == Strategy.HIGHEST_VERSION ? highest : lww;
+        Strategy meshRow = rowStrategy(mesh);
         Map<Strategy, String> overrides = byType.entrySet().stream()
-                .filter(e -> e.getValue() != mesh)
-                .collect(Collectors.groupingBy(Map.Entry::getValue, TreeMap::new,
+                .filter(e -> rowStrategy(e.getValue()) != meshRow)
+                .collect(Collectors.groupingBy(e -> rowStrategy(e.getValue()), TreeMap::new,
                         Collectors.mapping(e -> "'" + e.getKey().replace("'", "''") + "'", Collectors.joining(", "))));
         if (overrides.isEmpty()) {
             return meshCondition;
@@ -86,6 +113,11 @@ public final class MergeRule {
         overrides.forEach((strategy, types) -> sql.append(" WHEN t.type = EXCLUDED.type AND t.type IN (").append(types)
                 .append(") THEN ").append(strategy == Strategy.HIGHEST_VERSION ? highest : lww));
         return sql.append(" ELSE ").append(meshCondition).append(" END)").toString();
+    }
+
+    /** The rule for the row itself: merge decides whole rows by last-write-wins. */
+    private static Strategy rowStrategy(Strategy strategy) {
+        return strategy == Strategy.MERGE ? Strategy.LAST_WRITE_WINS : strategy;
     }
 
     @Override

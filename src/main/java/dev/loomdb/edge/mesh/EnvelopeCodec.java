@@ -69,6 +69,8 @@ public final class EnvelopeCodec {
                 json.writeNumberField("version", change.version());
                 json.writeStringField("origin", change.origin());
                 json.writeBooleanField("tombstone", change.tombstone());
+                json.writeFieldName("propertyClocks");
+                json.writeRawValue(change.propertyClocks());
                 json.writeEndObject();
             }
             json.writeEndArray();
@@ -145,10 +147,24 @@ public final class EnvelopeCodec {
         if (tombstone == null || !tombstone.isBoolean()) {
             throw new MalformedEnvelopeException(where + ".tombstone must be true or false");
         }
+        JsonNode clocks = node.get("propertyClocks");
+        if (clocks != null && !clocks.isObject()) {
+            throw new MalformedEnvelopeException(where + ".propertyClocks must be a JSON object");
+        }
+        if (clocks != null) {
+            java.util.Iterator<JsonNode> values = clocks.elements();
+            while (values.hasNext()) {
+                JsonNode clock = values.next();
+                if (!clock.isArray() || clock.size() != 2 || !clock.get(0).canConvertToLong() || !clock.get(1).isTextual()) {
+                    throw new MalformedEnvelopeException(where + ".propertyClocks values must be [hlc, origin]");
+                }
+            }
+        }
         boolean edge = kind == Change.Kind.EDGE;
         return new Change(op, kind, id(node, "id", where), id(node, "type", where), properties.toString(),
                 edge ? id(node, "source", where) : null, edge ? id(node, "target", where) : null, hlc,
-                integer(node, "version", where), id(node, "origin", where), tombstone.booleanValue());
+                integer(node, "version", where), id(node, "origin", where), tombstone.booleanValue(),
+                clocks == null ? "{}" : clocks.toString());
     }
 
     private static String text(JsonNode node, String field, String where) throws MalformedEnvelopeException {

@@ -97,7 +97,8 @@ public final class Debouncer {
             op = Change.Op.INSERT;
         }
         return op == later.op() ? later : new Change(op, later.kind(), later.id(), later.type(), later.properties(),
-                later.source(), later.target(), later.hlc(), later.version(), later.origin(), later.tombstone());
+                later.source(), later.target(), later.hlc(), later.version(), later.origin(), later.tombstone(),
+                later.propertyClocks());
     }
 
     private static long estimatedBytes(CapturedTransaction transaction) {

@@ -53,8 +53,7 @@ class PgOutputRealServerIT {
             url = "jdbc:" + embedded.reactiveUrl();
         }
         try (Connection c = plain(); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA loom");
-            s.execute(Files.readString(Path.of("src/main/resources/db/migration/V1__graph.sql")));
+            Infra.applyMigrations(c);
             s.execute("INSERT INTO loom.node_info (node_id) VALUES ('node-x')");
             s.execute("CREATE PUBLICATION loom_graph FOR TABLE loom.nodes, loom.edges");
             s.execute("SELECT pg_create_logical_replication_slot('decoder_test', 'pgoutput')");

@@ -37,10 +37,13 @@ class ConvergenceIT {
         mesh = "conv-" + suffix;
         String host = Infra.external() ? Infra.EXTERNAL_BROKER_HOST : "127.0.0.1";
         int port = Infra.external() ? Infra.EXTERNAL_BROKER_PORT : Infra.freePort();
-        nodes.add(NodeProcess.create(root, "n1-" + suffix, mesh, host, port, !Infra.external()).start());
+        // Nodes (type FACT) merge property by property; edges go by last-write-wins.
+        nodes.add(NodeProcess.create(root, "n1-" + suffix, mesh, host, port, !Infra.external())
+                .with("loom.conflict.types.FACT", "merge").start());
         nodes.get(0).awaitReady();
         for (String name : List.of("n2-", "n3-")) {
-            nodes.add(NodeProcess.create(root, name + suffix, mesh, host, port, false).start());
+            nodes.add(NodeProcess.create(root, name + suffix, mesh, host, port, false)
+                    .with("loom.conflict.types.FACT", "merge").start());
         }
         for (NodeProcess node : nodes) {
             node.awaitReady();

@@ -50,6 +50,18 @@ public final class Infra {
         }
     }
 
+    /** Creates the schema loom and applies the node's migrations in order, as Flyway does at start. */
+    public static void applyMigrations(Connection connection) throws IOException, SQLException {
+        try (Statement s = connection.createStatement();
+                java.util.stream.Stream<Path> files = Files.list(Path.of("src/main/resources/db/migration"))) {
+            s.execute("CREATE SCHEMA loom");
+            for (Path file : files.sorted(java.util.Comparator.comparingInt(
+                    f -> Integer.parseInt(f.getFileName().toString().replaceAll("^V(\\d+)__.*", "$1")))).toList()) {
+                s.execute(Files.readString(file));
+            }
+        }
+    }
+
     /** Creates a database on the machine's PostgreSQL (external mode). */
     public static void createExternalDatabase(String name) {
         try (Connection c = DriverManager.getConnection(EXTERNAL_PG + "postgres", "postgres", "");

@@ -67,11 +67,14 @@ public final class MqttProbe implements AutoCloseable {
             try {
                 publishOnce(topic, payload);
                 return;
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
                 if (attempt == 5) {
                     throw e;
                 }
-                connect(); // the broker dropped the connection: a real client reconnects and sends again
+                // the broker dropped or stalled the connection: a real client reconnects and sends again
+                MqttClient stale = client;
+                context.runOnContext(v -> stale.disconnect());
+                connect();
             }
         }
     }

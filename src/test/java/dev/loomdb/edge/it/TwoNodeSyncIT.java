@@ -50,9 +50,9 @@ class TwoNodeSyncIT {
         brokerHost = Infra.external() ? Infra.EXTERNAL_BROKER_HOST : "127.0.0.1";
         brokerPort = Infra.external() ? Infra.EXTERNAL_BROKER_PORT : Infra.freePort();
         a = NodeProcess.create(root, "a-" + suffix, mesh, brokerHost, brokerPort, !Infra.external())
-                .with("loom.conflict.types.COUNTER", "highest-version").start();
+                .with("loom.conflict.types.COUNTER", "highest-version").with("loom.conflict.types.DOC", "merge").start();
         b = NodeProcess.create(root, "b-" + suffix, mesh, brokerHost, brokerPort, false)
-                .with("loom.conflict.types.COUNTER", "highest-version");
+                .with("loom.conflict.types.COUNTER", "highest-version").with("loom.conflict.types.DOC", "merge");
         a.awaitReady();
         b.start().awaitReady();
         probe = new MqttProbe(brokerHost, brokerPort, "loom/" + mesh + "/#");
@@ -304,5 +304,29 @@ class TwoNodeSyncIT {
         awaitNode(a, "agent-9", "properties.n", 2);
         b.api().get("/api/nodes/counter-1").then().body("properties.n", equalTo(10)).body("version", equalTo(10));
         a.api().get("/api/nodes/counter-1").then().body("properties.n", equalTo(10));
+    }
+
+    @Test
+    void concurrentEditsOfDifferentPropertiesBothSurviveUnderMerge() throws Exception {
+        long t = System.currentTimeMillis() << 16;
+        String base = "[" + t + ", \"zz-base\"]";
+        // x changed a, y changed b, both from {a: 0, b: 0}; under last-write-wins y's edit would be lost.
+        Change fromX = new Change(Change.Op.UPDATE, Change.Kind.NODE, "doc-m", "DOC", "{\"a\": 1, \"b\": 0}", null,
+                null, t + 2, 2, "zz-x", false, "{\"a\": [" + (t + 2) + ", \"zz-x\"], \"b\": " + base + "}");
+        Change fromY = new Change(Change.Op.UPDATE, Change.Kind.NODE, "doc-m", "DOC", "{\"a\": 0, \"b\": 2}", null,
+                null, t + 1, 2, "zz-y", false, "{\"a\": " + base + ", \"b\": [" + (t + 1) + ", \"zz-y\"]}");
+        EnvelopeCodec codec = new EnvelopeCodec(mapper);
+        probe.publish("loom/" + mesh + "/changes/zz-x", codec.encode(new Envelope(1, mesh, "zz-x", 1, 1, "0/1",
+                java.time.Instant.now(), 1, List.of(fromX))));
+        probe.publish("loom/" + mesh + "/changes/zz-y", codec.encode(new Envelope(1, mesh, "zz-y", 1, 1, "0/1",
+                java.time.Instant.now(), 1, List.of(fromY))));
+        for (NodeProcess node : List.of(a, b)) {
+            await().atMost(SYNC).untilAsserted(() -> node.api().get("/api/nodes/doc-m").then().statusCode(200)
+                    .body("properties.a", equalTo(1)).body("properties.b", equalTo(2)).body("origin", equalTo("zz-x")));
+        }
+        // A local edit on top is stamped per property and merges the same way everywhere.
+        b.api().body("{\"properties\":{\"c\":3,\"a\":null}}").patch("/api/nodes/doc-m").then().statusCode(200);
+        await().atMost(SYNC).untilAsserted(() -> a.api().get("/api/nodes/doc-m").then()
+                .body("properties.c", equalTo(3)).body("properties.a", equalTo(null)).body("properties.b", equalTo(2)));
     }
 }

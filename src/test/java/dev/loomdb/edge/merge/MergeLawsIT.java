@@ -29,8 +29,8 @@ import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
  * The merge laws, checked on the real merge: the conditional upsert the applier runs in PostgreSQL.
- * For random sets of states of one node (equal clocks, equal versions, deletes and type changes
- * included), applying them in any order, with duplicates, ends in the same row (commutative,
+ * For random sets of states of one node (equal clocks, equal versions, deletes and per-property
+ * clocks included), applying them in any order, with duplicates, ends in the same row (commutative,
  * associative, idempotent), and that row is the one the rule picks.
  */
 class MergeLawsIT {
@@ -40,9 +40,36 @@ class MergeLawsIT {
     private static String database;
     private static Connection connection;
 
-    record State(String type, long version, long hlc, String origin, boolean tombstone, int value) {
+    /**
+     * A state of node "x": row fields, and for each property name v and w the clock of its last write;
+     * the value (or absence) of a property is a function of its clock, as in a real mesh, where one
+     * clock is one write.
+     */
+    record Clock(int hlc, String origin) {}
+
+    record State(String type, long version, long hlc, String origin, boolean tombstone, Clock v, Clock w) {
         State withType(String newType) {
-            return new State(newType, version, hlc, origin, tombstone, value);
+            return new State(newType, version, hlc, origin, tombstone, v, w);
+        }
+
+        private static boolean present(String key, int clock, String origin) {
+            return (clock + origin.charAt(0) + key.charAt(0)) % 3 != 0;
+        }
+
+        String properties() {
+            StringBuilder json = new StringBuilder("{");
+            if (present("v", v.hlc(), v.origin())) {
+                json.append("\"v\": \"").append(v.hlc()).append(v.origin()).append("\"");
+            }
+            if (present("w", w.hlc(), w.origin())) {
+                json.append(json.length() > 1 ? ", " : "").append("\"w\": \"").append(w.hlc()).append(w.origin())
+                        .append("\"");
+            }
+            return json.append("}").toString();
+        }
+
+        String clocks() {
+            return "{\"v\": [" + v.hlc() + ", \"" + v.origin() + "\"], \"w\": [" + w.hlc() + ", \"" + w.origin() + "\"]}";
         }
     }
 
@@ -58,8 +85,7 @@ class MergeLawsIT {
         }
         connection = DriverManager.getConnection(url, "postgres", "");
         try (Statement s = connection.createStatement()) {
-            s.execute("CREATE SCHEMA loom");
-            s.execute(Files.readString(Path.of("src/main/resources/db/migration/V1__graph.sql")));
+            Infra.applyMigrations(connection);
             s.execute("SET loom.apply = 'on'"); // keep the incoming stamps, as the applier's session does
         }
     }
@@ -79,15 +105,19 @@ class MergeLawsIT {
 
     @Provide
     Arbitrary<State> states() {
+        Arbitrary<String> origins = Arbitraries.of("a", "b", "c");
+        Arbitrary<Clock> clocks = Combinators.combine(Arbitraries.integers().between(1, 3), origins).as(Clock::new);
         return Combinators.combine(Arbitraries.just("FACT"), Arbitraries.longs().between(1, 3),
-                Arbitraries.longs().between(1, 3), Arbitraries.of("a", "b", "c"), Arbitraries.of(true, false),
-                Arbitraries.integers().between(0, 9)).as(State::new);
+                Arbitraries.longs().between(1, 3), origins, Arbitraries.of(true, false), clocks, clocks)
+                .as(State::new);
     }
 
     @Provide
     Arbitrary<MergeRule> rules() {
         return Arbitraries.of(MergeRule.lastWriteWins(), new MergeRule(Strategy.HIGHEST_VERSION, Map.of()),
-                new MergeRule(Strategy.LAST_WRITE_WINS, Map.of("COUNTER", Strategy.HIGHEST_VERSION)));
+                new MergeRule(Strategy.MERGE, Map.of()),
+                new MergeRule(Strategy.LAST_WRITE_WINS, Map.of("COUNTER", Strategy.HIGHEST_VERSION)),
+                new MergeRule(Strategy.HIGHEST_VERSION, Map.of("COUNTER", Strategy.MERGE)));
     }
 
     private String applyAll(MergeRule rule, List<State> states) throws Exception {
@@ -99,21 +129,27 @@ class MergeLawsIT {
             for (State st : states) {
                 upsert.setString(1, "x");
                 upsert.setString(2, st.type());
-                upsert.setString(3, st.tombstone() ? "{}" : "{\"v\": " + st.value() + "}");
-                upsert.setLong(4, st.hlc());
-                upsert.setLong(5, st.version());
-                upsert.setString(6, st.origin());
-                upsert.setBoolean(7, st.tombstone());
+                upsert.setString(3, st.properties());
+                upsert.setString(4, st.clocks());
+                upsert.setLong(5, st.hlc());
+                upsert.setLong(6, st.version());
+                upsert.setString(7, st.origin());
                 upsert.setBoolean(8, st.tombstone());
+                upsert.setBoolean(9, st.tombstone());
                 upsert.execute();
             }
         }
         try (Statement s = connection.createStatement();
-                ResultSet rs = s.executeQuery("SELECT type, properties::text, hlc, version, origin, tombstone FROM loom.nodes")) {
+                ResultSet rs = s.executeQuery(
+                        "SELECT type, properties::text, hlc, version, origin, tombstone, property_clocks::text FROM loom.nodes")) {
             rs.next();
             return rs.getString(1) + "|" + rs.getString(2) + "|" + rs.getLong(3) + "|" + rs.getLong(4) + "|"
-                    + rs.getString(5) + "|" + rs.getBoolean(6);
+                    + rs.getString(5) + "|" + rs.getBoolean(6) + "|" + rs.getString(7);
         }
+    }
+
+    private static int compare(Clock a, Clock b) {
+        return a.hlc() != b.hlc() ? Integer.compare(a.hlc(), b.hlc()) : a.origin().compareTo(b.origin());
     }
 
     private static State winner(MergeRule rule, List<State> states) {
@@ -133,8 +169,8 @@ class MergeLawsIT {
     }
 
     /**
-     * Per strategy, and per type under a mixed rule (COUNTER by highest-version, the rest by
-     * last-write-wins), for states of one type; a change of type between types of different
+     * Per strategy (last-write-wins, highest-version, merge), and per type under mixed rules, for
+     * states of one type; a change of type between types of different
      * strategies is outside these laws (see the README).
      */
     @Property(tries = 150)
@@ -155,6 +191,15 @@ class MergeLawsIT {
         shuffled.addAll(states); // every message twice
         Collections.shuffle(shuffled, new Random(seed));
         assertEquals(inOrder, applyAll(rule, shuffled), "order and duplicates change nothing");
+
+        boolean merges = rule.sqlMergingCondition().equals("true")
+                || rule.sqlMergingCondition().contains("'" + type + "'");
+        if (merges) { // each property from the write with its greatest clock
+            Clock v = states.stream().map(State::v).max(MergeLawsIT::compare).orElseThrow();
+            Clock w = states.stream().map(State::w).max(MergeLawsIT::compare).orElseThrow();
+            assertEquals(new State(type, 0, 0, "", false, v, w).properties(), inOrder.split("\\|")[1],
+                    "every property comes from its latest write");
+        }
 
         State expected = winner(rule, states);
         assertEquals(expected.hlc() + "|" + expected.version() + "|" + expected.origin(),
