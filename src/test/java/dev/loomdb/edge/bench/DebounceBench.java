@@ -88,8 +88,8 @@ class DebounceBench {
         Path root = Infra.workDir("bench-debounce");
         String suffix = Infra.suffix();
         String mesh = "bench-" + suffix;
-        String host = Infra.external() ? Infra.EXTERNAL_BROKER_HOST : "127.0.0.1";
-        int port = Infra.external() ? Infra.EXTERNAL_BROKER_PORT : Infra.freePort();
+        String host = Infra.brokerHost();
+        int port = Infra.brokerPort();
         try (NodeProcess a = NodeProcess.create(root, "a-" + suffix, mesh, host, port, !Infra.external())
                 .with("loom.debounce", debounce).start();
                 NodeProcess b = NodeProcess.create(root, "b-" + suffix, mesh, host, port, false)

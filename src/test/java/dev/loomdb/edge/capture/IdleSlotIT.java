@@ -25,8 +25,8 @@ class IdleSlotIT {
     @BeforeEach
     void start() {
         String suffix = Infra.suffix();
-        String host = Infra.external() ? Infra.EXTERNAL_BROKER_HOST : "127.0.0.1";
-        int port = Infra.external() ? Infra.EXTERNAL_BROKER_PORT : Infra.freePort();
+        String host = Infra.brokerHost();
+        int port = Infra.brokerPort();
         node = NodeProcess.create(Infra.workDir("idle"), "i-" + suffix, "idle-" + suffix, host, port, !Infra.external())
                 .with("loom.capture.heartbeat-interval", "500ms").start().awaitReady();
         otherDatabase = "loom_it_other_" + suffix;

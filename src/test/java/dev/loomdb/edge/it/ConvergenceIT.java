@@ -35,8 +35,8 @@ class ConvergenceIT {
         Path root = Infra.workDir("converge");
         String suffix = Infra.suffix();
         mesh = "conv-" + suffix;
-        String host = Infra.external() ? Infra.EXTERNAL_BROKER_HOST : "127.0.0.1";
-        int port = Infra.external() ? Infra.EXTERNAL_BROKER_PORT : Infra.freePort();
+        String host = Infra.brokerHost();
+        int port = Infra.brokerPort();
         // Nodes (type FACT) merge property by property; edges go by last-write-wins.
         nodes.add(NodeProcess.create(root, "n1-" + suffix, mesh, host, port, !Infra.external())
                 .with("loom.conflict.types.FACT", "merge").start());

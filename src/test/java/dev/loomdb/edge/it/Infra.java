@@ -28,6 +28,16 @@ public final class Infra {
         return "external".equals(System.getProperty("loom.it.infra", "embedded"));
     }
 
+    /** The broker host the nodes of a test use: the machine's Mosquitto, or a node's embedded broker on loopback. */
+    public static String brokerHost() {
+        return external() ? EXTERNAL_BROKER_HOST : "127.0.0.1";
+    }
+
+    /** The broker port: Mosquitto's 1883, or a free port for a node to embed its broker on. */
+    public static int brokerPort() {
+        return external() ? EXTERNAL_BROKER_PORT : freePort();
+    }
+
     public static String suffix() {
         return UUID.randomUUID().toString().substring(0, 8);
     }

@@ -2,6 +2,7 @@ package dev.loomdb.edge.it;
 
 import static org.awaitility.Awaitility.await;
 
+import dev.loomdb.edge.config.Names;
 import io.restassured.RestAssured;
 import io.restassured.specification.RequestSpecification;
 import java.io.IOException;
@@ -191,7 +192,7 @@ public final class NodeProcess implements AutoCloseable {
     }
 
     public String slot() {
-        return "loom_" + nodeId.toLowerCase().replaceAll("[^a-z0-9_]", "_");
+        return Names.slotFor(nodeId);
     }
 
     /** A plain SQL connection to this node's database, as psql or an app would have. */
@@ -209,7 +210,7 @@ public final class NodeProcess implements AutoCloseable {
             }
         }
         if (Infra.external()) {
-            Infra.dropExternalDatabase(database, "loom_apply_" + nodeId.toLowerCase().replaceAll("[^a-z0-9_]", "_"));
+            Infra.dropExternalDatabase(database, Names.applyOriginFor(nodeId));
         }
     }
 }

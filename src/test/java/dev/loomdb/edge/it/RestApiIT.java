@@ -35,10 +35,8 @@ class RestApiIT {
     void start() {
         root = Infra.workDir("rest");
         String suffix = Infra.suffix();
-        node = Infra.external()
-                ? NodeProcess.create(root, "r-" + suffix, "rest-" + suffix, Infra.EXTERNAL_BROKER_HOST,
-                        Infra.EXTERNAL_BROKER_PORT, false)
-                : NodeProcess.create(root, "r-" + suffix, "rest-" + suffix, "127.0.0.1", Infra.freePort(), true);
+        node = NodeProcess.create(root, "r-" + suffix, "rest-" + suffix, Infra.brokerHost(), Infra.brokerPort(),
+                !Infra.external());
         node.start().awaitReady();
     }
 
@@ -187,10 +185,8 @@ class RestApiIT {
 
     @Test
     void gracefulStopExitsWithinSeconds() throws Exception {
-        NodeProcess other = Infra.external()
-                ? NodeProcess.create(root, "g-" + Infra.suffix(), "graceful", Infra.EXTERNAL_BROKER_HOST,
-                        Infra.EXTERNAL_BROKER_PORT, false)
-                : NodeProcess.create(root, "g-" + Infra.suffix(), "graceful", "127.0.0.1", Infra.freePort(), true);
+        NodeProcess other = NodeProcess.create(root, "g-" + Infra.suffix(), "graceful", Infra.brokerHost(),
+                Infra.brokerPort(), !Infra.external());
         try {
             other.start().awaitReady();
             long started = System.nanoTime();

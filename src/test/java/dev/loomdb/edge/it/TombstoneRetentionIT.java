@@ -28,8 +28,8 @@ class TombstoneRetentionIT {
     void start() throws Exception {
         String suffix = Infra.suffix();
         mesh = "tomb-" + suffix;
-        String host = Infra.external() ? Infra.EXTERNAL_BROKER_HOST : "127.0.0.1";
-        int port = Infra.external() ? Infra.EXTERNAL_BROKER_PORT : Infra.freePort();
+        String host = Infra.brokerHost();
+        int port = Infra.brokerPort();
         node = NodeProcess.create(Infra.workDir("tombstones"), "t-" + suffix, mesh, host, port, !Infra.external())
                 .with("loom.tombstone.retention", "3s").with("loom.tombstone.purge-interval", "500ms").start()
                 .awaitReady();

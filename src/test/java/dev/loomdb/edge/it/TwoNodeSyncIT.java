@@ -47,8 +47,8 @@ class TwoNodeSyncIT {
         Path root = Infra.workDir("two-nodes");
         String suffix = Infra.suffix();
         mesh = "it-" + suffix;
-        brokerHost = Infra.external() ? Infra.EXTERNAL_BROKER_HOST : "127.0.0.1";
-        brokerPort = Infra.external() ? Infra.EXTERNAL_BROKER_PORT : Infra.freePort();
+        brokerHost = Infra.brokerHost();
+        brokerPort = Infra.brokerPort();
         a = NodeProcess.create(root, "a-" + suffix, mesh, brokerHost, brokerPort, !Infra.external())
                 .with("loom.conflict.types.COUNTER", "highest-version").with("loom.conflict.types.DOC", "merge").start();
         b = NodeProcess.create(root, "b-" + suffix, mesh, brokerHost, brokerPort, false)
@@ -328,5 +328,33 @@ class TwoNodeSyncIT {
         b.api().body("{\"properties\":{\"c\":3,\"a\":null}}").patch("/api/nodes/doc-m").then().statusCode(200);
         await().atMost(SYNC).untilAsserted(() -> a.api().get("/api/nodes/doc-m").then()
                 .body("properties.c", equalTo(3)).body("properties.a", equalTo(null)).body("properties.b", equalTo(2)));
+    }
+
+    private void publishState(String origin, String id, long hlc, boolean tombstone, String properties) throws Exception {
+        Change change = new Change(tombstone ? Change.Op.DELETE : Change.Op.UPDATE, Change.Kind.NODE, id, "FACT",
+                properties, null, null, hlc, 2, origin, tombstone);
+        probe.publish("loom/" + mesh + "/changes/" + origin, new EnvelopeCodec(mapper).encode(
+                new Envelope(1, mesh, origin, hlc, 1, "0/1", java.time.Instant.now(), 1, List.of(change))));
+    }
+
+    @Test
+    void deleteConcurrentWithUpdateIsDecidedByTheClockAndStaleMessagesNeverResurrect() throws Exception {
+        long t = System.currentTimeMillis() << 16;
+        // The later update wins over an earlier concurrent delete, whichever arrives first.
+        publishState("zz-y", "dvu-1", t + 3, true, "{}");
+        publishState("zz-x", "dvu-1", t + 5, false, "{\"v\": 1}");
+        // The later delete wins over an earlier concurrent update.
+        publishState("zz-x", "dvu-2", t + 3, false, "{\"v\": 1}");
+        publishState("zz-y", "dvu-2", t + 5, true, "{}");
+        awaitNode(b, "dvu-1", "properties.v", 1);
+        awaitAbsent(b, "nodes", "dvu-2");
+        // A stale update of the deleted node, delivered late, does not bring it back.
+        publishState("zz-x", "dvu-2", t + 4, false, "{\"v\": 2}");
+        publishState("zz-x", "dvu-3", t + 1, false, "{}"); // a marker: once it is here, the stale one was handled
+        awaitNode(b, "dvu-3", "type", "FACT");
+        awaitNode(a, "dvu-3", "type", "FACT");
+        b.api().get("/api/nodes/dvu-2").then().statusCode(404);
+        a.api().get("/api/nodes/dvu-2").then().statusCode(404);
+        a.api().get("/api/nodes/dvu-1").then().statusCode(200).body("properties.v", equalTo(1));
     }
 }
