@@ -28,31 +28,80 @@ public final class Applier {
     private static final Logger LOG = Logger.getLogger(Applier.class);
 
     private static final String INSERT_NODE = """
-            INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone, deleted_at)
-            VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb, $5, $6, $7, $8, CASE WHEN $8 THEN now() END)
+            INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone, deleted_at,
+                base_hlc)
+            VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb, $5, $6, $7, $8, CASE WHEN $8 THEN now() END, $9)
             ON CONFLICT (id) DO UPDATE SET\s""";
 
     private static final String INSERT_EDGE = """
             INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, property_clocks, hlc, version, origin,
-                tombstone, deleted_at)
-            VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $9, $10, CASE WHEN $10 THEN now() END)
+                tombstone, deleted_at, base_hlc)
+            VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $9, $10, CASE WHEN $10 THEN now() END, $11)
             ON CONFLICT (id) DO UPDATE SET\s""";
 
-    private static final List<String> NODE_COLUMNS = List.of("type", "hlc", "version", "origin", "tombstone");
+    private static final List<String> NODE_COLUMNS = List.of("type", "hlc", "version", "origin", "tombstone", "base_hlc");
     private static final List<String> EDGE_COLUMNS =
-            List.of("type", "source_id", "target_id", "hlc", "version", "origin", "tombstone");
+            List.of("type", "source_id", "target_id", "hlc", "version", "origin", "tombstone", "base_hlc");
+
+    /** Neither state was based on the other, and they come from different nodes. */
+    static final String CONCURRENT = "(t.origin <> EXCLUDED.origin AND EXCLUDED.base_hlc < t.hlc AND t.base_hlc < EXCLUDED.hlc)";
+
+    /**
+     * With auto-resolve off: keeps a concurrent incoming node state aside as a conflict (once per state).
+     * Parameters as the node upsert's.
+     */
+    private static final String RECORD_NODE_CONFLICT = """
+            INSERT INTO loom.conflicts (kind, entity_id, local, remote)
+            SELECT 'node', t.id,
+                   jsonb_build_object('type', t.type, 'properties', t.properties, 'hlc', t.hlc::text, 'version', t.version,
+                                      'origin', t.origin, 'tombstone', t.tombstone),
+                   jsonb_build_object('type', $2::text, 'properties', $3::text::jsonb, 'propertyClocks', $4::text::jsonb,
+                                      'hlc', $5::bigint::text, 'version', $6::bigint, 'origin', $7::text,
+                                      'tombstone', $8::boolean)
+            FROM loom.nodes t
+            WHERE t.id = $1 AND t.origin <> $7 AND $9::bigint < t.hlc AND t.base_hlc < $5::bigint
+              AND NOT EXISTS (SELECT 1 FROM loom.conflicts c WHERE c.kind = 'node' AND c.entity_id = $1
+                              AND c.resolved_at IS NULL AND c.remote ->> 'hlc' = $5::bigint::text
+                              AND c.remote ->> 'origin' = $7::text)
+            RETURNING id, entity_id""";
+
+    private static final String RECORD_EDGE_CONFLICT = """
+            INSERT INTO loom.conflicts (kind, entity_id, local, remote)
+            SELECT 'edge', t.id,
+                   jsonb_build_object('type', t.type, 'source', t.source_id, 'target', t.target_id,
+                                      'properties', t.properties, 'hlc', t.hlc::text, 'version', t.version,
+                                      'origin', t.origin, 'tombstone', t.tombstone),
+                   jsonb_build_object('type', $2::text, 'source', $3::text, 'target', $4::text,
+                                      'properties', $5::text::jsonb, 'propertyClocks', $6::text::jsonb,
+                                      'hlc', $7::bigint::text, 'version', $8::bigint, 'origin', $9::text,
+                                      'tombstone', $10::boolean)
+            FROM loom.edges t
+            WHERE t.id = $1 AND t.origin <> $9 AND $11::bigint < t.hlc AND t.base_hlc < $7::bigint
+              AND NOT EXISTS (SELECT 1 FROM loom.conflicts c WHERE c.kind = 'edge' AND c.entity_id = $1
+                              AND c.resolved_at IS NULL AND c.remote ->> 'hlc' = $7::bigint::text
+                              AND c.remote ->> 'origin' = $9::text)
+            RETURNING id, entity_id""";
+
+    /** A write based on both sides of an open conflict resolves it here too. */
+    private static final String CLOSE_RESOLVED = """
+            UPDATE loom.conflicts SET resolved_at = now(), resolution = 'resolved on ' || $3::text
+            WHERE kind = $1::text AND entity_id = $2::text AND resolved_at IS NULL
+              AND (local ->> 'hlc')::bigint <= $4::bigint AND (remote ->> 'hlc')::bigint <= $4::bigint""";
 
     private final Vertx vertx;
     private final String upsertNode;
     private final String upsertEdge;
+    private final boolean autoResolve;
+    private final java.util.concurrent.atomic.AtomicLong conflicts = new java.util.concurrent.atomic.AtomicLong();
     private final PgConnectOptions options;
     private final String origin;
     private PgConnection connection;
 
-    public Applier(Vertx vertx, PgConnectOptions options, String origin, MergeRule rule) {
+    public Applier(Vertx vertx, PgConnectOptions options, String origin, MergeRule rule, boolean autoResolve) {
         this.vertx = vertx;
-        this.upsertNode = upsertNodeSql(rule);
-        this.upsertEdge = upsert(INSERT_EDGE, EDGE_COLUMNS, rule);
+        this.autoResolve = autoResolve;
+        this.upsertNode = upsert(INSERT_NODE, NODE_COLUMNS, rule, autoResolve);
+        this.upsertEdge = upsert(INSERT_EDGE, EDGE_COLUMNS, rule, autoResolve);
         this.origin = origin;
         this.options = new PgConnectOptions(options).addProperty("application_name", "loom-apply");
     }
@@ -62,7 +111,7 @@ public final class Applier {
      * property clocks (JSON text), hlc, version, origin, tombstone.
      */
     public static String upsertNodeSql(MergeRule rule) {
-        return upsert(INSERT_NODE, NODE_COLUMNS, rule);
+        return upsert(INSERT_NODE, NODE_COLUMNS, rule, true);
     }
 
     /**
@@ -70,8 +119,8 @@ public final class Applier {
      * or are merged one by one (with their clocks) where the merge strategy applies. An update that
      * changes nothing is skipped by the WHERE.
      */
-    private static String upsert(String insert, List<String> rowColumns, MergeRule rule) {
-        String wins = rule.sqlCondition();
+    private static String upsert(String insert, List<String> rowColumns, MergeRule rule, boolean autoResolve) {
+        String wins = autoResolve ? rule.sqlCondition() : "(" + rule.sqlCondition() + " AND NOT " + CONCURRENT + ")";
         StringBuilder sql = new StringBuilder(insert);
         if (!rule.anyMerge()) {
             for (String column : rowColumns) {
@@ -110,20 +159,51 @@ public final class Applier {
         for (Change c : envelope.changes()) {
             if (c.kind() == Change.Kind.NODE) {
                 nodes.add(Tuple.tuple(List.of(c.id(), c.type(), c.properties(), c.propertyClocks(), c.hlc(), c.version(),
-                        c.origin(), c.tombstone())));
+                        c.origin(), c.tombstone(), c.baseHlc())));
             } else {
                 edges.add(Tuple.tuple(List.of(c.id(), c.type(), c.source(), c.target(), c.properties(),
-                        c.propertyClocks(), c.hlc(), c.version(), c.origin(), c.tombstone())));
+                        c.propertyClocks(), c.hlc(), c.version(), c.origin(), c.tombstone(), c.baseHlc())));
             }
         }
         Future<Void> done = Future.succeededFuture();
         if (!nodes.isEmpty()) {
+            if (!autoResolve) {
+                done = done.compose(v -> recordConflicts(conn, RECORD_NODE_CONFLICT, nodes, envelope));
+            }
             done = done.compose(v -> conn.preparedQuery(upsertNode).executeBatch(nodes).mapEmpty());
         }
         if (!edges.isEmpty()) {
+            if (!autoResolve) {
+                done = done.compose(v -> recordConflicts(conn, RECORD_EDGE_CONFLICT, edges, envelope));
+            }
             done = done.compose(v -> conn.preparedQuery(upsertEdge).executeBatch(edges).mapEmpty());
         }
+        if (!autoResolve) {
+            List<Tuple> closes = new ArrayList<>();
+            for (Change c : envelope.changes()) {
+                closes.add(Tuple.of(c.kind().wireName(), c.id(), c.origin(), c.baseHlc()));
+            }
+            done = done.compose(v -> conn.preparedQuery(CLOSE_RESOLVED).executeBatch(closes).mapEmpty());
+        }
         return done;
+    }
+
+    /** conflict-detected: logged and counted; the conflict waits in loom.conflicts for a resolution. */
+    private Future<Void> recordConflicts(PgConnection conn, String sql, List<Tuple> tuples, Envelope envelope) {
+        return conn.preparedQuery(sql).executeBatch(tuples).map(rows -> {
+            for (io.vertx.sqlclient.RowSet<io.vertx.sqlclient.Row> set = rows; set != null; set = set.next()) {
+                for (io.vertx.sqlclient.Row row : set) {
+                    conflicts.incrementAndGet();
+                    LOG.warnf("conflict-detected: %s from %s is concurrent with the local state; kept aside as conflict %d"
+                            + " (GET /api/conflicts)", row.getString("entity_id"), envelope.origin(), row.getLong("id"));
+                }
+            }
+            return null;
+        });
+    }
+
+    public long conflicts() {
+        return conflicts.get();
     }
 
     private static Future<Void> rollback(Transaction tx) {

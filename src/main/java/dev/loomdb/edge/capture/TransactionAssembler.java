@@ -113,7 +113,8 @@ public final class TransactionAssembler {
                 Long.parseLong(required(row, "version", relation)),
                 row.getOrDefault("origin", ""),
                 tombstone,
-                row.getOrDefault("property_clocks", "{}")));
+                row.getOrDefault("property_clocks", "{}"),
+                Long.parseLong(row.getOrDefault("base_hlc", "0"))));
     }
 
     private static String required(Map<String, String> row, String column, Relation relation) {

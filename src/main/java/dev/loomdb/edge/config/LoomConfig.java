@@ -127,6 +127,14 @@ public interface LoomConfig {
 
         /** Per node/edge type overrides: loom.conflict.types.AGENT=highest-version. Default none. */
         Map<String, String> types();
+
+        /**
+         * Decide concurrent writes by the strategy (true), or keep each concurrent incoming state aside as a
+         * conflict to resolve through /api/conflicts (false). Default true.
+         */
+        @WithName("auto-resolve")
+        @WithDefault("true")
+        boolean autoResolve();
     }
 
     /** How long deletes are remembered. */

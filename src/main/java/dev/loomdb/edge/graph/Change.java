@@ -14,6 +14,8 @@ package dev.loomdb.edge.graph;
  * @param origin the id of the node that made the write
  * @param propertyClocks for each property name the row has had, [hlc, origin] of the write that last set or
  *     removed it, as a JSON object in text (used by the merge strategy)
+ * @param baseHlc the clock of the state this write replaced (0 for a new row): two states are concurrent
+ *     when neither was based on the other
  */
 public record Change(
         Op op,
@@ -27,12 +29,19 @@ public record Change(
         long version,
         String origin,
         boolean tombstone,
-        String propertyClocks) {
+        String propertyClocks,
+        long baseHlc) {
 
-    /** A change without per-property clocks. */
+    /** A change without per-property clocks or base. */
     public Change(Op op, Kind kind, String id, String type, String properties, String source, String target, long hlc,
             long version, String origin, boolean tombstone) {
-        this(op, kind, id, type, properties, source, target, hlc, version, origin, tombstone, "{}");
+        this(op, kind, id, type, properties, source, target, hlc, version, origin, tombstone, "{}", 0);
+    }
+
+    /** A change without a base. */
+    public Change(Op op, Kind kind, String id, String type, String properties, String source, String target, long hlc,
+            long version, String origin, boolean tombstone, String propertyClocks) {
+        this(op, kind, id, type, properties, source, target, hlc, version, origin, tombstone, propertyClocks, 0);
     }
 
     public enum Op {

@@ -69,6 +69,7 @@ public final class EnvelopeCodec {
                 json.writeNumberField("version", change.version());
                 json.writeStringField("origin", change.origin());
                 json.writeBooleanField("tombstone", change.tombstone());
+                json.writeStringField("baseHlc", Long.toString(change.baseHlc()));
                 json.writeFieldName("propertyClocks");
                 json.writeRawValue(change.propertyClocks());
                 json.writeEndObject();
@@ -160,11 +161,19 @@ public final class EnvelopeCodec {
                 }
             }
         }
+        long baseHlc = 0;
+        if (node.has("baseHlc")) {
+            try {
+                baseHlc = Long.parseLong(text(node, "baseHlc", where));
+            } catch (NumberFormatException e) {
+                throw new MalformedEnvelopeException(where + ".baseHlc must be a decimal number in a string");
+            }
+        }
         boolean edge = kind == Change.Kind.EDGE;
         return new Change(op, kind, id(node, "id", where), id(node, "type", where), properties.toString(),
                 edge ? id(node, "source", where) : null, edge ? id(node, "target", where) : null, hlc,
                 integer(node, "version", where), id(node, "origin", where), tombstone.booleanValue(),
-                clocks == null ? "{}" : clocks.toString());
+                clocks == null ? "{}" : clocks.toString(), baseHlc);
     }
 
     private static String text(JsonNode node, String field, String where) throws MalformedEnvelopeException {

@@ -90,15 +90,18 @@ public final class Debouncer {
         return window;
     }
 
-    /** The later state, saying insert if the earlier one created the row and it still exists. */
+    /**
+     * The later state, saying insert if the earlier one created the row and it still exists, and based on
+     * what the earlier one was based on: the states in between never left this node.
+     */
     static Change fold(Change earlier, Change later) {
         Change.Op op = later.op();
         if (earlier.op() == Change.Op.INSERT && !later.tombstone()) {
             op = Change.Op.INSERT;
         }
-        return op == later.op() ? later : new Change(op, later.kind(), later.id(), later.type(), later.properties(),
-                later.source(), later.target(), later.hlc(), later.version(), later.origin(), later.tombstone(),
-                later.propertyClocks());
+        return new Change(op, later.kind(), later.id(), later.type(), later.properties(), later.source(),
+                later.target(), later.hlc(), later.version(), later.origin(), later.tombstone(), later.propertyClocks(),
+                earlier.baseHlc());
     }
 
     private static long estimatedBytes(CapturedTransaction transaction) {

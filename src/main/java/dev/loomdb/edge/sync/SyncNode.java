@@ -91,7 +91,8 @@ public class SyncNode {
         PgConnectOptions applyOptions = PgConnectOptions.fromUri(reactiveUrl.replaceFirst("^vertx-reactive:", ""))
                 .setUser(user);
         password.ifPresent(applyOptions::setPassword);
-        applier = new Applier(vertx, applyOptions, Names.applyOriginFor(nodeId), mergeRule());
+        applier = new Applier(vertx, applyOptions, Names.applyOriginFor(nodeId), mergeRule(),
+                config.conflict().autoResolve());
         rejects = new Rejects(pool);
         inbound = new Inbound(vertx, codec, applier, rejects, mesh, nodeId, config.tombstone().retention());
         TombstonePurge purge = new TombstonePurge(pool, config.tombstone().retention());
@@ -200,6 +201,10 @@ public class SyncNode {
 
     public Publisher publisher() {
         return publisher;
+    }
+
+    public Applier applier() {
+        return applier;
     }
 
     public Inbound inbound() {

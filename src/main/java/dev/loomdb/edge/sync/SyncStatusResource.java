@@ -43,6 +43,7 @@ public class SyncStatusResource {
         counters.put("applied", node.inbound().applied());
         counters.put("appliedChanges", node.inbound().appliedChanges());
         counters.put("rejected", node.rejects().count());
+        counters.put("conflicts", node.applier().conflicts());
         return json;
     }
 }

@@ -113,7 +113,7 @@ class ConvergenceIT {
         }
         replayed += all.size();
 
-        await("the same graph on all three nodes (seed " + seed + ")").atMost(Duration.ofSeconds(90))
+        await("the same graph on all three nodes (seed " + seed + ")").atMost(Duration.ofSeconds(180))
                 .pollInterval(Duration.ofMillis(500)).until(() -> digests().size() == 1);
         String graphOnFirst = nodes.get(0).api().get("/api/nodes?limit=1000").asString();
         for (NodeProcess node : nodes) {

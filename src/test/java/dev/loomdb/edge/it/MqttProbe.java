@@ -1,16 +1,27 @@
 package dev.loomdb.edge.it;
 
 import io.netty.handler.codec.mqtt.MqttQoS;
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.mqtt.MqttClient;
 import io.vertx.mqtt.MqttClientOptions;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
-/** A raw MQTT client for tests: watches topics and publishes hand-made messages. */
+/**
+ * A raw MQTT client for tests: watches topics and publishes hand-made messages. It waits for each
+ * PUBACK, and when the broker drops its connection it reconnects and publishes again what was not
+ * acknowledged.
+ */
 public final class MqttProbe implements AutoCloseable {
 
     public record Message(String topic, byte[] payload) {
@@ -20,12 +31,14 @@ public final class MqttProbe implements AutoCloseable {
     }
 
     private final Vertx vertx = Vertx.vertx();
-    private final io.vertx.core.Context context = vertx.getOrCreateContext();
+    private final Context context = vertx.getOrCreateContext();
     private final String host;
     private final int port;
     private final String filter;
-    private MqttClient client;
+    private final String clientId = "probe-" + Infra.suffix();
     private final List<Message> messages = new CopyOnWriteArrayList<>();
+    private final Map<Integer, CompletableFuture<Void>> awaitingAck = new ConcurrentHashMap<>();
+    private volatile MqttClient client;
 
     public MqttProbe(String host, int port, String filter) throws Exception {
         this.host = host;
@@ -35,13 +48,27 @@ public final class MqttProbe implements AutoCloseable {
     }
 
     private void connect() throws Exception {
-        client = MqttClient.create(vertx, new MqttClientOptions().setClientId("probe-" + Infra.suffix())
-                .setCleanSession(true).setMaxMessageSize(16 * 1024 * 1024).setMaxInflightQueue(10_000));
-        client.publishHandler(m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
-        client.connect(port, host).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        if (filter != null) {
-            client.subscribe(filter, 1).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        }
+        CompletableFuture<Void> ready = new CompletableFuture<>();
+        context.runOnContext(v -> {
+            MqttClientOptions options = new MqttClientOptions().setClientId(clientId).setCleanSession(true)
+                    .setMaxMessageSize(16 * 1024 * 1024).setMaxInflightQueue(10_000);
+            MqttClient next = MqttClient.create(vertx, options);
+            next.publishHandler(m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
+            next.publishCompletionHandler(id -> {
+                CompletableFuture<Void> acked = awaitingAck.remove(id);
+                if (acked != null) {
+                    acked.complete(null);
+                }
+            });
+            next.connect(port, host)
+                    .compose(ack -> filter == null ? io.vertx.core.Future.succeededFuture(0) : next.subscribe(filter, 1))
+                    .onSuccess(x -> {
+                        client = next;
+                        ready.complete(null);
+                    })
+                    .onFailure(ready::completeExceptionally);
+        });
+        ready.get(10, TimeUnit.SECONDS);
     }
 
     public List<Message> messages() {
@@ -50,7 +77,7 @@ public final class MqttProbe implements AutoCloseable {
 
     /** The messages seen, each distinct payload once. */
     public List<Message> distinctMessages() {
-        java.util.Map<String, Message> distinct = new java.util.LinkedHashMap<>();
+        Map<String, Message> distinct = new LinkedHashMap<>();
         for (Message m : messages) {
             distinct.putIfAbsent(m.topic() + "\n" + m.text(), m);
         }
@@ -61,41 +88,43 @@ public final class MqttProbe implements AutoCloseable {
         return messages.stream().filter(m -> m.topic().equals(topic)).toList();
     }
 
-    /** Publishes with QoS 1 from the client's own event loop (the client is not thread-safe); waits until it is sent. */
+    /** Publishes with QoS 1 and waits for the broker's PUBACK, reconnecting and sending again if it drops us. */
     public void publish(String topic, byte[] payload) throws Exception {
         for (int attempt = 1; ; attempt++) {
             try {
                 publishOnce(topic, payload);
                 return;
-            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            } catch (ExecutionException | TimeoutException e) {
                 if (attempt == 5) {
                     throw e;
                 }
-                // the broker dropped or stalled the connection: a real client reconnects and sends again
                 MqttClient stale = client;
-                context.runOnContext(v -> stale.disconnect());
+                context.runOnContext(v -> {
+                    if (stale.isConnected()) {
+                        stale.disconnect();
+                    }
+                });
                 connect();
             }
         }
     }
 
     private void publishOnce(String topic, byte[] payload) throws Exception {
-        java.util.concurrent.CompletableFuture<Integer> done = new java.util.concurrent.CompletableFuture<>();
-        context.runOnContext(v -> client.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, false)
-                .onComplete(ar -> {
-                    if (ar.succeeded()) {
-                        done.complete(ar.result());
-                    } else {
-                        done.completeExceptionally(ar.cause());
-                    }
-                }));
-        done.get(10, TimeUnit.SECONDS);
+        CompletableFuture<Void> acked = new CompletableFuture<>();
+        MqttClient current = client;
+        context.runOnContext(v -> current.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, false)
+                .onSuccess(id -> awaitingAck.put(id, acked))
+                .onFailure(acked::completeExceptionally));
+        acked.get(5, TimeUnit.SECONDS);
     }
 
     @Override
     public void close() {
         try {
-            client.disconnect().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+            MqttClient current = client;
+            CompletableFuture<Void> gone = new CompletableFuture<>();
+            context.runOnContext(v -> current.disconnect().onComplete(x -> gone.complete(null)));
+            gone.get(5, TimeUnit.SECONDS);
         } catch (Exception ignored) {
             // the broker may already be gone
         }

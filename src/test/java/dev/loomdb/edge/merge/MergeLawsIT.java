@@ -136,6 +136,7 @@ class MergeLawsIT {
                 upsert.setString(7, st.origin());
                 upsert.setBoolean(8, st.tombstone());
                 upsert.setBoolean(9, st.tombstone());
+                upsert.setLong(10, 0);
                 upsert.execute();
             }
         }
