@@ -125,4 +125,21 @@ class CrashSafetyIT {
         writer.get(120, TimeUnit.SECONDS);
         assertBHasEveryRow();
     }
+
+    @Test
+    void gracefulStopSendsTheOpenDebounceWindow() throws Exception {
+        a.stop();
+        a.with("loom.debounce", "30s").start().awaitReady(); // a window far longer than the test
+        long captured = a.api().get("/api/sync/status").jsonPath().getLong("counters.captured");
+        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+            s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('" + prefix + "last-words', 'FACT', '{}')");
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                a.api().get("/api/sync/status").jsonPath().getLong("counters.captured") > captured);
+        assertEquals(404, b.api().get("/api/nodes/" + prefix + "last-words").statusCode(),
+                "the change is still waiting in the window");
+        a.stop(); // SIGTERM: the open window is published before the node exits
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> b.api().get("/api/nodes/" + prefix + "last-words")
+                .then().statusCode(200));
+    }
 }
