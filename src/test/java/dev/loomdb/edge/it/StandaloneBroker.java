@@ -18,9 +18,26 @@ public final class StandaloneBroker implements AutoCloseable {
     private NodeProcess hub;
     private Process mosquitto;
 
+    private final boolean mosquittoProcess;
+
     public StandaloneBroker(Path dataDir) {
+        this(dataDir, Infra.external());
+    }
+
+    /**
+     * @param mosquittoProcess run a Mosquitto process (it must be installed, as .ci/run does), rather
+     *     than a node's embedded broker, whatever the mode
+     */
+    public StandaloneBroker(Path dataDir, boolean mosquittoProcess) {
         this.dataDir = dataDir;
         this.port = Infra.freePort();
+        this.mosquittoProcess = mosquittoProcess;
+    }
+
+    /** Whether a Mosquitto binary is installed on this machine. */
+    public static boolean mosquittoInstalled() {
+        return java.util.stream.Stream.of(System.getenv().getOrDefault("PATH", "").split(":"), new String[] {"/usr/sbin"})
+                .flatMap(java.util.Arrays::stream).anyMatch(dir -> Files.isExecutable(Path.of(dir, "mosquitto")));
     }
 
     public int port() {
@@ -29,7 +46,7 @@ public final class StandaloneBroker implements AutoCloseable {
 
     public StandaloneBroker start() throws IOException, InterruptedException {
         Files.createDirectories(dataDir);
-        if (Infra.external()) {
+        if (mosquittoProcess) {
             Path conf = dataDir.resolve("mosquitto.conf");
             Files.write(conf, List.of(
                     "listener " + port + " 127.0.0.1",
