@@ -47,6 +47,9 @@ public final class StandaloneBroker implements AutoCloseable {
     public StandaloneBroker start() throws IOException, InterruptedException {
         Files.createDirectories(dataDir);
         if (mosquittoProcess) {
+            // Started as root, Mosquitto drops to its own user: it must be able to write its persistence file here,
+            // or a restart silently loses the messages queued for persistent sessions.
+            Files.setPosixFilePermissions(dataDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
             Path conf = dataDir.resolve("mosquitto.conf");
             Files.write(conf, List.of(
                     "listener " + port + " 127.0.0.1",
