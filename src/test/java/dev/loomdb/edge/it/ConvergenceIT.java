@@ -26,7 +26,6 @@ class ConvergenceIT {
 
     private static final int OPERATIONS_PER_NODE = 150;
     private final List<NodeProcess> nodes = new ArrayList<>();
-    private StandaloneBroker broker;
     private MqttProbe observer;
     private MqttProbe injector;
     private String mesh;
@@ -36,19 +35,10 @@ class ConvergenceIT {
         Path root = Infra.workDir("converge");
         String suffix = Infra.suffix();
         mesh = "conv-" + suffix;
-        // The point here is the merge, not the broker: with Mosquitto installed (as .ci/run does) the nodes use
-        // a Mosquitto process, since the embedded broker drops connections under this load (see the README).
-        String host = "127.0.0.1";
-        int port;
-        boolean embedded = !Infra.external() && !StandaloneBroker.mosquittoInstalled();
-        if (embedded) {
-            port = Infra.freePort();
-        } else {
-            broker = new StandaloneBroker(root.resolve("broker"), true).start();
-            port = broker.port();
-        }
+        String host = Infra.brokerHost();
+        int port = Infra.brokerPort();
         // Nodes (type FACT) merge property by property; edges go by last-write-wins.
-        nodes.add(NodeProcess.create(root, "n1-" + suffix, mesh, host, port, embedded)
+        nodes.add(NodeProcess.create(root, "n1-" + suffix, mesh, host, port, !Infra.external())
                 .with("loom.conflict.types.FACT", "merge").start());
         nodes.get(0).awaitReady();
         for (String name : List.of("n2-", "n3-")) {
@@ -71,13 +61,6 @@ class ConvergenceIT {
             injector.close();
         }
         nodes.forEach(NodeProcess::close);
-        if (broker != null) {
-            try {
-                broker.close();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 
     private static void randomOperation(NodeProcess node, Random random) {

@@ -18,26 +18,9 @@ public final class StandaloneBroker implements AutoCloseable {
     private NodeProcess hub;
     private Process mosquitto;
 
-    private final boolean mosquittoProcess;
-
     public StandaloneBroker(Path dataDir) {
-        this(dataDir, Infra.external());
-    }
-
-    /**
-     * @param mosquittoProcess run a Mosquitto process (it must be installed, as .ci/run does), rather
-     *     than a node's embedded broker, whatever the mode
-     */
-    public StandaloneBroker(Path dataDir, boolean mosquittoProcess) {
         this.dataDir = dataDir;
         this.port = Infra.freePort();
-        this.mosquittoProcess = mosquittoProcess;
-    }
-
-    /** Whether a Mosquitto binary is installed on this machine. */
-    public static boolean mosquittoInstalled() {
-        return java.util.stream.Stream.of(System.getenv().getOrDefault("PATH", "").split(":"), new String[] {"/usr/sbin"})
-                .flatMap(java.util.Arrays::stream).anyMatch(dir -> Files.isExecutable(Path.of(dir, "mosquitto")));
     }
 
     public int port() {
@@ -46,7 +29,7 @@ public final class StandaloneBroker implements AutoCloseable {
 
     public StandaloneBroker start() throws IOException, InterruptedException {
         Files.createDirectories(dataDir);
-        if (mosquittoProcess) {
+        if (Infra.external()) {
             // Started as root, Mosquitto drops to its own user: it must be able to write its persistence file here,
             // or a restart silently loses the messages queued for persistent sessions.
             Files.setPosixFilePermissions(dataDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
