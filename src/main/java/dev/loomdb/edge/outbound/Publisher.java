@@ -116,10 +116,6 @@ public final class Publisher implements TransactionSink {
         return false;
     }
 
-    public int inflight() {
-        return maxInflight - inflight.availablePermits();
-    }
-
     public long published() {
         return published.get();
     }
