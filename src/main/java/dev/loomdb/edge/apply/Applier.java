@@ -1,12 +1,15 @@
 package dev.loomdb.edge.apply;
 
 import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.mesh.Envelope;
 import dev.loomdb.edge.merge.MergeRule;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.pgclient.PgConnection;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Transaction;
 import io.vertx.sqlclient.Tuple;
 import java.util.ArrayList;
@@ -82,6 +85,13 @@ public final class Applier {
                               AND c.remote ->> 'origin' = $9::text)
             RETURNING id, entity_id""";
 
+    private static final String RECORD_PEER = """
+            INSERT INTO loom.sync_peers AS p (peer_id, last_seen, last_hlc, last_seq, messages_received, changes_received)
+            VALUES ($1, now(), $2, $3, 1, $4)
+            ON CONFLICT (peer_id) DO UPDATE SET last_seen = now(), last_hlc = greatest(p.last_hlc, EXCLUDED.last_hlc),
+                last_seq = greatest(p.last_seq, EXCLUDED.last_seq), messages_received = p.messages_received + 1,
+                changes_received = p.changes_received + EXCLUDED.changes_received""";
+
     /** A write based on both sides of an open conflict resolves it here too. */
     private static final String CLOSE_RESOLVED = """
             UPDATE loom.conflicts SET resolved_at = now(), resolution = 'resolved on ' || $3::text
@@ -92,13 +102,15 @@ public final class Applier {
     private final String upsertNode;
     private final String upsertEdge;
     private final boolean autoResolve;
-    private final java.util.concurrent.atomic.AtomicLong conflicts = new java.util.concurrent.atomic.AtomicLong();
+    private final ChangeHistory history;
     private final PgConnectOptions options;
     private final String origin;
     private PgConnection connection;
 
-    public Applier(Vertx vertx, PgConnectOptions options, String origin, MergeRule rule, boolean autoResolve) {
+    public Applier(Vertx vertx, PgConnectOptions options, String origin, MergeRule rule, boolean autoResolve,
+            ChangeHistory history) {
         this.vertx = vertx;
+        this.history = history;
         this.autoResolve = autoResolve;
         this.upsertNode = upsert(INSERT_NODE, NODE_COLUMNS, rule, autoResolve);
         this.upsertEdge = upsert(INSERT_EDGE, EDGE_COLUMNS, rule, autoResolve);
@@ -146,37 +158,45 @@ public final class Applier {
                 .append(" WHERE (").append(wins).append(") OR (").append(merging).append(")").toString();
     }
 
-    /** Applies the envelope's changes in one transaction. */
-    public Future<Void> apply(Envelope envelope) {
+    /** Applies the envelope's changes in one transaction, with the peer's bookkeeping and history. */
+    public Future<Applied> apply(Envelope envelope) {
         return connection().compose(conn -> conn.begin().compose(tx -> write(conn, envelope)
-                .compose(v -> tx.commit())
+                .compose(applied -> tx.commit().map(applied))
                 .recover(failure -> rollback(tx).compose(v -> Future.failedFuture(failure)))));
     }
 
-    private Future<Void> write(PgConnection conn, Envelope envelope) {
+    private Future<Applied> write(PgConnection conn, Envelope envelope) {
+        List<Change> nodeChanges = new ArrayList<>();
+        List<Change> edgeChanges = new ArrayList<>();
         List<Tuple> nodes = new ArrayList<>();
         List<Tuple> edges = new ArrayList<>();
         for (Change c : envelope.changes()) {
             if (c.kind() == Change.Kind.NODE) {
+                nodeChanges.add(c);
                 nodes.add(Tuple.tuple(List.of(c.id(), c.type(), c.properties(), c.propertyClocks(), c.hlc(), c.version(),
                         c.origin(), c.tombstone(), c.baseHlc())));
             } else {
+                edgeChanges.add(c);
                 edges.add(Tuple.tuple(List.of(c.id(), c.type(), c.source(), c.target(), c.properties(),
                         c.propertyClocks(), c.hlc(), c.version(), c.origin(), c.tombstone(), c.baseHlc())));
             }
         }
+        List<Change> effective = new ArrayList<>();
+        List<Applied.Conflict> conflicts = new ArrayList<>();
         Future<Void> done = Future.succeededFuture();
         if (!nodes.isEmpty()) {
             if (!autoResolve) {
-                done = done.compose(v -> recordConflicts(conn, RECORD_NODE_CONFLICT, nodes, envelope));
+                done = done.compose(v -> recordConflicts(conn, RECORD_NODE_CONFLICT, nodes, nodeChanges, conflicts));
             }
-            done = done.compose(v -> conn.preparedQuery(upsertNode).executeBatch(nodes).mapEmpty());
+            done = done.compose(v -> conn.preparedQuery(upsertNode).executeBatch(nodes)
+                    .map(rows -> collectEffective(rows, nodeChanges, effective)));
         }
         if (!edges.isEmpty()) {
             if (!autoResolve) {
-                done = done.compose(v -> recordConflicts(conn, RECORD_EDGE_CONFLICT, edges, envelope));
+                done = done.compose(v -> recordConflicts(conn, RECORD_EDGE_CONFLICT, edges, edgeChanges, conflicts));
             }
-            done = done.compose(v -> conn.preparedQuery(upsertEdge).executeBatch(edges).mapEmpty());
+            done = done.compose(v -> conn.preparedQuery(upsertEdge).executeBatch(edges)
+                    .map(rows -> collectEffective(rows, edgeChanges, effective)));
         }
         if (!autoResolve) {
             List<Tuple> closes = new ArrayList<>();
@@ -185,25 +205,51 @@ public final class Applier {
             }
             done = done.compose(v -> conn.preparedQuery(CLOSE_RESOLVED).executeBatch(closes).mapEmpty());
         }
-        return done;
+        done = done.compose(v -> recordPeer(conn, envelope));
+        if (history.enabled()) {
+            done = done.compose(v -> history.recordRemote(conn, envelope.origin(), envelope.firstCommitTime(),
+                    effective));
+        }
+        return done.map(v -> new Applied(effective, envelope.changes().size() - effective.size(), conflicts));
     }
 
-    /** conflict-detected: logged and counted; the conflict waits in loom.conflicts for a resolution. */
-    private Future<Void> recordConflicts(PgConnection conn, String sql, List<Tuple> tuples, Envelope envelope) {
+    /** executeBatch gives one result per tuple, in order: a row count of 1 means the change took effect. */
+    private static Void collectEffective(RowSet<Row> rows, List<Change> changes, List<Change> effective) {
+        int i = 0;
+        for (RowSet<Row> set = rows; set != null && i < changes.size(); set = set.next(), i++) {
+            if (set.rowCount() > 0) {
+                effective.add(changes.get(i));
+            }
+        }
+        return null;
+    }
+
+    /** The peer's bookkeeping moves with the data it describes: same transaction. */
+    private Future<Void> recordPeer(PgConnection conn, Envelope envelope) {
+        long maxHlc = 0;
+        for (Change c : envelope.changes()) {
+            maxHlc = Math.max(maxHlc, c.hlc());
+        }
+        return conn.preparedQuery(RECORD_PEER)
+                .execute(Tuple.of(envelope.origin(), maxHlc, envelope.seq(), (long) envelope.changes().size()))
+                .mapEmpty();
+    }
+
+    /** conflict-detected: logged, counted and reported; the conflict waits in loom.conflicts for a resolution. */
+    private Future<Void> recordConflicts(PgConnection conn, String sql, List<Tuple> tuples, List<Change> changes,
+            List<Applied.Conflict> found) {
         return conn.preparedQuery(sql).executeBatch(tuples).map(rows -> {
-            for (io.vertx.sqlclient.RowSet<io.vertx.sqlclient.Row> set = rows; set != null; set = set.next()) {
-                for (io.vertx.sqlclient.Row row : set) {
-                    conflicts.incrementAndGet();
+            int i = 0;
+            for (RowSet<Row> set = rows; set != null && i < changes.size(); set = set.next(), i++) {
+                for (Row row : set) {
+                    Change change = changes.get(i);
+                    found.add(new Applied.Conflict(row.getLong("id"), change));
                     LOG.warnf("conflict-detected: %s from %s is concurrent with the local state; kept aside as conflict %d"
-                            + " (GET /api/conflicts)", row.getString("entity_id"), envelope.origin(), row.getLong("id"));
+                            + " (GET /api/conflicts)", change.id(), change.origin(), row.getLong("id"));
                 }
             }
             return null;
         });
-    }
-
-    public long conflicts() {
-        return conflicts.get();
     }
 
     private static Future<Void> rollback(Transaction tx) {

@@ -1,38 +1,70 @@
 package dev.loomdb.edge.apply;
 
+import dev.loomdb.edge.telemetry.Counters;
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
-import java.util.concurrent.atomic.AtomicLong;
 import org.jboss.logging.Logger;
 
 /**
- * Messages from the mesh that this node will not apply, with the reason: logged, counted and kept
- * in {@code loom.rejected_messages} for inspection. A rejection never stops the stream.
+ * Messages from the mesh that this node will not apply, with the reason: logged, counted (in total
+ * and by reason) and kept in {@code loom.rejected_messages} for inspection. A rejection never stops
+ * the stream.
  */
 public final class Rejects {
 
     private static final Logger LOG = Logger.getLogger(Rejects.class);
 
-    private final Pool pool;
-    private final AtomicLong count = new AtomicLong();
+    /** Why a message was rejected; the name is the metric's {@code reason} label. */
+    public enum Reason {
+        /** Not a LoomDB envelope of a known format version. */
+        MALFORMED("malformed"),
+        /** An envelope of another mesh. */
+        WRONG_MESH("wrong-mesh"),
+        /** Older than the tombstone retention. */
+        BEYOND_HORIZON("beyond-horizon"),
+        /** PostgreSQL refused its data (SQLSTATE class 22 or 23): applying it again cannot succeed. */
+        BAD_DATA("bad-data");
 
-    public Rejects(Pool pool) {
-        this.pool = pool;
+        private final String label;
+
+        Reason(String label) {
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
+
+        public String counter() {
+            return Counters.REJECTED + "." + label;
+        }
     }
 
-    public Uni<Void> keepAside(String topic, byte[] payload, String reason) {
-        LOG.warnf("Rejected a message on %s (%d bytes): %s. Kept in loom.rejected_messages.", topic, payload.length,
-                reason);
+    private final Pool pool;
+    private final Counters counters;
+
+    public Rejects(Pool pool, Counters counters) {
+        this.pool = pool;
+        this.counters = counters;
+    }
+
+    public Uni<Void> keepAside(String topic, byte[] payload, Reason reason, String detail) {
+        LOG.warnf("Rejected a message on %s (%d bytes, %s): %s. Kept in loom.rejected_messages.", topic, payload.length,
+                reason.label(), detail);
         return pool.preparedQuery("INSERT INTO loom.rejected_messages (topic, reason, payload) VALUES ($1, $2, $3)")
-                .execute(Tuple.of(topic, reason, io.vertx.core.buffer.Buffer.buffer(payload)))
+                .execute(Tuple.of(topic, reason.label() + ": " + detail, Buffer.buffer(payload)))
                 .replaceWithVoid()
                 .onFailure().invoke(e -> LOG.errorf("Could not keep the rejected message aside: %s", e.getMessage()))
                 .onFailure().recoverWithNull()
-                .invoke(() -> count.incrementAndGet());
+                .invoke(() -> {
+                    counters.increment(Counters.REJECTED);
+                    counters.increment(reason.counter());
+                });
     }
 
     public long count() {
-        return count.get();
+        return counters.get(Counters.REJECTED);
     }
 }

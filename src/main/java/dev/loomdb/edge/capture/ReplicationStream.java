@@ -12,8 +12,8 @@ import java.sql.Statement;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import dev.loomdb.edge.telemetry.Counters;
 import org.jboss.logging.Logger;
 import org.postgresql.PGConnection;
 import org.postgresql.PGProperty;
@@ -40,15 +40,16 @@ public final class ReplicationStream implements AutoCloseable {
     private final TransactionSink sink;
     private final SlotPosition position;
     private final PgOutputDecoder decoder = new PgOutputDecoder();
-    private final AtomicLong capturedTransactions = new AtomicLong();
-    private final AtomicLong skippedForPeers = new AtomicLong();
+    private final Counters counters;
     private volatile boolean running;
     private volatile boolean streaming;
     private volatile Lsn confirmed = Lsn.ZERO;
     private Thread thread;
 
-    public ReplicationStream(ReplicationSettings settings, TransactionSink sink, SlotPosition position) {
+    public ReplicationStream(ReplicationSettings settings, TransactionSink sink, SlotPosition position,
+            Counters counters) {
         this.settings = settings;
+        this.counters = counters;
         this.sink = sink;
         this.position = position;
     }
@@ -68,14 +69,6 @@ public final class ReplicationStream implements AutoCloseable {
 
     public Lsn confirmed() {
         return confirmed;
-    }
-
-    public long capturedTransactions() {
-        return capturedTransactions.get();
-    }
-
-    public long skippedForPeers() {
-        return skippedForPeers.get();
     }
 
     private void prepare() {
@@ -210,14 +203,14 @@ public final class ReplicationStream implements AutoCloseable {
     }
 
     private void handOn(CapturedTransaction transaction) throws InterruptedException {
-        position.register(transaction.endLsn());
+        position.register(transaction.endLsn(), transaction.commitTime());
         if (transaction.appliedForPeer()) {
-            skippedForPeers.incrementAndGet();
+            counters.increment(Counters.SKIPPED_FOR_PEERS);
             position.acknowledge(transaction.endLsn());
         } else if (transaction.changes().isEmpty()) {
             position.acknowledge(transaction.endLsn());
         } else {
-            capturedTransactions.incrementAndGet();
+            counters.increment(Counters.CAPTURED);
             sink.accept(transaction);
         }
     }

@@ -1,8 +1,12 @@
 package dev.loomdb.edge.capture;
 
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -16,6 +20,7 @@ import java.util.Set;
 public final class SlotPosition {
 
     private final Deque<Lsn> pending = new ArrayDeque<>();
+    private final Map<Lsn, Instant> commitTimes = new HashMap<>();
     private final Set<Lsn> acknowledged = new HashSet<>();
     private Lsn confirmable = Lsn.ZERO;
 
@@ -24,11 +29,31 @@ public final class SlotPosition {
         pending.addLast(endLsn);
     }
 
+    /** As {@link #register(Lsn)}, remembering when the transaction committed (for the lag's age). */
+    public synchronized void register(Lsn endLsn, Instant commitTime) {
+        pending.addLast(endLsn);
+        if (commitTime != null) {
+            commitTimes.put(endLsn, commitTime);
+        }
+    }
+
+    /** The commit time of the oldest transaction handed on and not yet acknowledged, if any. */
+    public synchronized Optional<Instant> oldestPendingCommit() {
+        for (Lsn lsn : pending) {
+            if (!acknowledged.contains(lsn)) {
+                return Optional.ofNullable(commitTimes.get(lsn));
+            }
+        }
+        return Optional.empty();
+    }
+
     /** Everything in the transaction ending at this LSN is safe (acknowledged or not to be published). */
     public synchronized void acknowledge(Lsn endLsn) {
         acknowledged.add(endLsn);
         while (!pending.isEmpty() && acknowledged.remove(pending.peekFirst())) {
-            confirmable = Lsn.max(confirmable, pending.removeFirst());
+            Lsn done = pending.removeFirst();
+            commitTimes.remove(done);
+            confirmable = Lsn.max(confirmable, done);
         }
     }
 
@@ -56,5 +81,6 @@ public final class SlotPosition {
     public synchronized void reset() {
         pending.clear();
         acknowledged.clear();
+        commitTimes.clear();
     }
 }

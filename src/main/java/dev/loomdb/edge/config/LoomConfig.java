@@ -35,6 +35,13 @@ public interface LoomConfig {
 
     Capture capture();
 
+    @WithName("circuit-breaker")
+    CircuitBreaker circuitBreaker();
+
+    History history();
+
+    Sync sync();
+
     Api api();
 
     Embedded embedded();
@@ -138,6 +145,34 @@ public interface LoomConfig {
     }
 
     /** How long deletes are remembered. */
+    interface CircuitBreaker {
+        /** Failed applies of one peer's messages in a row that open its breaker (its messages are then parked). Default 5. */
+        @WithDefault("5")
+        int threshold();
+
+        /** How long a peer's breaker stays open before a trial apply (half-open). Default 30s. */
+        @WithDefault("30s")
+        Duration reset();
+    }
+
+    interface History {
+        /** Keep the change history (local changes published, remote changes applied) in PostgreSQL. Default false. */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** The newest entries kept; older ones are removed as new ones come. Default 1000. */
+        @WithName("max-entries")
+        @WithDefault("1000")
+        int maxEntries();
+    }
+
+    interface Sync {
+        /** How often parked messages are tried, counters saved and the replication lag sampled. Default 1s. */
+        @WithName("housekeeping-interval")
+        @WithDefault("1s")
+        Duration housekeepingInterval();
+    }
+
     interface Tombstone {
         /**
          * Tombstones whose clock is older than this are purged, and a message with a change older than

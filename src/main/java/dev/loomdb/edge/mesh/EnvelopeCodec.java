@@ -51,28 +51,13 @@ public final class EnvelopeCodec {
             json.writeNumberField("txid", envelope.txid());
             json.writeStringField("lsn", envelope.lsn());
             json.writeStringField("commitTime", envelope.commitTime().toString());
+            if (!envelope.firstCommitTime().equals(envelope.commitTime())) {
+                json.writeStringField("firstCommitTime", envelope.firstCommitTime().toString());
+            }
             json.writeNumberField("transactions", envelope.transactions());
             json.writeArrayFieldStart("changes");
             for (Change change : envelope.changes()) {
-                json.writeStartObject();
-                json.writeStringField("op", change.op().wireName());
-                json.writeStringField("kind", change.kind().wireName());
-                json.writeStringField("id", change.id());
-                json.writeStringField("type", change.type());
-                if (change.kind() == Change.Kind.EDGE) {
-                    json.writeStringField("source", change.source());
-                    json.writeStringField("target", change.target());
-                }
-                json.writeFieldName("properties");
-                json.writeRawValue(change.properties());
-                json.writeStringField("hlc", Long.toString(change.hlc()));
-                json.writeNumberField("version", change.version());
-                json.writeStringField("origin", change.origin());
-                json.writeBooleanField("tombstone", change.tombstone());
-                json.writeStringField("baseHlc", Long.toString(change.baseHlc()));
-                json.writeFieldName("propertyClocks");
-                json.writeRawValue(change.propertyClocks());
-                json.writeEndObject();
+                writeChange(json, change);
             }
             json.writeEndArray();
             json.writeEndObject();
@@ -80,6 +65,48 @@ public final class EnvelopeCodec {
             throw new UncheckedIOException(e);
         }
         return out.toByteArray();
+    }
+
+    /** One change as the envelope carries it (also the form kept in the change history). */
+    public String encodeChange(Change change) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+        try (JsonGenerator json = factory.createGenerator(out)) {
+            writeChange(json, change);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /** Reads back what {@link #encodeChange} wrote. */
+    public Change decodeChange(String json) throws MalformedEnvelopeException {
+        try {
+            return change(mapper.readTree(json), "change");
+        } catch (JsonProcessingException e) {
+            throw new MalformedEnvelopeException("not JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    private static void writeChange(JsonGenerator json, Change change) throws IOException {
+        json.writeStartObject();
+        json.writeStringField("op", change.op().wireName());
+        json.writeStringField("kind", change.kind().wireName());
+        json.writeStringField("id", change.id());
+        json.writeStringField("type", change.type());
+        if (change.kind() == Change.Kind.EDGE) {
+            json.writeStringField("source", change.source());
+            json.writeStringField("target", change.target());
+        }
+        json.writeFieldName("properties");
+        json.writeRawValue(change.properties());
+        json.writeStringField("hlc", Long.toString(change.hlc()));
+        json.writeNumberField("version", change.version());
+        json.writeStringField("origin", change.origin());
+        json.writeBooleanField("tombstone", change.tombstone());
+        json.writeStringField("baseHlc", Long.toString(change.baseHlc()));
+        json.writeFieldName("propertyClocks");
+        json.writeRawValue(change.propertyClocks());
+        json.writeEndObject();
     }
 
     public Envelope decode(byte[] payload) throws MalformedEnvelopeException {
@@ -107,16 +134,20 @@ public final class EnvelopeCodec {
         for (int i = 0; i < changesNode.size(); i++) {
             changes.add(change(changesNode.get(i), "changes[" + i + "]"));
         }
-        Instant commitTime;
-        try {
-            commitTime = Instant.parse(text(root, "commitTime", "envelope"));
-        } catch (DateTimeParseException e) {
-            throw new MalformedEnvelopeException("'commitTime' is not an ISO-8601 instant");
-        }
+        Instant commitTime = instant(root, "commitTime");
+        Instant firstCommitTime = root.has("firstCommitTime") ? instant(root, "firstCommitTime") : commitTime;
         return new Envelope(version, id(root, "mesh", "envelope"), id(root, "origin", "envelope"),
                 integer(root, "seq", "envelope"), integer(root, "txid", "envelope"), text(root, "lsn", "envelope"),
                 commitTime, root.has("transactions") ? (int) integer(root, "transactions", "envelope") : 1,
-                List.copyOf(changes));
+                List.copyOf(changes), firstCommitTime);
+    }
+
+    private static Instant instant(JsonNode root, String field) throws MalformedEnvelopeException {
+        try {
+            return Instant.parse(text(root, field, "envelope"));
+        } catch (DateTimeParseException e) {
+            throw new MalformedEnvelopeException("'" + field + "' is not an ISO-8601 instant");
+        }
     }
 
     private Change change(JsonNode node, String where) throws MalformedEnvelopeException {

@@ -1,149 +1,307 @@
 package dev.loomdb.edge.mesh;
 
+import dev.loomdb.edge.apply.Applied;
 import dev.loomdb.edge.apply.Applier;
 import dev.loomdb.edge.apply.Rejects;
 import dev.loomdb.edge.apply.TombstonePurge;
-import java.time.Duration;
+import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.telemetry.Counters;
+import dev.loomdb.edge.telemetry.SyncEvent;
+import dev.loomdb.edge.telemetry.SyncEvents;
+import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Deque;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
 import org.jboss.logging.Logger;
 
 /**
  * Takes the mesh's messages one at a time, in the order they arrive: decodes and checks each, skips
- * this node's own, applies the rest, and acknowledges a message to the broker only once it is
- * applied or kept aside as rejected. A failure that may pass (a lost database connection) is
- * retried; bad data is rejected. Nothing is skipped silently.
+ * this node's own, applies the rest through the sending peer's circuit breaker, and acknowledges a
+ * message to the broker only once it is applied, parked or kept aside as rejected. Nothing is
+ * skipped silently:
+ * <ul>
+ *   <li>a lost database connection (or a deadlock) is not the peer's fault: the message is tried
+ *       again in place, and everything after it waits;
+ *   <li>data PostgreSQL refuses (SQLSTATE 22, 23) is rejected and counts against the peer's breaker;
+ *   <li>any other failure parks the message ({@link Parking}) and counts against the breaker; while
+ *       the breaker is open the peer's messages are parked unapplied, and parked messages are tried
+ *       again whenever the breaker lets a trial through.
+ * </ul>
+ * While sync is paused, messages are not taken: unacknowledged, they stay with the broker.
  */
 public final class Inbound {
 
     private static final Logger LOG = Logger.getLogger(Inbound.class);
     private static final long RETRY_MILLIS = 1000;
 
+    /** A message to handle: live from the broker, or taken from the parking ({@code parkedId >= 0}). */
+    private record Item(String peerHint, Delivery delivery, long parkedId) {
+        boolean parked() {
+            return parkedId >= 0;
+        }
+    }
+
     private final Vertx vertx;
     private final EnvelopeCodec codec;
     private final Applier applier;
     private final Rejects rejects;
+    private final Parking parking;
+    private final PeerBreakers breakers;
+    private final Peers peers;
     private final String mesh;
     private final String nodeId;
     private final Duration retention;
-    private final Deque<Delivery> queue = new ArrayDeque<>();
-    private final AtomicLong received = new AtomicLong();
-    private final AtomicLong applied = new AtomicLong();
-    private final AtomicLong appliedChanges = new AtomicLong();
+    private final Counters counters;
+    private final SyncEvents events;
+    private final Timer latency;
+    private final Timer applyDuration;
+    private final Deque<Item> queue = new ArrayDeque<>();
+    private final Set<String> parkedRetryQueued = new HashSet<>();
+    private final Context context;
     private boolean busy;
-    private Context context;
+    private volatile boolean paused;
 
-    public Inbound(Vertx vertx, EnvelopeCodec codec, Applier applier, Rejects rejects, String mesh, String nodeId,
-            Duration retention) {
-        this.retention = retention;
+    public Inbound(Vertx vertx, EnvelopeCodec codec, Applier applier, Rejects rejects, Parking parking,
+            PeerBreakers breakers, Peers peers, String mesh, String nodeId, Duration retention, Counters counters,
+            SyncEvents events, Timer latency, Timer applyDuration) {
         this.vertx = vertx;
         this.codec = codec;
         this.applier = applier;
         this.rejects = rejects;
+        this.parking = parking;
+        this.breakers = breakers;
+        this.peers = peers;
         this.mesh = mesh;
         this.nodeId = nodeId;
+        this.retention = retention;
+        this.counters = counters;
+        this.events = events;
+        this.latency = latency;
+        this.applyDuration = applyDuration;
+        this.context = vertx.getOrCreateContext();
     }
 
-    /** Called on the link's context for every message received. */
+    /** Called for every message received. */
     public void accept(Delivery delivery) {
-        if (context == null) {
-            context = vertx.getOrCreateContext();
-        }
-        queue.addLast(delivery);
+        context.runOnContext(v -> {
+            if (paused) {
+                return;
+            }
+            enqueue(new Item(null, delivery, -1));
+        });
+    }
+
+    /** Stops taking messages; those queued are dropped unacknowledged, so the broker delivers them again. */
+    public void pause() {
+        paused = true;
+        context.runOnContext(v -> queue.removeIf(item -> !item.parked()));
+    }
+
+    public void resume() {
+        paused = false;
+    }
+
+    public boolean paused() {
+        return paused;
+    }
+
+    /** Queues the oldest parked message of each peer whose breaker would let it through (called periodically). */
+    public void retryParked() {
+        context.runOnContext(v -> {
+            if (paused) {
+                return;
+            }
+            for (String peer : parking.counts().keySet()) {
+                if (breakers.wouldTry(peer) && !parkedRetryQueued.contains(peer)) {
+                    queueOldestParked(peer);
+                }
+            }
+        });
+    }
+
+    private void queueOldestParked(String peer) {
+        parkedRetryQueued.add(peer);
+        parking.oldest(peer).onComplete(found -> context.runOnContext(v -> {
+            if (found.failed() || found.result().isEmpty()) {
+                parkedRetryQueued.remove(peer);
+                return;
+            }
+            Parking.Parked parked = found.result().get();
+            enqueue(new Item(peer, new Delivery(parked.topic(), parked.payload(), () -> { }), parked.id()));
+        }));
+    }
+
+    private void enqueue(Item item) {
+        queue.addLast(item);
         if (!busy) {
             next();
         }
     }
 
     private void next() {
-        Delivery delivery = queue.pollFirst();
-        if (delivery == null) {
+        Item item = queue.pollFirst();
+        if (item == null) {
             busy = false;
             return;
         }
         busy = true;
-        handle(delivery, 0);
+        handle(item, 0);
     }
 
-    private void handle(Delivery delivery, int attempt) {
+    private void handle(Item item, int attempt) {
+        Delivery delivery = item.delivery();
         Envelope envelope;
         try {
             envelope = codec.decode(delivery.payload());
-            if (!envelope.mesh().equals(mesh)) {
-                throw new MalformedEnvelopeException("envelope of mesh '" + envelope.mesh() + "' on this mesh's topic");
-            }
         } catch (MalformedEnvelopeException e) {
-            reject(delivery, e.getMessage());
+            reject(item, Rejects.Reason.MALFORMED, e.getMessage());
+            return;
+        }
+        if (!envelope.mesh().equals(mesh)) {
+            reject(item, Rejects.Reason.WRONG_MESH, "envelope of mesh '" + envelope.mesh() + "' on this mesh's topic");
             return;
         }
         if (envelope.origin().equals(nodeId)) {
-            done(delivery);
+            done(item);
             return;
+        }
+        if (attempt == 0 && !item.parked()) {
+            counters.increment(Counters.RECEIVED);
+            counters.add(Counters.RECEIVED_BYTES, delivery.payload().length);
         }
         long horizon = TombstonePurge.horizon(retention);
         if (envelope.changes().stream().anyMatch(c -> c.hlc() < horizon)) {
-            reject(delivery, "a change is older than the tombstone retention (loom.tombstone.retention=" + retention
-                    + "): applying it could bring back a row whose delete is forgotten");
+            reject(item, Rejects.Reason.BEYOND_HORIZON, "a change is older than the tombstone retention"
+                    + " (loom.tombstone.retention=" + retention + "): applying it could bring back a row whose delete"
+                    + " is forgotten");
             return;
         }
-        if (attempt == 0) {
-            received.incrementAndGet();
-        }
-        applier.apply(envelope).onComplete(result -> {
+        long started = System.nanoTime();
+        breakers.<Applied>call(envelope.origin(), context, () -> applier.apply(envelope)).onComplete(result -> {
             if (result.succeeded()) {
-                applied.incrementAndGet();
-                appliedChanges.addAndGet(envelope.changes().size());
-                done(delivery);
-            } else if (isBadData(result.cause())) {
-                reject(delivery, "cannot be applied: " + result.cause().getMessage());
-            } else {
+                applyDuration.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+                applied(envelope, result.result());
+                done(item);
+                return;
+            }
+            Throwable cause = result.cause();
+            if (cause instanceof CircuitBreakerOpenException) {
+                park(item, envelope, "the circuit breaker for peer " + envelope.origin() + " is open");
+            } else if (isTransient(cause)) {
                 if (attempt % 10 == 0) {
                     LOG.warnf("Applying transaction %d from %s failed (%s); retrying in %d ms", envelope.txid(),
-                            envelope.origin(), result.cause().getMessage(), RETRY_MILLIS);
+                            envelope.origin(), cause.getMessage(), RETRY_MILLIS);
+                    events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, envelope.origin(), "applying failed, will retry: "
+                            + cause.getMessage()));
                 }
                 applier.reset();
-                vertx.setTimer(RETRY_MILLIS, id -> handle(delivery, attempt + 1));
+                vertx.setTimer(RETRY_MILLIS, id -> context.runOnContext(v -> handle(item, attempt + 1)));
+            } else if (isBadData(cause)) {
+                events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, envelope.origin(), "rejected: " + cause.getMessage()));
+                reject(item, Rejects.Reason.BAD_DATA, "cannot be applied: " + cause.getMessage());
+            } else {
+                LOG.warnf("Applying transaction %d from %s failed: %s; the message is parked and tried again later",
+                        envelope.txid(), envelope.origin(), cause.getMessage());
+                events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, envelope.origin(), "applying failed, message parked: "
+                        + cause.getMessage()));
+                park(item, envelope, "applying failed: " + cause.getMessage());
             }
         });
     }
 
-    /** SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): retrying will not help. */
-    private static boolean isBadData(Throwable failure) {
-        if (failure instanceof PgException pg && pg.getSqlState() != null) {
-            return pg.getSqlState().startsWith("22") || pg.getSqlState().startsWith("23");
+    private void applied(Envelope envelope, Applied applied) {
+        Instant now = Instant.now();
+        counters.increment(Counters.APPLIED);
+        counters.add(Counters.APPLIED_CHANGES, applied.effective().size());
+        counters.add(Counters.SUPERSEDED, applied.superseded());
+        counters.add(Counters.CONFLICTS, applied.conflicts().size());
+        peers.applied(envelope);
+        latency.record(Duration.between(envelope.firstCommitTime(), now).toNanos(), TimeUnit.NANOSECONDS);
+        for (Change change : applied.effective()) {
+            events.emit(new SyncEvent(SyncEvent.Kind.REMOTE_CHANGE, now, envelope.origin(), change,
+                    envelope.firstCommitTime(), now, null));
         }
-        return false;
+        for (Applied.Conflict conflict : applied.conflicts()) {
+            events.emit(new SyncEvent(SyncEvent.Kind.CONFLICT_DETECTED, now, envelope.origin(), conflict.change(),
+                    envelope.firstCommitTime(), null, "kept aside as conflict " + conflict.id()
+                    + "; resolve with POST /api/conflicts/" + conflict.id() + "/resolve"));
+        }
     }
 
-    private void reject(Delivery delivery, String reason) {
-        rejects.keepAside(delivery.topic(), delivery.payload(), reason)
-                .subscribe().with(v -> context.runOnContext(x -> done(delivery)),
-                        e -> context.runOnContext(x -> done(delivery)));
+    /** A connection that broke, a server going down, a deadlock or serialization failure: trying again may work. */
+    static boolean isTransient(Throwable failure) {
+        if (failure instanceof PgException pg) {
+            String state = pg.getSqlState();
+            return state == null || state.startsWith("08") || state.startsWith("53") || state.startsWith("57P")
+                    || state.equals("40001") || state.equals("40P01");
+        }
+        return true;
     }
 
-    private void done(Delivery delivery) {
+    /** SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): retrying will not help. */
+    static boolean isBadData(Throwable failure) {
+        return failure instanceof PgException pg && pg.getSqlState() != null
+                && (pg.getSqlState().startsWith("22") || pg.getSqlState().startsWith("23"));
+    }
+
+    /** Whether a failure counts against the peer's breaker. */
+    public static boolean isPeersFault(Throwable failure) {
+        return !isTransient(failure);
+    }
+
+    private void park(Item item, Envelope envelope, String reason) {
+        if (item.parked()) {
+            parking.failedAgain(item.parkedId(), reason).onComplete(r -> context.runOnContext(v -> {
+                parkedRetryQueued.remove(item.peerHint());
+                next();
+            }));
+            return;
+        }
+        parking.park(envelope.origin(), item.delivery().topic(), item.delivery().payload(), reason)
+                .onComplete(stored -> context.runOnContext(v -> {
+                    if (stored.succeeded()) {
+                        counters.increment(Counters.PARKED);
+                        done(item);
+                    } else {
+                        LOG.warnf("Cannot park a message of %s (%s); trying it again in %d ms", envelope.origin(),
+                                stored.cause().getMessage(), RETRY_MILLIS);
+                        vertx.setTimer(RETRY_MILLIS, id -> context.runOnContext(x -> handle(item, 1)));
+                    }
+                }));
+    }
+
+    private void reject(Item item, Rejects.Reason reason, String detail) {
+        rejects.keepAside(item.delivery().topic(), item.delivery().payload(), reason, detail)
+                .subscribe().with(v -> context.runOnContext(x -> done(item)),
+                        e -> context.runOnContext(x -> done(item)));
+    }
+
+    private void done(Item item) {
+        if (item.parked()) {
+            String peer = item.peerHint();
+            parking.remove(peer, item.parkedId()).onComplete(r -> context.runOnContext(v -> {
+                parkedRetryQueued.remove(peer);
+                if (parking.parked(peer) > 0 && breakers.wouldTry(peer) && !paused) {
+                    queueOldestParked(peer);
+                }
+                next();
+            }));
+            return;
+        }
         try {
-            delivery.ack().run();
+            item.delivery().ack().run();
         } catch (RuntimeException e) {
             // The connection it came on is gone; the broker delivers it again on the next one (applying twice is harmless).
-            LOG.debugf("Could not acknowledge a message on %s: %s", delivery.topic(), e.getMessage());
+            LOG.debugf("Could not acknowledge a message on %s: %s", item.delivery().topic(), e.getMessage());
         }
         next();
-    }
-
-    public long received() {
-        return received.get();
-    }
-
-    public long applied() {
-        return applied.get();
-    }
-
-    public long appliedChanges() {
-        return appliedChanges.get();
     }
 }

@@ -1,5 +1,7 @@
 package dev.loomdb.edge.mesh;
 
+import dev.loomdb.edge.telemetry.SyncEvent;
+import dev.loomdb.edge.telemetry.SyncEvents;
 import io.netty.handler.codec.mqtt.MqttQoS;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -32,14 +34,16 @@ public final class MeshLink {
     private final Context context;
     private final MeshSettings settings;
     private final Consumer<Delivery> deliveries;
+    private final SyncEvents events;
     private final Map<Integer, Promise<Void>> awaitingAck = new HashMap<>();
     private final Set<Integer> earlyAcks = new HashSet<>();
     private MqttClient client;
     private volatile boolean connected;
     private volatile boolean running;
 
-    public MeshLink(Vertx vertx, MeshSettings settings, Consumer<Delivery> deliveries) {
+    public MeshLink(Vertx vertx, MeshSettings settings, Consumer<Delivery> deliveries, SyncEvents events) {
         this.vertx = vertx;
+        this.events = events;
         this.context = vertx.getOrCreateContext();
         this.settings = settings;
         this.deliveries = deliveries;
@@ -52,6 +56,11 @@ public final class MeshLink {
 
     public boolean isConnected() {
         return connected;
+    }
+
+    /** The topic filters this node is subscribed to while connected. */
+    public List<String> subscriptions() {
+        return connected ? List.of(settings.changesFilter()) : List.of();
     }
 
     /** Publishes with QoS 1; the future completes when the broker has acknowledged the message. */
@@ -117,6 +126,8 @@ public final class MeshLink {
                     connected = true;
                     LOG.infof("Connected to the MQTT broker at %s:%d as %s, subscribed to %s", settings.host(),
                             settings.port(), settings.clientId(), settings.changesFilter());
+                    events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_CONNECTED, null, "connected to the MQTT broker at "
+                            + settings.host() + ":" + settings.port()));
                 })
                 .onFailure(e -> {
                     if (!settled.tryFail(e)) {
@@ -142,6 +153,8 @@ public final class MeshLink {
             failAck(packetId, "the connection to the broker closed before its PUBACK");
         }
         earlyAcks.clear();
+        events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_DISCONNECTED, null, "disconnected from the MQTT broker at "
+                + settings.host() + ":" + settings.port()));
         if (running) {
             LOG.warnf("Lost the MQTT broker at %s:%d; reconnecting. Unacknowledged changes will be sent again.",
                     settings.host(), settings.port());
@@ -178,7 +191,10 @@ public final class MeshLink {
         context.runOnContext(v -> {
             MqttClient current = client;
             client = null;
-            connected = false;
+            if (connected) {
+                connected = false;
+                events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_DISCONNECTED, null, "sync stopped"));
+            }
             if (current != null && current.isConnected()) {
                 current.disconnect().onComplete(ar -> done.tryComplete());
             } else {

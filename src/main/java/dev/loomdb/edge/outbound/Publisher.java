@@ -6,12 +6,20 @@ import dev.loomdb.edge.capture.TransactionSink;
 import dev.loomdb.edge.mesh.Envelope;
 import dev.loomdb.edge.mesh.EnvelopeCodec;
 import dev.loomdb.edge.mesh.MeshLink;
+import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.history.ChangeHistory;
+import dev.loomdb.edge.telemetry.Counters;
+import dev.loomdb.edge.telemetry.SyncEvent;
+import dev.loomdb.edge.telemetry.SyncEvents;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.jboss.logging.Logger;
 
 /**
@@ -37,14 +45,17 @@ public final class Publisher implements TransactionSink {
     private final int maxInflight;
     private final Semaphore inflight;
     private final Debouncer debouncer;
-    private final AtomicLong coalesced = new AtomicLong();
-    private final AtomicLong published = new AtomicLong();
-    private final AtomicLong publishedChanges = new AtomicLong();
-    private final AtomicLong publishedBytes = new AtomicLong();
+    private final Counters counters;
+    private final SyncEvents events;
+    private final ChangeHistory history;
 
     public Publisher(Vertx vertx, MeshLink link, EnvelopeCodec codec, SlotPosition position, String mesh, String nodeId,
-            String topic, int maxInflight, Debouncer debouncer) {
+            String topic, int maxInflight, Debouncer debouncer, Counters counters, SyncEvents events,
+            ChangeHistory history) {
         this.debouncer = debouncer;
+        this.counters = counters;
+        this.events = events;
+        this.history = history;
         this.vertx = vertx;
         this.link = link;
         this.codec = codec;
@@ -59,6 +70,11 @@ public final class Publisher implements TransactionSink {
     /** Called on the capture thread only, like {@link #tick} and {@link #drain}: the debouncer needs no lock. */
     @Override
     public void accept(CapturedTransaction transaction) throws InterruptedException {
+        Instant now = Instant.now();
+        for (Change change : transaction.changes()) {
+            events.emit(new SyncEvent(SyncEvent.Kind.LOCAL_CHANGE, now, nodeId, change, transaction.commitTime(), null,
+                    null));
+        }
         for (Window window : debouncer.add(transaction, System.nanoTime())) {
             publish(window);
         }
@@ -76,28 +92,32 @@ public final class Publisher implements TransactionSink {
         inflight.acquire();
         CapturedTransaction last = window.last();
         Envelope envelope = new Envelope(Envelope.FORMAT_VERSION, mesh, nodeId, last.endLsn().value(), last.xid(),
-                last.commitLsn().toString(), last.commitTime(), window.transactions().size(), window.changes());
-        coalesced.addAndGet(window.coalesced());
-        send(window, codec.encode(envelope), 0);
+                last.commitLsn().toString(), last.commitTime(), window.transactions().size(), window.changes(),
+                window.transactions().get(0).commitTime());
+        counters.add(Counters.COALESCED, window.coalesced());
+        send(window, envelope.firstCommitTime(), codec.encode(envelope), 0);
     }
 
-    private void send(Window window, byte[] payload, int attempt) {
+    private void send(Window window, Instant firstCommitTime, byte[] payload, int attempt) {
         link.publish(topic, payload).onComplete(result -> {
             if (result.succeeded()) {
-                published.incrementAndGet();
-                publishedChanges.addAndGet(window.changes().size());
-                publishedBytes.addAndGet(payload.length);
+                counters.increment(Counters.PUBLISHED);
+                counters.add(Counters.PUBLISHED_CHANGES, window.changes().size());
+                counters.add(Counters.PUBLISHED_BYTES, payload.length);
                 for (CapturedTransaction transaction : window.transactions()) {
                     position.acknowledge(transaction.endLsn());
                 }
                 inflight.release();
+                history.recordLocal(nodeId, firstCommitTime, window.changes());
             } else {
                 if (attempt == 0 || attempt % 20 == 0) {
                     LOG.warnf("Publishing %d transactions (%d changes, up to %s) failed: %s; retrying",
                             window.transactions().size(), window.changes().size(), window.last().commitLsn(),
                             result.cause().getMessage());
+                    events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, null, "publishing failed: "
+                            + result.cause().getMessage()));
                 }
-                vertx.setTimer(RETRY_MILLIS, id -> send(window, payload, attempt + 1));
+                vertx.setTimer(RETRY_MILLIS, id -> send(window, firstCommitTime, payload, attempt + 1));
             }
         });
     }
@@ -116,19 +136,31 @@ public final class Publisher implements TransactionSink {
         return false;
     }
 
-    public long published() {
-        return published.get();
+    /**
+     * Publishes changes again (history replay), outside the slot's bookkeeping: envelopes of at most
+     * {@code perEnvelope} changes, each retried until the broker acknowledges it. Receivers apply them
+     * idempotently.
+     */
+    public Future<Integer> republish(List<Change> changes, int perEnvelope) {
+        Future<Void> done = Future.succeededFuture();
+        Instant now = Instant.now();
+        for (int from = 0; from < changes.size(); from += perEnvelope) {
+            List<Change> part = changes.subList(from, Math.min(changes.size(), from + perEnvelope));
+            Envelope envelope = new Envelope(Envelope.FORMAT_VERSION, mesh, nodeId, 0, 0, "0/0", now, 1, List.copyOf(part));
+            byte[] payload = codec.encode(envelope);
+            done = done.compose(v -> publishUntilAcknowledged(payload, 0));
+        }
+        return done.map(v -> changes.size());
     }
 
-    public long publishedChanges() {
-        return publishedChanges.get();
-    }
-
-    public long coalesced() {
-        return coalesced.get();
-    }
-
-    public long publishedBytes() {
-        return publishedBytes.get();
+    private Future<Void> publishUntilAcknowledged(byte[] payload, int attempt) {
+        return link.publish(topic, payload).recover(e -> {
+            if (attempt >= 20) {
+                return Future.failedFuture(e);
+            }
+            Promise<Void> later = Promise.promise();
+            vertx.setTimer(RETRY_MILLIS, id -> publishUntilAcknowledged(payload, attempt + 1).onComplete(later));
+            return later.future();
+        });
     }
 }

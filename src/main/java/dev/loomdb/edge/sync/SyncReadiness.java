@@ -5,7 +5,11 @@ import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
-/** Ready when the slot is being read and the broker is connected (PostgreSQL has its own check). */
+/**
+ * Ready when sync runs, the slot is being read and the broker is connected. PostgreSQL's
+ * reachability is the datasource's own readiness check, reported beside this one. A node whose
+ * sync was stopped on purpose (POST /api/sync/stop) is not ready: it is not syncing.
+ */
 @Readiness
 @ApplicationScoped
 public class SyncReadiness implements HealthCheck {
@@ -19,7 +23,8 @@ public class SyncReadiness implements HealthCheck {
     @Override
     public HealthCheckResponse call() {
         return HealthCheckResponse.named("loom-sync")
-                .status(node.capturing() && node.brokerConnected())
+                .status(node.running() && node.capturing() && node.brokerConnected())
+                .withData("running", node.running())
                 .withData("capturing", node.capturing())
                 .withData("brokerConnected", node.brokerConnected())
                 .build();

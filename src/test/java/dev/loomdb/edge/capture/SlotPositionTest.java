@@ -7,6 +7,20 @@ import org.junit.jupiter.api.Test;
 class SlotPositionTest {
 
     @Test
+    void theLagsAgeIsTheOldestUnacknowledgedCommit() {
+        SlotPosition position = new SlotPosition();
+        java.time.Instant t1 = java.time.Instant.parse("2026-11-24T10:00:00Z");
+        java.time.Instant t2 = t1.plusSeconds(5);
+        position.register(new Lsn(10), t1);
+        position.register(new Lsn(20), t2);
+        assertEquals(java.util.Optional.of(t1), position.oldestPendingCommit());
+        position.acknowledge(new Lsn(10));
+        assertEquals(java.util.Optional.of(t2), position.oldestPendingCommit());
+        position.acknowledge(new Lsn(20));
+        assertEquals(java.util.Optional.empty(), position.oldestPendingCommit());
+    }
+
+    @Test
     void confirmsOnlyAContiguousAcknowledgedPrefix() {
         SlotPosition position = new SlotPosition();
         position.register(new Lsn(10));

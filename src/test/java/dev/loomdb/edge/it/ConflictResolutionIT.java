@@ -3,6 +3,7 @@ package dev.loomdb.edge.it;
 import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loomdb.edge.graph.Change;
@@ -65,12 +66,21 @@ class ConflictResolutionIT {
         await().atMost(SYNC).untilAsserted(() -> b.api().get("/api/nodes/c-1").then()
                 .body("properties.claim", equalTo("edited on a")));
 
+        SseClient watcher = new SseClient(b.httpPort(), "/api/sync/events?kind=conflict-detected").awaitSubscribed();
         // A third node edited the original too, without seeing a's edit, and with a later clock.
         long later = Long.parseLong(a.api().get("/api/nodes/c-1").jsonPath().getString("hlc")) + (1L << 20);
         Change concurrent = new Change(Change.Op.UPDATE, Change.Kind.NODE, "c-1", "FACT",
                 "{\"claim\": \"edited on c\"}", null, null, later, 2, "zz-c", false, "{}", original);
         probe.publish("loom/" + mesh + "/changes/zz-c", new EnvelopeCodec(new ObjectMapper()).encode(
                 new Envelope(1, mesh, "zz-c", 1, 1, "0/1", Instant.now(), 1, List.of(concurrent))));
+
+        SseClient.Event detected = watcher.awaitEvent(SYNC, e -> "conflict-detected".equals(e.name()));
+        watcher.close();
+        JsonPath event = new JsonPath(detected.data());
+        assertEquals("c-1", event.getString("change.id"));
+        assertEquals("zz-c", event.getString("peer"));
+        assertEquals("edited on c", event.getString("change.properties.claim"));
+        assertTrue(event.getString("detail").contains("/api/conflicts/"), event.getString("detail"));
 
         for (NodeProcess node : List.of(a, b)) {
             await().atMost(SYNC).until(() -> node.api().get("/api/conflicts").jsonPath().getList("$").size() == 1);

@@ -1,6 +1,7 @@
 package dev.loomdb.edge.it;
 
 import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.file.Path;
@@ -121,7 +122,11 @@ class CrashSafetyIT {
         await().atMost(Duration.ofSeconds(60)).until(() -> committed.get() >= TRANSACTIONS / 4);
         broker.stop();
         await().atMost(Duration.ofSeconds(30)).until(() -> committed.get() >= TRANSACTIONS / 2);
+        await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> b.api().get("/q/health/ready").then()
+                .statusCode(503).body("checks.find { it.name == 'loom-sync' }.data.brokerConnected", equalTo(false)));
         broker.start();
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> b.api().get("/q/health/ready").then()
+                .statusCode(200));
         writer.get(120, TimeUnit.SECONDS);
         assertBHasEveryRow();
     }

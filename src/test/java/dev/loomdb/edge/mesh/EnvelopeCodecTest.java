@@ -38,6 +38,24 @@ class EnvelopeCodecTest {
     }
 
     @Test
+    void carriesTheFirstCommitTimeOfAWindowOnlyWhenItDiffers() throws Exception {
+        Envelope single = sample();
+        assertTrue(!new String(codec.encode(single), StandardCharsets.UTF_8).contains("firstCommitTime"));
+        assertEquals(single.commitTime(), codec.decode(codec.encode(single)).firstCommitTime());
+        Instant first = single.commitTime().minusMillis(80);
+        Envelope window = new Envelope(1, "demo", "node-a", 42, 745, "0/16B3748", single.commitTime(), 3,
+                single.changes(), first);
+        assertEquals(first, codec.decode(codec.encode(window)).firstCommitTime());
+    }
+
+    @Test
+    void aChangeRoundTripsAloneAsTheHistoryKeepsIt() throws Exception {
+        for (Change change : sample().changes()) {
+            assertEquals(change, codec.decodeChange(codec.encodeChange(change)));
+        }
+    }
+
+    @Test
     void carriesTheClockAsAStringSoJavaScriptReadsItExactly() throws Exception {
         String json = new String(codec.encode(sample()), StandardCharsets.UTF_8);
         assertTrue(json.contains("\"hlc\":\"117672777673998336\""), json);

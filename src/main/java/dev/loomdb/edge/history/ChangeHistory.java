@@ -1,0 +1,113 @@
+package dev.loomdb.edge.history;
+
+import dev.loomdb.edge.graph.Change;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.Future;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.pgclient.PgConnection;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.jboss.logging.Logger;
+
+/**
+ * The seed's change history (trackChanges / maxChangeHistory): when {@code loom.history.enabled},
+ * every local change the broker has acknowledged and every remote change applied here is kept in
+ * {@code loom.change_history}, newest {@code loom.history.max-entries} only. It survives restarts.
+ */
+public final class ChangeHistory {
+
+    private static final Logger LOG = Logger.getLogger(ChangeHistory.class);
+
+    private static final String INSERT = "INSERT INTO loom.change_history (direction, peer_id, commit_time, change)"
+            + " VALUES ($1, $2, $3, $4::text::jsonb)";
+    private static final String TRIM = "DELETE FROM loom.change_history"
+            + " WHERE seq <= (SELECT max(seq) FROM loom.change_history) - $1";
+
+    private final Pool pool;
+    private final boolean enabled;
+    private final int maxEntries;
+    private final Function<Change, String> toJson;
+
+    public ChangeHistory(Pool pool, boolean enabled, int maxEntries, Function<Change, String> toJson) {
+        this.pool = pool;
+        this.enabled = enabled;
+        this.maxEntries = maxEntries;
+        this.toJson = toJson;
+    }
+
+    public boolean enabled() {
+        return enabled;
+    }
+
+    public int maxEntries() {
+        return maxEntries;
+    }
+
+    /** Inside the transaction that applies a peer's changes. */
+    public Future<Void> recordRemote(PgConnection conn, String peer, Instant commitTime, List<Change> changes) {
+        if (changes.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        List<io.vertx.sqlclient.Tuple> rows = new ArrayList<>(changes.size());
+        for (Change change : changes) {
+            rows.add(io.vertx.sqlclient.Tuple.of("remote", peer, utc(commitTime), toJson.apply(change)));
+        }
+        return conn.preparedQuery(INSERT).executeBatch(rows)
+                .compose(r -> conn.preparedQuery(TRIM).execute(io.vertx.sqlclient.Tuple.of((long) maxEntries)))
+                .mapEmpty();
+    }
+
+    /** Local changes, once the broker has them. A failure here is logged: the sync itself goes on. */
+    public void recordLocal(String nodeId, Instant commitTime, List<Change> changes) {
+        if (!enabled || changes.isEmpty()) {
+            return;
+        }
+        List<io.vertx.mutiny.sqlclient.Tuple> rows = new ArrayList<>(changes.size());
+        for (Change change : changes) {
+            rows.add(io.vertx.mutiny.sqlclient.Tuple.of("local", nodeId, utc(commitTime), toJson.apply(change)));
+        }
+        pool.withTransaction(conn -> conn.preparedQuery(INSERT).executeBatch(rows)
+                .chain(r -> conn.preparedQuery(TRIM).execute(io.vertx.mutiny.sqlclient.Tuple.of((long) maxEntries))))
+                .subscribe().with(r -> { }, e -> LOG.warnf("Could not record %d local changes in the history: %s",
+                        changes.size(), e.getMessage()));
+    }
+
+    /** Entries after {@code since} (a seq), oldest first. */
+    public Uni<List<HistoryEntry>> list(long since, int limit) {
+        return pool.preparedQuery("SELECT seq, recorded_at, direction, peer_id, commit_time, change::text"
+                + " FROM loom.change_history WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .execute(io.vertx.mutiny.sqlclient.Tuple.of(since, limit))
+                .map(rows -> {
+                    List<HistoryEntry> entries = new ArrayList<>();
+                    rows.forEach(row -> entries.add(new HistoryEntry(row.getLong(0),
+                            row.getOffsetDateTime(1).toInstant(), row.getString(2), row.getString(3),
+                            row.getOffsetDateTime(4) == null ? null : row.getOffsetDateTime(4).toInstant(),
+                            row.getString(5))));
+                    return entries;
+                });
+    }
+
+    /** The changes of entries {@code from..to} (inclusive), oldest first. */
+    public Uni<List<String>> changes(long from, long to) {
+        return pool.preparedQuery("SELECT change::text FROM loom.change_history WHERE seq BETWEEN $1 AND $2 ORDER BY seq")
+                .execute(io.vertx.mutiny.sqlclient.Tuple.of(from, to))
+                .map(rows -> {
+                    List<String> changes = new ArrayList<>();
+                    rows.forEach(row -> changes.add(row.getString(0)));
+                    return changes;
+                });
+    }
+
+    /** clearChangeHistory: how many entries were removed. */
+    public Uni<Integer> clear() {
+        return pool.query("DELETE FROM loom.change_history").execute().map(rows -> rows.rowCount());
+    }
+
+    private static OffsetDateTime utc(Instant instant) {
+        return instant == null ? null : instant.atOffset(ZoneOffset.UTC);
+    }
+}

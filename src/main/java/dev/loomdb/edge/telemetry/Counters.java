@@ -1,0 +1,68 @@
+package dev.loomdb.edge.telemetry;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The node's running totals (shown by {@code /api/sync/status}, exported as {@code loom_*} metrics
+ * and saved in {@code loom.sync_counters}, so that they continue across restarts).
+ */
+@jakarta.inject.Singleton
+public final class Counters {
+
+    public static final String CAPTURED = "captured";
+    public static final String SKIPPED_FOR_PEERS = "skippedForPeers";
+    public static final String PUBLISHED = "published";
+    public static final String PUBLISHED_CHANGES = "publishedChanges";
+    public static final String PUBLISHED_BYTES = "publishedBytes";
+    public static final String COALESCED = "coalesced";
+    public static final String RECEIVED = "received";
+    public static final String RECEIVED_BYTES = "receivedBytes";
+    public static final String APPLIED = "applied";
+    public static final String APPLIED_CHANGES = "appliedChanges";
+    public static final String SUPERSEDED = "superseded";
+    public static final String CONFLICTS = "conflicts";
+    public static final String REJECTED = "rejected";
+    public static final String PARKED = "parked";
+
+    private final Map<String, AtomicLong> values = new ConcurrentHashMap<>();
+
+    public Counters() {
+        for (String name : new String[] {CAPTURED, SKIPPED_FOR_PEERS, PUBLISHED, PUBLISHED_CHANGES, PUBLISHED_BYTES,
+                COALESCED, RECEIVED, RECEIVED_BYTES, APPLIED, APPLIED_CHANGES, SUPERSEDED, CONFLICTS, REJECTED, PARKED}) {
+            values.put(name, new AtomicLong());
+        }
+    }
+
+    public void add(String name, long delta) {
+        counter(name).addAndGet(delta);
+    }
+
+    public void increment(String name) {
+        counter(name).incrementAndGet();
+    }
+
+    public long get(String name) {
+        AtomicLong value = values.get(name);
+        return value == null ? 0 : value.get();
+    }
+
+    /** The live counter, for metrics that read it at each scrape. */
+    public AtomicLong counter(String name) {
+        return values.computeIfAbsent(name, n -> new AtomicLong());
+    }
+
+    /** Continues from saved totals (at start, before anything counts). */
+    public void restore(Map<String, Long> saved) {
+        saved.forEach((name, value) -> counter(name).set(value));
+    }
+
+    /** All totals, by name. */
+    public Map<String, Long> snapshot() {
+        Map<String, Long> copy = new TreeMap<>();
+        values.forEach((name, value) -> copy.put(name, value.get()));
+        return copy;
+    }
+}
