@@ -38,6 +38,7 @@ public final class NodeProcess implements AutoCloseable {
     private final String database;
     private final int postgresPort;
     private Process process;
+    private final List<String> jvmArgs = new ArrayList<>();
 
     private NodeProcess(String nodeId, Path workDir, Map<String, String> properties, int httpPort, String database,
             int postgresPort) {
@@ -85,6 +86,18 @@ public final class NodeProcess implements AutoCloseable {
         return new NodeProcess(nodeId, workDir, props, httpPort, database, postgresPort);
     }
 
+    /** Adds a JVM option for the next starts (e.g. a class-data-sharing archive). */
+    public NodeProcess jvmArg(String option) {
+        jvmArgs.add(option);
+        return this;
+    }
+
+    /** Removes the JVM options added. */
+    public NodeProcess clearJvmArgs() {
+        jvmArgs.clear();
+        return this;
+    }
+
     /** Sets a configuration property for the next start. */
     public NodeProcess with(String key, String value) {
         properties.put(key, value);
@@ -97,6 +110,7 @@ public final class NodeProcess implements AutoCloseable {
             List<String> command = new ArrayList<>();
             command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             command.add("-Xmx256m");
+            command.addAll(jvmArgs);
             properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
             command.add("-jar");
             command.add(Path.of(System.getProperty("loom.it.app", "target/quarkus-app/quarkus-run.jar"))
@@ -181,6 +195,17 @@ public final class NodeProcess implements AutoCloseable {
 
     public RequestSpecification api() {
         return RestAssured.given().baseUri("http://127.0.0.1:" + httpPort).contentType("application/json");
+    }
+
+    /** The port of this node's PostgreSQL server (5432 for the machine's). */
+    public int postgresPort() {
+        return postgresPort;
+    }
+
+    /** A plain SQL connection to another database of this node's PostgreSQL server. */
+    public Connection sql(String otherDatabase) throws SQLException {
+        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + postgresPort + "/" + otherDatabase, "postgres",
+                "");
     }
 
     public int httpPort() {
