@@ -42,6 +42,27 @@ public final class Applier {
             VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $9, $10, CASE WHEN $10 THEN now() END, $11)
             ON CONFLICT (id) DO UPDATE SET\s""";
 
+    /** All of an envelope's node states in one statement: parallel arrays, one element per node. */
+    private static final String INSERT_NODES = """
+            INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone, deleted_at,
+                base_hlc)
+            SELECT x.id, x.type, x.properties::jsonb, x.property_clocks::jsonb, x.hlc, x.version, x.origin, x.tombstone,
+                   CASE WHEN x.tombstone THEN now() END, x.base_hlc
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
+                        $8::boolean[], $9::bigint[])
+                 AS x(id, type, properties, property_clocks, hlc, version, origin, tombstone, base_hlc)
+            ON CONFLICT (id) DO UPDATE SET\s""";
+
+    private static final String INSERT_EDGES = """
+            INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, property_clocks, hlc, version, origin,
+                tombstone, deleted_at, base_hlc)
+            SELECT x.id, x.type, x.source_id, x.target_id, x.properties::jsonb, x.property_clocks::jsonb, x.hlc, x.version,
+                   x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END, x.base_hlc
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                        $8::bigint[], $9::text[], $10::boolean[], $11::bigint[])
+                 AS x(id, type, source_id, target_id, properties, property_clocks, hlc, version, origin, tombstone, base_hlc)
+            ON CONFLICT (id) DO UPDATE SET\s""";
+
     private static final List<String> NODE_COLUMNS = List.of("type", "hlc", "version", "origin", "tombstone", "base_hlc");
     private static final List<String> EDGE_COLUMNS =
             List.of("type", "source_id", "target_id", "hlc", "version", "origin", "tombstone", "base_hlc");
@@ -112,8 +133,8 @@ public final class Applier {
         this.vertx = vertx;
         this.history = history;
         this.autoResolve = autoResolve;
-        this.upsertNode = upsert(INSERT_NODE, NODE_COLUMNS, rule, autoResolve);
-        this.upsertEdge = upsert(INSERT_EDGE, EDGE_COLUMNS, rule, autoResolve);
+        this.upsertNode = upsert(INSERT_NODES, NODE_COLUMNS, rule, autoResolve) + " RETURNING t.id";
+        this.upsertEdge = upsert(INSERT_EDGES, EDGE_COLUMNS, rule, autoResolve) + " RETURNING t.id";
         this.origin = origin;
         this.options = new PgConnectOptions(options).addProperty("application_name", "loom-apply");
     }
@@ -168,34 +189,26 @@ public final class Applier {
     private Future<Applied> write(PgConnection conn, Envelope envelope) {
         List<Change> nodeChanges = new ArrayList<>();
         List<Change> edgeChanges = new ArrayList<>();
-        List<Tuple> nodes = new ArrayList<>();
-        List<Tuple> edges = new ArrayList<>();
-        for (Change c : envelope.changes()) {
-            if (c.kind() == Change.Kind.NODE) {
-                nodeChanges.add(c);
-                nodes.add(Tuple.tuple(List.of(c.id(), c.type(), c.properties(), c.propertyClocks(), c.hlc(), c.version(),
-                        c.origin(), c.tombstone(), c.baseHlc())));
-            } else {
-                edgeChanges.add(c);
-                edges.add(Tuple.tuple(List.of(c.id(), c.type(), c.source(), c.target(), c.properties(),
-                        c.propertyClocks(), c.hlc(), c.version(), c.origin(), c.tombstone(), c.baseHlc())));
-            }
+        for (Change c : lastStatePerRow(envelope.changes())) {
+            (c.kind() == Change.Kind.NODE ? nodeChanges : edgeChanges).add(c);
         }
         List<Change> effective = new ArrayList<>();
         List<Applied.Conflict> conflicts = new ArrayList<>();
         Future<Void> done = Future.succeededFuture();
-        if (!nodes.isEmpty()) {
+        if (!nodeChanges.isEmpty()) {
             if (!autoResolve) {
-                done = done.compose(v -> recordConflicts(conn, RECORD_NODE_CONFLICT, nodes, nodeChanges, conflicts));
+                done = done.compose(v -> recordConflicts(conn, RECORD_NODE_CONFLICT, nodeTuples(nodeChanges), nodeChanges,
+                        conflicts));
             }
-            done = done.compose(v -> conn.preparedQuery(upsertNode).executeBatch(nodes)
+            done = done.compose(v -> conn.preparedQuery(upsertNode).execute(nodeArrays(nodeChanges))
                     .map(rows -> collectEffective(rows, nodeChanges, effective)));
         }
-        if (!edges.isEmpty()) {
+        if (!edgeChanges.isEmpty()) {
             if (!autoResolve) {
-                done = done.compose(v -> recordConflicts(conn, RECORD_EDGE_CONFLICT, edges, edgeChanges, conflicts));
+                done = done.compose(v -> recordConflicts(conn, RECORD_EDGE_CONFLICT, edgeTuples(edgeChanges), edgeChanges,
+                        conflicts));
             }
-            done = done.compose(v -> conn.preparedQuery(upsertEdge).executeBatch(edges)
+            done = done.compose(v -> conn.preparedQuery(upsertEdge).execute(edgeArrays(edgeChanges))
                     .map(rows -> collectEffective(rows, edgeChanges, effective)));
         }
         if (!autoResolve) {
@@ -213,12 +226,91 @@ public final class Applier {
         return done.map(v -> new Applied(effective, envelope.changes().size() - effective.size(), conflicts));
     }
 
-    /** executeBatch gives one result per tuple, in order: a row count of 1 means the change took effect. */
+    /**
+     * One statement cannot write a row twice: when a transaction wrote a row several times (no debounce
+     * folded it), its last state, which carries everything before it, is the one applied.
+     */
+    static List<Change> lastStatePerRow(List<Change> changes) {
+        java.util.Map<String, Change> last = new java.util.LinkedHashMap<>();
+        for (Change c : changes) {
+            String key = c.kind().wireName() + ':' + c.id();
+            last.remove(key);
+            last.put(key, c);
+        }
+        return last.size() == changes.size() ? changes : new ArrayList<>(last.values());
+    }
+
+    private static Tuple nodeArrays(List<Change> changes) {
+        int n = changes.size();
+        String[] id = new String[n], type = new String[n], properties = new String[n], clocks = new String[n],
+                origin = new String[n];
+        Long[] hlc = new Long[n], version = new Long[n], base = new Long[n];
+        Boolean[] tombstone = new Boolean[n];
+        for (int i = 0; i < n; i++) {
+            Change c = changes.get(i);
+            id[i] = c.id();
+            type[i] = c.type();
+            properties[i] = c.properties();
+            clocks[i] = c.propertyClocks();
+            hlc[i] = c.hlc();
+            version[i] = c.version();
+            origin[i] = c.origin();
+            tombstone[i] = c.tombstone();
+            base[i] = c.baseHlc();
+        }
+        return Tuple.tuple(List.of(id, type, properties, clocks, hlc, version, origin, tombstone, base));
+    }
+
+    private static Tuple edgeArrays(List<Change> changes) {
+        int n = changes.size();
+        String[] id = new String[n], type = new String[n], source = new String[n], target = new String[n],
+                properties = new String[n], clocks = new String[n], origin = new String[n];
+        Long[] hlc = new Long[n], version = new Long[n], base = new Long[n];
+        Boolean[] tombstone = new Boolean[n];
+        for (int i = 0; i < n; i++) {
+            Change c = changes.get(i);
+            id[i] = c.id();
+            type[i] = c.type();
+            source[i] = c.source();
+            target[i] = c.target();
+            properties[i] = c.properties();
+            clocks[i] = c.propertyClocks();
+            hlc[i] = c.hlc();
+            version[i] = c.version();
+            origin[i] = c.origin();
+            tombstone[i] = c.tombstone();
+            base[i] = c.baseHlc();
+        }
+        return Tuple.tuple(List.of(id, type, source, target, properties, clocks, hlc, version, origin, tombstone, base));
+    }
+
+    private static List<Tuple> nodeTuples(List<Change> changes) {
+        List<Tuple> tuples = new ArrayList<>(changes.size());
+        for (Change c : changes) {
+            tuples.add(Tuple.tuple(List.of(c.id(), c.type(), c.properties(), c.propertyClocks(), c.hlc(), c.version(),
+                    c.origin(), c.tombstone(), c.baseHlc())));
+        }
+        return tuples;
+    }
+
+    private static List<Tuple> edgeTuples(List<Change> changes) {
+        List<Tuple> tuples = new ArrayList<>(changes.size());
+        for (Change c : changes) {
+            tuples.add(Tuple.tuple(List.of(c.id(), c.type(), c.source(), c.target(), c.properties(), c.propertyClocks(),
+                    c.hlc(), c.version(), c.origin(), c.tombstone(), c.baseHlc())));
+        }
+        return tuples;
+    }
+
+    /** The statement returns the id of every row it inserted or updated: those changes took effect. */
     private static Void collectEffective(RowSet<Row> rows, List<Change> changes, List<Change> effective) {
-        int i = 0;
-        for (RowSet<Row> set = rows; set != null && i < changes.size(); set = set.next(), i++) {
-            if (set.rowCount() > 0) {
-                effective.add(changes.get(i));
+        java.util.Set<String> written = new java.util.HashSet<>();
+        for (Row row : rows) {
+            written.add(row.getString(0));
+        }
+        for (Change c : changes) {
+            if (written.contains(c.id())) {
+                effective.add(c);
             }
         }
         return null;

@@ -66,6 +66,7 @@ public final class Inbound {
     private final Deque<Item> queue = new ArrayDeque<>();
     private final Set<String> parkedRetryQueued = new HashSet<>();
     private final Context context;
+    private final String ownTopic;
     private boolean busy;
     private volatile boolean paused;
 
@@ -87,6 +88,7 @@ public final class Inbound {
         this.latency = latency;
         this.applyDuration = applyDuration;
         this.context = vertx.getOrCreateContext();
+        this.ownTopic = "loom/" + mesh + "/changes/" + nodeId;
     }
 
     /** Called for every message received. */
@@ -158,6 +160,10 @@ public final class Inbound {
 
     private void handle(Item item, int attempt) {
         Delivery delivery = item.delivery();
+        if (delivery.topic().equals(ownTopic)) {
+            done(item); // this node's own publication, echoed by the broker: not even decoded
+            return;
+        }
         Envelope envelope;
         try {
             envelope = codec.decode(delivery.payload());

@@ -19,10 +19,17 @@ import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
 /**
- * The node's one MQTT connection (MQTT 3.1.1, persistent session): publishes with QoS 1 and
- * reports each publication done only when the broker's PUBACK arrives; receives the mesh's
- * messages with manual acknowledgement; reconnects for as long as the node runs. Everything runs
- * on one Vert.x context, so its state needs no locks.
+ * The node's connections to the broker (MQTT 3.1.1), kept up for as long as sync runs:
+ * <ul>
+ *   <li>the <em>inbound</em> connection, a persistent session (client id {@code loom-<mesh>-<node-id>})
+ *       subscribed to the mesh's changes, acknowledging each message by hand once it is handled;
+ *   <li>the <em>outbound</em> connection ({@code <client id>-out}, clean session, no subscriptions),
+ *       which publishes with QoS 1 and reports each publication done only when its PUBACK arrives.
+ * </ul>
+ * Two connections, because a broker writes its PUBACKs on the connection that also carries the
+ * deliveries to that client: behind large deliveries, a broker may delay or even drop them (the
+ * embedded Moquette drops what it cannot write at once), and publications would wait for nothing.
+ * Everything runs on one Vert.x context, so its state needs no locks.
  */
 public final class MeshLink {
 
@@ -37,9 +44,12 @@ public final class MeshLink {
     private final SyncEvents events;
     private final Map<Integer, Promise<Void>> awaitingAck = new HashMap<>();
     private final Set<Integer> earlyAcks = new HashSet<>();
-    private MqttClient client;
-    private volatile boolean connected;
+    private MqttClient inbound;
+    private MqttClient outbound;
+    private volatile boolean inboundUp;
+    private volatile boolean outboundUp;
     private volatile boolean running;
+    private boolean reported;
 
     public MeshLink(Vertx vertx, MeshSettings settings, Consumer<Delivery> deliveries, SyncEvents events) {
         this.vertx = vertx;
@@ -51,27 +61,31 @@ public final class MeshLink {
 
     public void start() {
         running = true;
-        context.runOnContext(v -> connect());
+        context.runOnContext(v -> {
+            connectInbound();
+            connectOutbound();
+        });
     }
 
+    /** Both connections are up: the node receives and can publish. */
     public boolean isConnected() {
-        return connected;
+        return inboundUp && outboundUp;
     }
 
     /** The topic filters this node is subscribed to while connected. */
     public List<String> subscriptions() {
-        return connected ? List.of(settings.changesFilter()) : List.of();
+        return inboundUp ? List.of(settings.changesFilter()) : List.of();
     }
 
     /** Publishes with QoS 1; the future completes when the broker has acknowledged the message. */
     public Future<Void> publish(String topic, byte[] payload) {
         Promise<Void> acked = Promise.promise();
         context.runOnContext(v -> {
-            if (!connected || client == null) {
+            if (!outboundUp || outbound == null) {
                 acked.fail("not connected to the MQTT broker at " + settings.host() + ":" + settings.port());
                 return;
             }
-            client.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, false)
+            outbound.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, false)
                     .onSuccess(packetId -> {
                         if (earlyAcks.remove(packetId)) {
                             acked.tryComplete();
@@ -84,13 +98,10 @@ public final class MeshLink {
         return acked.future();
     }
 
-    private void connect() {
-        if (!running) {
-            return;
-        }
+    private MqttClientOptions options(String clientId, boolean cleanSession) {
         MqttClientOptions options = new MqttClientOptions()
-                .setClientId(settings.clientId())
-                .setCleanSession(false)
+                .setClientId(clientId)
+                .setCleanSession(cleanSession)
                 .setKeepAliveInterval(30)
                 .setAutoKeepAlive(true)
                 .setMaxInflightQueue(settings.maxInflight() + 16)
@@ -99,35 +110,64 @@ public final class MeshLink {
         options.setAutoAck(false);
         settings.username().ifPresent(options::setUsername);
         settings.password().ifPresent(options::setPassword);
-        MqttClient attempt = MqttClient.create(vertx, options);
-        attempt.publishCompletionHandler(this::acknowledged);
-        attempt.publishCompletionExpirationHandler(packetId -> failAck(packetId, "no PUBACK from the broker in time"));
+        return options;
+    }
+
+    private void connectInbound() {
+        if (!running) {
+            return;
+        }
+        MqttClient attempt = MqttClient.create(vertx, options(settings.clientId(), false));
         attempt.publishHandler(message -> deliveries.accept(
                 new Delivery(message.topicName(), message.payload().getBytes(), message::ack)));
-        attempt.closeHandler(v -> disconnected(attempt));
-        attempt.exceptionHandler(e -> LOG.debugf("MQTT connection error: %s", e.getMessage()));
+        attempt.closeHandler(v -> inboundLost(attempt));
+        attempt.exceptionHandler(e -> LOG.debugf("MQTT connection error (inbound): %s", e.getMessage()));
+        establish(attempt, "inbound", true, this::connectInbound, () -> {
+            inbound = attempt;
+            inboundUp = true;
+            LOG.infof("Connected to the MQTT broker at %s:%d as %s, subscribed to %s", settings.host(),
+                    settings.port(), settings.clientId(), settings.changesFilter());
+            reportConnection();
+        });
+    }
+
+    private void connectOutbound() {
+        if (!running) {
+            return;
+        }
+        MqttClient attempt = MqttClient.create(vertx, options(settings.clientId() + "-out", true));
+        attempt.publishCompletionHandler(this::acknowledged);
+        attempt.publishCompletionExpirationHandler(packetId -> failAck(packetId, "no PUBACK from the broker in time"));
+        attempt.closeHandler(v -> outboundLost(attempt));
+        attempt.exceptionHandler(e -> LOG.debugf("MQTT connection error (outbound): %s", e.getMessage()));
+        establish(attempt, "outbound", false, this::connectOutbound, () -> {
+            outbound = attempt;
+            outboundUp = true;
+            reportConnection();
+        });
+    }
+
+    /** Connects (and subscribes), within a time limit; on failure, tries again after the reconnect interval. */
+    private void establish(MqttClient attempt, String role, boolean subscribe, Runnable retry, Runnable up) {
         Promise<Void> settled = Promise.promise();
         long timer = vertx.setTimer(CONNECT_TIMEOUT_MILLIS, id -> {
-            if (settled.tryFail("no CONNACK and SUBACK within " + CONNECT_TIMEOUT_MILLIS + " ms")) {
-                LOG.warnf("The MQTT broker at %s:%d did not complete the connection in time; trying again",
-                        settings.host(), settings.port());
+            if (settled.tryFail("no CONNACK" + (subscribe ? " and SUBACK" : "") + " within " + CONNECT_TIMEOUT_MILLIS
+                    + " ms")) {
+                LOG.warnf("The MQTT broker at %s:%d did not complete the %s connection in time; trying again",
+                        settings.host(), settings.port(), role);
                 attempt.disconnect();
-                scheduleReconnect();
+                later(retry);
             }
         });
         attempt.connect(settings.port(), settings.host())
-                .compose(connAck -> attempt.subscribe(settings.changesFilter(), MqttQoS.AT_LEAST_ONCE.value()))
+                .compose(connAck -> subscribe
+                        ? attempt.subscribe(settings.changesFilter(), MqttQoS.AT_LEAST_ONCE.value()).mapEmpty()
+                        : Future.<Void>succeededFuture())
                 .onComplete(ar -> vertx.cancelTimer(timer))
-                .onSuccess(packetId -> {
-                    if (!settled.tryComplete()) {
-                        return;
+                .onSuccess(x -> {
+                    if (settled.tryComplete()) {
+                        up.run();
                     }
-                    client = attempt;
-                    connected = true;
-                    LOG.infof("Connected to the MQTT broker at %s:%d as %s, subscribed to %s", settings.host(),
-                            settings.port(), settings.clientId(), settings.changesFilter());
-                    events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_CONNECTED, null, "connected to the MQTT broker at "
-                            + settings.host() + ":" + settings.port()));
                 })
                 .onFailure(e -> {
                     if (!settled.tryFail(e)) {
@@ -139,32 +179,59 @@ public final class MeshLink {
                     if (attempt.isConnected()) {
                         attempt.disconnect();
                     }
-                    scheduleReconnect();
+                    later(retry);
                 });
     }
 
-    private void disconnected(MqttClient which) {
-        if (which != client) {
+    private void inboundLost(MqttClient which) {
+        if (which != inbound) {
             return;
         }
-        connected = false;
-        client = null;
+        inboundUp = false;
+        inbound = null;
+        lost("inbound", this::connectInbound);
+    }
+
+    private void outboundLost(MqttClient which) {
+        if (which != outbound) {
+            return;
+        }
+        outboundUp = false;
+        outbound = null;
         for (Integer packetId : List.copyOf(awaitingAck.keySet())) {
             failAck(packetId, "the connection to the broker closed before its PUBACK");
         }
         earlyAcks.clear();
-        events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_DISCONNECTED, null, "disconnected from the MQTT broker at "
-                + settings.host() + ":" + settings.port()));
+        lost("outbound", this::connectOutbound);
+    }
+
+    private void lost(String role, Runnable reconnect) {
+        reportConnection();
         if (running) {
-            LOG.warnf("Lost the MQTT broker at %s:%d; reconnecting. Unacknowledged changes will be sent again.",
-                    settings.host(), settings.port());
-            scheduleReconnect();
+            LOG.warnf("Lost the %s connection to the MQTT broker at %s:%d; reconnecting. Unacknowledged changes will be"
+                    + " sent again.", role, settings.host(), settings.port());
+            later(reconnect);
         }
     }
 
-    private void scheduleReconnect() {
+    /** sync-connected when both connections are up, sync-disconnected when one of them goes. */
+    private void reportConnection() {
+        boolean now = isConnected();
+        if (now && !reported) {
+            reported = true;
+            events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_CONNECTED, null, "connected to the MQTT broker at "
+                    + settings.host() + ":" + settings.port()));
+        } else if (!now && reported) {
+            reported = false;
+            events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_DISCONNECTED, null, running
+                    ? "disconnected from the MQTT broker at " + settings.host() + ":" + settings.port()
+                    : "sync stopped"));
+        }
+    }
+
+    private void later(Runnable action) {
         if (running) {
-            vertx.setTimer(Math.max(1, settings.reconnectInterval().toMillis()), id -> context.runOnContext(v -> connect()));
+            vertx.setTimer(Math.max(1, settings.reconnectInterval().toMillis()), id -> context.runOnContext(v -> action.run()));
         }
     }
 
@@ -189,17 +256,20 @@ public final class MeshLink {
         running = false;
         Promise<Void> done = Promise.promise();
         context.runOnContext(v -> {
-            MqttClient current = client;
-            client = null;
-            if (connected) {
-                connected = false;
-                events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_DISCONNECTED, null, "sync stopped"));
+            MqttClient in = inbound;
+            MqttClient out = outbound;
+            inbound = null;
+            outbound = null;
+            inboundUp = false;
+            outboundUp = false;
+            reportConnection();
+            Future<Void> closing = Future.succeededFuture();
+            for (MqttClient client : new MqttClient[] {in, out}) {
+                if (client != null && client.isConnected()) {
+                    closing = closing.compose(x -> client.disconnect().otherwiseEmpty());
+                }
             }
-            if (current != null && current.isConnected()) {
-                current.disconnect().onComplete(ar -> done.tryComplete());
-            } else {
-                done.tryComplete();
-            }
+            closing.onComplete(ar -> done.tryComplete());
         });
         return done.future();
     }

@@ -5,8 +5,6 @@ import static org.awaitility.Awaitility.await;
 import dev.loomdb.edge.it.Infra;
 import dev.loomdb.edge.it.NodeProcess;
 import io.restassured.path.json.JsonPath;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -15,16 +13,14 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
  * Burst coalescing and the latency debounce adds, each beside its baseline measured in the same run
- * (debounce off). Run with {@code mvn -Pbench verify}; prints a table and writes
- * {@code target/bench/debounce.json}. Figures are medians over rounds.
+ * (debounce off). Run with {@code mvn -Pbench verify}; figures (medians over rounds) go to
+ * {@link BenchResults}.
  */
 class DebounceBench {
 
@@ -41,47 +37,26 @@ class DebounceBench {
     void debounceAgainstNoDebounce() throws Exception {
         Figures off = measure("0");
         Figures on = measure("100ms");
-        Map<String, Object> results = new LinkedHashMap<>();
-        double offMessages = median(off.bursts().stream().mapToDouble(Burst::messagesPerChange).toArray());
-        double onMessages = median(on.bursts().stream().mapToDouble(Burst::messagesPerChange).toArray());
-        double offBytes = median(off.bursts().stream().mapToDouble(Burst::bytesPerChange).toArray());
-        double onBytes = median(on.bursts().stream().mapToDouble(Burst::bytesPerChange).toArray());
-        results.put("burst_messages_per_change", row(onMessages, offMessages, "messages/change", spread(on, true)));
-        results.put("burst_bytes_per_change", row(onBytes, offBytes, "bytes/change", spread(on, false)));
-        results.put("latency_p50_ms", row(percentile(on.latencyMicros(), 50) / 1000.0,
-                percentile(off.latencyMicros(), 50) / 1000.0, "ms", 0));
-        results.put("latency_p99_ms", row(percentile(on.latencyMicros(), 99) / 1000.0,
-                percentile(off.latencyMicros(), 99) / 1000.0, "ms", 0));
-
-        System.out.println();
-        System.out.println("Debounce 100 ms vs off (baseline), " + ROUNDS + " rounds of " + BURST + " updates to "
-                + ENTITIES + " entities, " + LATENCY_SAMPLES + " single writes for latency");
-        System.out.printf(Locale.ROOT, "%-28s %12s %12s %8s%n", "figure", "debounce", "baseline", "ratio");
-        results.forEach((name, value) -> {
-            @SuppressWarnings("unchecked")
-            Map<String, Object> r = (Map<String, Object>) value;
-            System.out.printf(Locale.ROOT, "%-28s %12.3f %12.3f %8.3f%n", name, r.get("ours"), r.get("baseline"),
-                    r.get("ratio"));
-        });
+        System.out.printf("%nDebounce 100 ms vs off (baseline): %d rounds of %d updates to %d entities, %d isolated writes"
+                + " for latency%n", ROUNDS, BURST, ENTITIES, LATENCY_SAMPLES);
+        BenchResults.Entry messages = BenchResults.add("burst of " + BURST + " updates to " + ENTITIES
+                + " entities: MQTT messages per change", values(on, true), values(off, true), "debounce off",
+                "msgs/change", "goal: >= 98% fewer");
+        BenchResults.Entry bytes = BenchResults.add("same burst: bytes on the wire per change", values(on, false),
+                values(off, false), "debounce off", "bytes/change", "");
+        BenchResults.add("isolated writes, debounce 100 ms: latency p50, ms (commit -> visible)",
+                new double[] {percentile(on.latencyMicros(), 50) / 1000.0},
+                new double[] {percentile(off.latencyMicros(), 50) / 1000.0}, "debounce off", "ms", "");
+        BenchResults.add("isolated writes, debounce 100 ms: latency p99, ms (commit -> visible)",
+                new double[] {percentile(on.latencyMicros(), 99) / 1000.0},
+                new double[] {percentile(off.latencyMicros(), 99) / 1000.0}, "debounce off", "ms",
+                "goal: <= window + 20 ms");
         System.out.printf(Locale.ROOT, "traffic saved by debounce: %.1f%% of messages, %.1f%% of bytes%n",
-                100 * (1 - onMessages / offMessages), 100 * (1 - onBytes / offBytes));
-        write(results);
+                100 * (1 - messages.ratio()), 100 * (1 - bytes.ratio()));
     }
 
-    private static Map<String, Object> row(double ours, double baseline, String unit, double spread) {
-        Map<String, Object> r = new LinkedHashMap<>();
-        r.put("ours", ours);
-        r.put("baseline", baseline);
-        r.put("ratio", baseline == 0 ? 0 : ours / baseline);
-        r.put("unit", unit);
-        r.put("spread", spread);
-        r.put("rounds", ROUNDS);
-        return r;
-    }
-
-    private static double spread(Figures f, boolean messages) {
-        double[] values = f.bursts().stream().mapToDouble(b -> messages ? b.messagesPerChange() : b.bytesPerChange()).toArray();
-        return Arrays.stream(values).max().orElse(0) - Arrays.stream(values).min().orElse(0);
+    private static double[] values(Figures f, boolean messages) {
+        return f.bursts().stream().mapToDouble(b -> messages ? b.messagesPerChange() : b.bytesPerChange()).toArray();
     }
 
     private Figures measure(String debounce) throws Exception {
@@ -162,33 +137,10 @@ class DebounceBench {
         }
     }
 
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
-    }
-
     private static double percentile(long[] values, int p) {
         long[] sorted = values.clone();
         Arrays.sort(sorted);
         int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
         return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
-    }
-
-    private static void write(Map<String, Object> results) throws IOException {
-        Path out = Path.of("target", "bench", "debounce.json");
-        Files.createDirectories(out.getParent());
-        StringBuilder json = new StringBuilder("{\n");
-        int i = 0;
-        for (Map.Entry<String, Object> e : results.entrySet()) {
-            @SuppressWarnings("unchecked")
-            Map<String, Object> r = (Map<String, Object>) e.getValue();
-            json.append(String.format(Locale.ROOT,
-                    "  \"%s\": {\"ours\": %.4f, \"baseline\": %.4f, \"ratio\": %.4f, \"unit\": \"%s\", \"spread\": %.4f, \"rounds\": %d}%s%n",
-                    e.getKey(), r.get("ours"), r.get("baseline"), r.get("ratio"), r.get("unit"), r.get("spread"),
-                    r.get("rounds"), ++i < results.size() ? "," : ""));
-        }
-        Files.writeString(out, json.append("}\n").toString());
-        System.out.println("written " + out.toAbsolutePath());
     }
 }

@@ -1,0 +1,653 @@
+package dev.loomdb.edge.bench;
+
+import static org.awaitility.Awaitility.await;
+
+import dev.loomdb.edge.it.Infra;
+import dev.loomdb.edge.it.NodeProcess;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The sync benchmarks, each figure beside a baseline measured in the same run: throughput and
+ * latency against PostgreSQL's own logical replication between two databases of one server, the
+ * write ceiling, fan-out to four receivers, start-up and memory, and the REST API against plain
+ * SQL. {@code mvn -Pbench verify [-Dbench.quick=true] [-Dloom.it.infra=external]}; figures in
+ * {@code target/bench/results.json|md|svg}.
+ *
+ * <p>Latency is measured from the moment the writer's COMMIT returns on the source to the moment
+ * the row is written on the receiver ({@code clock_timestamp()} in a trigger there, inside the
+ * applying transaction), for ours and for the baseline alike, in an HDR histogram.
+ */
+class SyncBench {
+
+    private static final boolean QUICK = BenchResults.QUICK;
+    private static final int ROUNDS = 3;
+    private static final int ROWS = QUICK ? 10_000 : 100_000;
+    private static final int FAN_OUT_ROWS = QUICK ? 5_000 : 30_000;
+    private static final int BATCH = 1000;
+    private static final int[] LOADS = {100, 1000, 5000};
+    private static final Duration LOAD_TIME = QUICK ? Duration.ofSeconds(2) : Duration.ofSeconds(8);
+    private static final Duration REST_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(8);
+    private static final int REST_CONCURRENCY = 8;
+    private static final Duration ARRIVAL = Duration.ofMinutes(5);
+
+    private static final String STAMP_FUNCTION = "CREATE OR REPLACE FUNCTION public.bench_stamp_applied() RETURNS trigger"
+            + " LANGUAGE plpgsql AS $$ BEGIN NEW.bench_applied_at := clock_timestamp(); RETURN NEW; END $$";
+
+    private final Path root = Infra.workDir("bench");
+    private final String suffix = Infra.suffix();
+    private final String mesh = "bench-" + suffix;
+    private final int brokerPort = Infra.brokerPort();
+    private final AtomicLong sequence = new AtomicLong();
+    private final List<NodeProcess> receivers = new ArrayList<>();
+    private NodeProcess a;
+
+    @Test
+    void syncSuite() throws Exception {
+        System.out.printf("%nSync benchmarks (%s mode, %s), figure / baseline / ratio%n", QUICK ? "quick" : "full",
+                Infra.external() ? "machine PostgreSQL 15 + Mosquitto" : "embedded PostgreSQL + broker");
+        try {
+            a = NodeProcess.create(root, "a-" + suffix, mesh, Infra.brokerHost(), brokerPort, !Infra.external())
+                    .with("loom.debounce", "0").start().awaitReady();
+            NodeProcess b = receiver("b");
+            double idleRss = rssMiB(b);
+
+            Map<Integer, double[][]> oursOff = latencies(List.of(b)); // [round][p50,p95,p99]
+            a.stop();
+            a.with("loom.debounce", "100ms").start().awaitReady();
+            Map<Integer, double[][]> oursOn = latencies(List.of(b));
+
+            double[] ours = new double[ROUNDS];
+            for (int r = 0; r < ROUNDS; r++) {
+                ours[r] = throughput(List.of(b), ROWS);
+            }
+            double loadedRss = rssMiB(b);
+
+            for (String name : List.of("c", "d", "e")) {
+                receiver(name);
+            }
+            double[] fanOut = new double[ROUNDS];
+            for (int r = 0; r < ROUNDS; r++) {
+                fanOut[r] = throughput(receivers, FAN_OUT_ROWS);
+            }
+            double[][] fanOutLatency = latencyRounds(receivers, 1000);
+            while (receivers.size() > 1) {
+                receivers.remove(receivers.size() - 1).close();
+            }
+
+            Baseline pg = new Baseline(a);
+            double[] pgThroughput = new double[ROUNDS];
+            double[] ceiling = new double[ROUNDS];
+            Map<Integer, double[][]> pgLatency;
+            try {
+                pg.create();
+                for (int r = 0; r < ROUNDS; r++) {
+                    pgThroughput[r] = pg.throughput(ROWS);
+                    ceiling[r] = pg.ceiling(ROWS);
+                }
+                pgLatency = new java.util.LinkedHashMap<>();
+                for (int load : LOADS) {
+                    pgLatency.put(load, pg.latencyRounds(load));
+                }
+            } finally {
+                pg.drop();
+            }
+            double[] single = ours;
+
+            System.out.println();
+            BenchResults.add("sync throughput, " + ROWS + " upserts in batches of " + BATCH + ", rows/s", ours,
+                    pgThroughput, "PostgreSQL logical replication", "rows/s", "goal: ratio >= 0.5");
+            BenchResults.add("sustained sync rate vs write ceiling, rows/s", ours, ceiling,
+                    "PostgreSQL commits, no sync", "rows/s", "goal: ratio >= 0.8");
+            BenchResults.throughputPoint("LoomDB Edge sync A -> B", BenchResults.median(ours));
+            BenchResults.throughputPoint("LoomDB Edge sync A -> 4 receivers", BenchResults.median(fanOut));
+            BenchResults.throughputPoint("PostgreSQL logical replication", BenchResults.median(pgThroughput));
+            BenchResults.throughputPoint("PostgreSQL write ceiling (no sync)", BenchResults.median(ceiling));
+            String[] percentiles = {"p50", "p95", "p99"};
+            for (int load : LOADS) {
+                for (int p = 0; p < 3; p++) {
+                    BenchResults.add("latency " + percentiles[p] + " at " + load + "/s, debounce 0, ms",
+                            column(oursOff.get(load), p), column(pgLatency.get(load), p), "PostgreSQL logical replication",
+                            "ms", load == 1000 && p == 2 ? "goal: < 50 ms" : "");
+                    BenchResults.add("latency " + percentiles[p] + " at " + load + "/s, debounce 100 ms, ms",
+                            column(oursOn.get(load), p), column(pgLatency.get(load), p),
+                            "PostgreSQL logical replication", "ms", "");
+                }
+                BenchResults.latencyPoint("ours, debounce 0", load + "/s p50", BenchResults.median(column(oursOff.get(load), 0)));
+                BenchResults.latencyPoint("ours, debounce 0", load + "/s p99", BenchResults.median(column(oursOff.get(load), 2)));
+                BenchResults.latencyPoint("ours, debounce 100 ms", load + "/s p50",
+                        BenchResults.median(column(oursOn.get(load), 0)));
+                BenchResults.latencyPoint("ours, debounce 100 ms", load + "/s p99",
+                        BenchResults.median(column(oursOn.get(load), 2)));
+                BenchResults.latencyPoint("PostgreSQL logical replication", load + "/s p50",
+                        BenchResults.median(column(pgLatency.get(load), 0)));
+                BenchResults.latencyPoint("PostgreSQL logical replication", load + "/s p99",
+                        BenchResults.median(column(pgLatency.get(load), 2)));
+            }
+            BenchResults.add("fan-out: 1 writer, 4 receivers, " + FAN_OUT_ROWS + " rows, rows/s (all four have them)",
+                    fanOut, single, "one receiver", "rows/s", "");
+            BenchResults.add("fan-out: p99 latency at 1000/s over 4 receivers, debounce 100 ms, ms",
+                    column(fanOutLatency, 2), column(oursOn.get(1000), 2), "one receiver", "ms", "");
+            BenchResults.add("memory: receiver JVM RSS after the load, MiB", new double[] {loadedRss},
+                    new double[] {idleRss}, "same JVM idle after start", "MiB", "JVM only; PostgreSQL is separate");
+
+            startup();
+            rest();
+        } finally {
+            for (NodeProcess node : receivers) {
+                node.close();
+            }
+            if (a != null) {
+                a.close();
+            }
+        }
+    }
+
+    private NodeProcess receiver(String name) throws SQLException {
+        NodeProcess node = NodeProcess.create(root, name + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, false);
+        receivers.add(node);
+        node.start().awaitReady();
+        try (Connection sql = node.sql(); Statement s = sql.createStatement()) {
+            s.execute("ALTER TABLE loom.nodes ADD COLUMN IF NOT EXISTS bench_applied_at timestamptz");
+            s.execute(STAMP_FUNCTION);
+            s.execute("CREATE OR REPLACE TRIGGER zz_bench_applied BEFORE INSERT OR UPDATE ON loom.nodes FOR EACH ROW"
+                    + " EXECUTE FUNCTION public.bench_stamp_applied()");
+        }
+        return node;
+    }
+
+    // ---- ours ----
+
+    /** Rows/s from the first write on A until every receiver has the last row (applies keep commit order). */
+    private double throughput(List<NodeProcess> to, int rows) throws Exception {
+        String prefix = "t" + sequence.incrementAndGet() + "-";
+        long start = System.nanoTime();
+        try (Connection sql = a.sql()) {
+            writeBatches(sql, "loom.nodes", prefix, rows);
+        }
+        for (NodeProcess receiver : to) {
+            awaitRow(receiver::sql, "loom.nodes", prefix + rows);
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        for (NodeProcess receiver : to) {
+            assertCount(receiver::sql, "loom.nodes", prefix, rows);
+        }
+        return rows / seconds;
+    }
+
+    private Map<Integer, double[][]> latencies(List<NodeProcess> to) throws Exception {
+        Map<Integer, double[][]> byLoad = new java.util.LinkedHashMap<>();
+        offer(a::sql, "loom.nodes", to.get(0)::sql, "loom.nodes", 100, Duration.ofSeconds(1)); // warm-up
+        for (int load : LOADS) {
+            byLoad.put(load, latencyRounds(to, load));
+        }
+        return byLoad;
+    }
+
+    private double[][] latencyRounds(List<NodeProcess> to, int load) throws Exception {
+        double[][] rounds = new double[ROUNDS][];
+        for (int r = 0; r < ROUNDS; r++) {
+            Histogram merged = new Histogram(3);
+            String prefix = "l" + sequence.incrementAndGet() + "-";
+            Map<String, Long> committed = offerAt(a::sql, "loom.nodes", prefix, load);
+            for (NodeProcess receiver : to) {
+                merged.add(arrivals(receiver::sql, "loom.nodes", prefix, committed));
+            }
+            rounds[r] = percentiles(merged);
+        }
+        return rounds;
+    }
+
+    private void offer(SqlSource source, String table, SqlSource target, String targetTable, int load, Duration time)
+            throws Exception {
+        String prefix = "w" + sequence.incrementAndGet() + "-";
+        Map<String, Long> committed = offerAt(source, table, prefix, load, time);
+        arrivals(target, targetTable, prefix, committed);
+    }
+
+    private Map<String, Long> offerAt(SqlSource source, String table, String prefix, int load) throws Exception {
+        return offerAt(source, table, prefix, load, LOAD_TIME);
+    }
+
+    /**
+     * Offers {@code load} rows/s for {@code time}: every 10 ms one transaction of load/100 new rows.
+     * Returns each row's commit time (epoch µs, when COMMIT returned).
+     */
+    private static Map<String, Long> offerAt(SqlSource source, String table, String prefix, int load, Duration time)
+            throws Exception {
+        Map<String, Long> committed = new ConcurrentHashMap<>();
+        int perTick = Math.max(1, load / 100);
+        long ticks = time.toMillis() / 10;
+        try (Connection sql = source.get();
+                PreparedStatement insert = sql.prepareStatement("INSERT INTO " + table + " (id, type, properties)"
+                        + " SELECT ? || g, 'Bench', jsonb_build_object('g', g) FROM generate_series(?::int, ?::int) g")) {
+            long start = System.nanoTime();
+            for (long tick = 0; tick < ticks; tick++) {
+                long due = start + tick * 10_000_000L;
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(wait);
+                }
+                int from = (int) (tick * perTick);
+                insert.setString(1, prefix);
+                insert.setInt(2, from);
+                insert.setInt(3, from + perTick - 1);
+                insert.executeUpdate();
+                long at = micros(Instant.now());
+                for (int i = from; i < from + perTick; i++) {
+                    committed.put(prefix + i, at);
+                }
+            }
+        }
+        return committed;
+    }
+
+    /** Waits until every row arrived, then reads when each was written on the receiver. */
+    private static Histogram arrivals(SqlSource target, String table, String prefix, Map<String, Long> committed)
+            throws Exception {
+        long last = committed.size() - 1;
+        awaitRow(target, table, prefix + last);
+        Histogram histogram = new Histogram(3);
+        try (Connection sql = target.get(); PreparedStatement query = sql.prepareStatement("SELECT id,"
+                + " (extract(epoch FROM bench_applied_at) * 1000000)::bigint FROM " + table + " WHERE id LIKE ?")) {
+            query.setString(1, prefix + "%");
+            try (ResultSet rs = query.executeQuery()) {
+                int n = 0;
+                while (rs.next()) {
+                    Long at = committed.get(rs.getString(1));
+                    if (at != null) {
+                        histogram.recordValue(Math.max(0, rs.getLong(2) - at));
+                        n++;
+                    }
+                }
+                if (n != committed.size()) {
+                    throw new IllegalStateException(n + " of " + committed.size() + " rows arrived with " + prefix);
+                }
+            }
+        }
+        return histogram;
+    }
+
+    private static double[] percentiles(Histogram micros) {
+        return new double[] {micros.getValueAtPercentile(50) / 1000.0, micros.getValueAtPercentile(95) / 1000.0,
+                micros.getValueAtPercentile(99) / 1000.0};
+    }
+
+    // ---- start-up ----
+
+    private void startup() throws Exception {
+        NodeProcess f = NodeProcess.create(root, "f-" + suffix, mesh, Infra.brokerHost(), brokerPort, false);
+        receivers.add(f);
+        Path archive = root.resolve("loom-cds.jsa").toAbsolutePath();
+        Files.deleteIfExists(archive);
+        f.jvmArg("-XX:ArchiveClassesAtExit=" + archive).start().awaitReady(); // first start: initdb, and the archive
+        f.stop();
+        f.clearJvmArgs();
+        double[] plainReady = new double[ROUNDS];
+        double[] plainSynced = new double[ROUNDS];
+        double[] cdsReady = new double[ROUNDS];
+        double[] cdsSynced = new double[ROUNDS];
+        for (int r = 0; r < ROUNDS; r++) {
+            double[] plain = startOnce(f);
+            plainReady[r] = plain[0];
+            plainSynced[r] = plain[1];
+            if (Files.exists(archive)) {
+                f.jvmArg("-XX:SharedArchiveFile=" + archive);
+                double[] cds = startOnce(f);
+                f.clearJvmArgs();
+                cdsReady[r] = cds[0];
+                cdsSynced[r] = cds[1];
+            }
+        }
+        BenchResults.add("start to ready, existing data dir, JVM + AppCDS archive, ms", cdsReady, plainReady,
+                "JVM without archive", "ms", Files.exists(archive) ? "" : "archive not written");
+        BenchResults.add("start to first synced change, JVM + AppCDS archive, ms", cdsSynced, plainSynced,
+                "JVM without archive", "ms", "");
+    }
+
+    /** [ms to ready, ms to the first change written on A after ready arriving]. */
+    private double[] startOnce(NodeProcess node) throws Exception {
+        long start = System.nanoTime();
+        node.start().awaitReady();
+        double ready = (System.nanoTime() - start) / 1e6;
+        String id = "s" + sequence.incrementAndGet();
+        a.api().body("{\"type\":\"Bench\",\"properties\":{}}").put("/api/nodes/" + id).then().statusCode(201);
+        await().atMost(ARRIVAL).pollInterval(Duration.ofMillis(5))
+                .until(() -> node.api().get("/api/nodes/" + id).statusCode() == 200);
+        double synced = (System.nanoTime() - start) / 1e6;
+        node.stop();
+        return new double[] {ready, synced};
+    }
+
+    // ---- REST ----
+
+    private void rest() throws Exception {
+        double[] apiWrites = new double[ROUNDS];
+        double[] apiWriteP99 = new double[ROUNDS];
+        double[] apiReads = new double[ROUNDS];
+        double[] apiReadP99 = new double[ROUNDS];
+        double[] sqlWrites = new double[ROUNDS];
+        double[] sqlWriteP99 = new double[ROUNDS];
+        double[] sqlReads = new double[ROUNDS];
+        double[] sqlReadP99 = new double[ROUNDS];
+        HttpClient http = HttpClient.newBuilder().executor(Executors.newFixedThreadPool(REST_CONCURRENCY)).build();
+        for (int r = 0; r < ROUNDS; r++) {
+            String prefix = "r" + sequence.incrementAndGet() + "-";
+            double[] w = load(i -> put(http, prefix + i));
+            apiWrites[r] = w[0];
+            apiWriteP99[r] = w[1];
+            double[] rd = load(i -> get(http, prefix + (i % 500)));
+            apiReads[r] = rd[0];
+            apiReadP99[r] = rd[1];
+            String sqlPrefix = "q" + sequence.incrementAndGet() + "-";
+            double[] sw = sqlLoad("INSERT INTO loom.nodes (id, type, properties) VALUES (?, 'Bench', '{\"v\":1}')"
+                    + " ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, properties = EXCLUDED.properties", sqlPrefix,
+                    false);
+            sqlWrites[r] = sw[0];
+            sqlWriteP99[r] = sw[1];
+            double[] sr = sqlLoad("SELECT id, type, properties, version, hlc, origin FROM loom.nodes WHERE id = ?"
+                    + " AND NOT tombstone", sqlPrefix, true);
+            sqlReads[r] = sr[0];
+            sqlReadP99[r] = sr[1];
+        }
+        String c = " (" + REST_CONCURRENCY + " concurrent)";
+        BenchResults.add("REST PUT /api/nodes/{id}, writes/s" + c, apiWrites, sqlWrites, "same upsert over JDBC",
+                "ops/s", "");
+        BenchResults.add("REST PUT p99, ms" + c, apiWriteP99, sqlWriteP99, "same upsert over JDBC", "ms", "");
+        BenchResults.add("REST GET /api/nodes/{id}, reads/s" + c, apiReads, sqlReads, "same SELECT over JDBC", "ops/s",
+                "");
+        BenchResults.add("REST GET p99, ms" + c, apiReadP99, sqlReadP99, "same SELECT over JDBC", "ms", "");
+    }
+
+    private interface Operation {
+        void run(long i) throws Exception;
+    }
+
+    /** [operations/s, p99 ms] with REST_CONCURRENCY workers for REST_TIME. */
+    private static double[] load(Operation operation) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(REST_CONCURRENCY);
+        AtomicLong next = new AtomicLong();
+        Histogram histogram = new Histogram(3);
+        long end = System.nanoTime() + REST_TIME.toNanos();
+        List<Future<Histogram>> workers = new ArrayList<>();
+        long start = System.nanoTime();
+        for (int t = 0; t < REST_CONCURRENCY; t++) {
+            workers.add(pool.submit(() -> {
+                Histogram own = new Histogram(3);
+                while (System.nanoTime() < end) {
+                    long begin = System.nanoTime();
+                    operation.run(next.getAndIncrement());
+                    own.recordValue((System.nanoTime() - begin) / 1000);
+                }
+                return own;
+            }));
+        }
+        for (Future<Histogram> worker : workers) {
+            histogram.add(worker.get());
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        pool.shutdown();
+        return new double[] {histogram.getTotalCount() / seconds, histogram.getValueAtPercentile(99) / 1000.0};
+    }
+
+    private double[] sqlLoad(String statement, String prefix, boolean read) throws Exception {
+        List<Connection> connections = new ArrayList<>();
+        ThreadLocal<PreparedStatement> statements = new ThreadLocal<>();
+        try {
+            return load(i -> {
+                PreparedStatement ps = statements.get();
+                if (ps == null) {
+                    Connection c = a.sql();
+                    synchronized (connections) {
+                        connections.add(c);
+                    }
+                    ps = c.prepareStatement(statement);
+                    statements.set(ps);
+                }
+                ps.setString(1, prefix + (read ? ThreadLocalRandom.current().nextInt(500) : i));
+                if (read) {
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                    }
+                } else {
+                    ps.executeUpdate();
+                }
+            });
+        } finally {
+            for (Connection c : connections) {
+                c.close();
+            }
+        }
+    }
+
+    private void put(HttpClient http, String id) throws IOException, InterruptedException {
+        HttpResponse<Void> response = http.send(HttpRequest.newBuilder(api("/api/nodes/" + id))
+                .header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString("{\"type\":\"Bench\",\"properties\":{\"v\":1}}")).build(),
+                HttpResponse.BodyHandlers.discarding());
+        if (response.statusCode() >= 300) {
+            throw new IllegalStateException("PUT " + id + ": " + response.statusCode());
+        }
+    }
+
+    private void get(HttpClient http, String id) throws IOException, InterruptedException {
+        HttpResponse<Void> response = http.send(HttpRequest.newBuilder(api("/api/nodes/" + id)).GET().build(),
+                HttpResponse.BodyHandlers.discarding());
+        if (response.statusCode() != 200 && response.statusCode() != 404) {
+            throw new IllegalStateException("GET " + id + ": " + response.statusCode());
+        }
+    }
+
+    private URI api(String path) {
+        return URI.create("http://127.0.0.1:" + a.httpPort() + path);
+    }
+
+    // ---- PostgreSQL's own logical replication between two databases of the same server ----
+
+    /** Databases named loom_it_* so that .ci/run's clean-up finds any left behind. */
+    private final class Baseline {
+
+        private static final String SOURCE = "loom_it_bench_src";
+        private static final String TARGET = "loom_it_bench_dst";
+        private static final String PLAIN = "loom_it_bench_plain";
+        private static final String SLOT = "loom_it_bench_sub";
+        /** The shape of loom.nodes (columns, checks, indexes, replica identity), without its triggers. */
+        private static final String[] TABLE = {
+            "CREATE TABLE bench_nodes (id text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 256), type text NOT NULL"
+                    + " CHECK (length(type) BETWEEN 1 AND 256), properties jsonb NOT NULL DEFAULT '{}'::jsonb"
+                    + " CHECK (jsonb_typeof(properties) = 'object'), hlc bigint NOT NULL DEFAULT 0, version bigint NOT NULL"
+                    + " DEFAULT 0, origin text NOT NULL DEFAULT '', tombstone boolean NOT NULL DEFAULT false,"
+                    + " deleted_at timestamptz, property_clocks jsonb NOT NULL DEFAULT '{}'::jsonb, base_hlc bigint NOT NULL"
+                    + " DEFAULT 0, bench_applied_at timestamptz)",
+            "CREATE INDEX ON bench_nodes (type, id)",
+            "CREATE INDEX ON bench_nodes USING gin (properties)",
+            "ALTER TABLE bench_nodes REPLICA IDENTITY FULL"};
+
+        private final NodeProcess server;
+
+        Baseline(NodeProcess server) {
+            this.server = server;
+        }
+
+        void create() throws Exception {
+            drop();
+            try (Connection admin = server.sql("postgres"); Statement s = admin.createStatement()) {
+                for (String db : List.of(SOURCE, TARGET, PLAIN)) {
+                    s.execute("CREATE DATABASE " + db);
+                }
+            }
+            for (String db : List.of(SOURCE, TARGET, PLAIN)) {
+                try (Connection c = server.sql(db); Statement s = c.createStatement()) {
+                    for (String ddl : TABLE) {
+                        s.execute(ddl);
+                    }
+                }
+            }
+            try (Connection src = server.sql(SOURCE); Statement s = src.createStatement()) {
+                s.execute("CREATE PUBLICATION bench_pub FOR TABLE bench_nodes");
+                s.execute("SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");
+            }
+            try (Connection dst = server.sql(TARGET); Statement s = dst.createStatement()) {
+                s.execute(STAMP_FUNCTION);
+                s.execute("CREATE TRIGGER zz_bench_applied BEFORE INSERT OR UPDATE ON bench_nodes FOR EACH ROW"
+                        + " EXECUTE FUNCTION public.bench_stamp_applied()");
+                s.execute("ALTER TABLE bench_nodes ENABLE ALWAYS TRIGGER zz_bench_applied");
+                // Same server: the slot exists already (creating it in this command would wait on itself).
+                s.execute("CREATE SUBSCRIPTION bench_sub CONNECTION 'host=127.0.0.1 port=" + server.postgresPort()
+                        + " dbname=" + SOURCE + " user=postgres' PUBLICATION bench_pub WITH (create_slot = false,"
+                        + " slot_name = '" + SLOT + "', copy_data = false)");
+            }
+            offer(() -> server.sql(SOURCE), "bench_nodes", () -> server.sql(TARGET), "bench_nodes", 100,
+                    Duration.ofSeconds(1)); // warm-up; also proves the subscription runs
+        }
+
+        double throughput(int rows) throws Exception {
+            String prefix = "t" + sequence.incrementAndGet() + "-";
+            long start = System.nanoTime();
+            try (Connection sql = server.sql(SOURCE)) {
+                writeBatches(sql, "bench_nodes", prefix, rows);
+            }
+            awaitRow(() -> server.sql(TARGET), "bench_nodes", prefix + rows);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertCount(() -> server.sql(TARGET), "bench_nodes", prefix, rows);
+            return rows / seconds;
+        }
+
+        /** The same writes into a table nothing replicates: how fast PostgreSQL itself commits them. */
+        double ceiling(int rows) throws Exception {
+            String prefix = "c" + sequence.incrementAndGet() + "-";
+            long start = System.nanoTime();
+            try (Connection sql = server.sql(PLAIN)) {
+                writeBatches(sql, "bench_nodes", prefix, rows);
+            }
+            return rows / ((System.nanoTime() - start) / 1e9);
+        }
+
+        double[][] latencyRounds(int load) throws Exception {
+            double[][] rounds = new double[ROUNDS][];
+            for (int r = 0; r < ROUNDS; r++) {
+                String prefix = "l" + sequence.incrementAndGet() + "-";
+                Map<String, Long> committed = offerAt(() -> server.sql(SOURCE), "bench_nodes", prefix, load);
+                rounds[r] = percentiles(arrivals(() -> server.sql(TARGET), "bench_nodes", prefix, committed));
+            }
+            return rounds;
+        }
+
+        void drop() {
+            try (Connection dst = server.sql(TARGET); Statement s = dst.createStatement()) {
+                s.execute("ALTER SUBSCRIPTION bench_sub DISABLE");
+                s.execute("ALTER SUBSCRIPTION bench_sub SET (slot_name = NONE)");
+                s.execute("DROP SUBSCRIPTION bench_sub");
+            } catch (SQLException e) {
+                // not there
+            }
+            try (Connection admin = server.sql("postgres"); Statement s = admin.createStatement()) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> {
+                    try (ResultSet rs = s.executeQuery("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '"
+                            + SLOT + "' AND active")) {
+                        rs.next();
+                        return rs.getLong(1) == 0;
+                    }
+                });
+                s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '"
+                        + SLOT + "'");
+                for (String db : List.of(SOURCE, TARGET, PLAIN)) {
+                    s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot clean up the baseline databases", e);
+            }
+        }
+    }
+
+    // ---- helpers ----
+
+    private interface SqlSource {
+        Connection get() throws SQLException;
+    }
+
+    /** Upserts {@code rows} rows (ids prefix1..prefixN), BATCH per transaction. */
+    private static void writeBatches(Connection sql, String table, String prefix, int rows) throws SQLException {
+        try (PreparedStatement upsert = sql.prepareStatement("INSERT INTO " + table + " (id, type, properties)"
+                + " SELECT ? || g, 'Bench', jsonb_build_object('g', g, 'payload', 'abcdefghijklmnopqrstuvwxyz')"
+                + " FROM generate_series(?::int, ?::int) g"
+                + " ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties")) {
+            for (int from = 1; from <= rows; from += BATCH) {
+                upsert.setString(1, prefix);
+                upsert.setInt(2, from);
+                upsert.setInt(3, Math.min(rows, from + BATCH - 1));
+                upsert.executeUpdate();
+            }
+        }
+    }
+
+    private static void awaitRow(SqlSource target, String table, String id) throws SQLException {
+        try (Connection sql = target.get();
+                PreparedStatement query = sql.prepareStatement("SELECT 1 FROM " + table + " WHERE id = ?")) {
+            query.setString(1, id);
+            await().atMost(ARRIVAL).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).until(() -> {
+                try (ResultSet rs = query.executeQuery()) {
+                    return rs.next();
+                }
+            });
+        }
+    }
+
+    private static void assertCount(SqlSource target, String table, String prefix, int rows) throws SQLException {
+        try (Connection sql = target.get();
+                PreparedStatement query = sql.prepareStatement("SELECT count(*) FROM " + table + " WHERE id LIKE ?")) {
+            query.setString(1, prefix + "%");
+            try (ResultSet rs = query.executeQuery()) {
+                rs.next();
+                if (rs.getLong(1) != rows) {
+                    throw new IllegalStateException(rs.getLong(1) + " of " + rows + " rows arrived in " + table);
+                }
+            }
+        }
+    }
+
+    private static double rssMiB(NodeProcess node) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(node.process().pid()), "status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
+            }
+        }
+        return 0;
+    }
+
+    private static double[] column(double[][] rows, int index) {
+        double[] out = new double[rows.length];
+        for (int i = 0; i < rows.length; i++) {
+            out[i] = rows[i][index];
+        }
+        return out;
+    }
+
+    private static long micros(Instant instant) {
+        return ChronoUnit.MICROS.between(Instant.EPOCH, instant);
+    }
+}
