@@ -37,7 +37,7 @@ final class BenchChart {
         if (labels.isEmpty()) {
             return;
         }
-        double min = 0.1;
+        double min = 0.01;
         double max = 10;
         for (Map<String, Double> points : series.values()) {
             for (double v : points.values()) {
@@ -51,7 +51,8 @@ final class BenchChart {
             double y = y0 + h - (p - logMin) / (logMax - logMin) * h;
             svg.append(String.format(Locale.ROOT, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#ddd'/>%n", x0, y, x0 + w,
                     y));
-            svg.append(text(x0 - 45, (int) y + 4, String.format(Locale.ROOT, "%g", Math.pow(10, p)), null));
+            svg.append(text(x0 - 45, (int) y + 4, new java.math.BigDecimal(Math.pow(10, p)).round(new java.math.MathContext(1)).stripTrailingZeros()
+                    .toPlainString(), null));
         }
         int groups = labels.size();
         int seriesCount = series.size();

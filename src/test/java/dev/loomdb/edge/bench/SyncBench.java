@@ -102,12 +102,14 @@ class SyncBench {
             Baseline pg = new Baseline(a);
             double[] pgThroughput = new double[ROUNDS];
             double[] ceiling = new double[ROUNDS];
+            double[] graphCeiling = new double[ROUNDS];
             Map<Integer, double[][]> pgLatency;
             try {
                 pg.create();
                 for (int r = 0; r < ROUNDS; r++) {
                     pgThroughput[r] = pg.throughput(ROWS);
                     ceiling[r] = pg.ceiling(ROWS);
+                    graphCeiling[r] = pg.graphCeiling(ROWS);
                 }
                 pgLatency = new java.util.LinkedHashMap<>();
                 for (int load : LOADS) {
@@ -123,10 +125,13 @@ class SyncBench {
                     pgThroughput, "PostgreSQL logical replication", "rows/s", "goal: ratio >= 0.5");
             BenchResults.add("sustained sync rate vs write ceiling, rows/s", ours, ceiling,
                     "PostgreSQL commits, no sync", "rows/s", "goal: ratio >= 0.8");
+            BenchResults.add("sustained sync rate vs graph write rate (stamping trigger, nothing captured), rows/s",
+                    ours, graphCeiling, "loom.nodes writes, no sync", "rows/s", "what bounds the sync rate");
             BenchResults.throughputPoint("LoomDB Edge sync A -> B", BenchResults.median(ours));
             BenchResults.throughputPoint("LoomDB Edge sync A -> 4 receivers", BenchResults.median(fanOut));
             BenchResults.throughputPoint("PostgreSQL logical replication", BenchResults.median(pgThroughput));
             BenchResults.throughputPoint("PostgreSQL write ceiling (no sync)", BenchResults.median(ceiling));
+            BenchResults.throughputPoint("loom.nodes writes, stamped, no sync", BenchResults.median(graphCeiling));
             String[] percentiles = {"p50", "p95", "p99"};
             for (int load : LOADS) {
                 for (int p = 0; p < 3; p++) {
@@ -474,6 +479,7 @@ class SyncBench {
         private static final String SOURCE = "loom_it_bench_src";
         private static final String TARGET = "loom_it_bench_dst";
         private static final String PLAIN = "loom_it_bench_plain";
+        private static final String GRAPH = "loom_it_bench_graph";
         private static final String SLOT = "loom_it_bench_sub";
         /** The shape of loom.nodes (columns, checks, indexes, replica identity), without its triggers. */
         private static final String[] TABLE = {
@@ -496,9 +502,12 @@ class SyncBench {
         void create() throws Exception {
             drop();
             try (Connection admin = server.sql("postgres"); Statement s = admin.createStatement()) {
-                for (String db : List.of(SOURCE, TARGET, PLAIN)) {
+                for (String db : List.of(SOURCE, TARGET, PLAIN, GRAPH)) {
                     s.execute("CREATE DATABASE " + db);
                 }
+            }
+            try (Connection graph = server.sql(GRAPH)) {
+                Infra.applyMigrations(graph); // the node's schema and stamping trigger, with nothing capturing
             }
             for (String db : List.of(SOURCE, TARGET, PLAIN)) {
                 try (Connection c = server.sql(db); Statement s = c.createStatement()) {
@@ -547,6 +556,16 @@ class SyncBench {
             return rows / ((System.nanoTime() - start) / 1e9);
         }
 
+        /** The same writes into loom.nodes (stamping trigger, indexes) of a database nothing captures. */
+        double graphCeiling(int rows) throws Exception {
+            String prefix = "g" + sequence.incrementAndGet() + "-";
+            long start = System.nanoTime();
+            try (Connection sql = server.sql(GRAPH)) {
+                writeBatches(sql, "loom.nodes", prefix, rows);
+            }
+            return rows / ((System.nanoTime() - start) / 1e9);
+        }
+
         double[][] latencyRounds(int load) throws Exception {
             double[][] rounds = new double[ROUNDS][];
             for (int r = 0; r < ROUNDS; r++) {
@@ -575,7 +594,7 @@ class SyncBench {
                 });
                 s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '"
                         + SLOT + "'");
-                for (String db : List.of(SOURCE, TARGET, PLAIN)) {
+                for (String db : List.of(SOURCE, TARGET, PLAIN, GRAPH)) {
                     s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
                 }
             } catch (SQLException e) {
