@@ -45,14 +45,16 @@ public final class Publisher implements TransactionSink {
     private final int maxInflight;
     private final Semaphore inflight;
     private final Debouncer debouncer;
+    private final long windowNanos;
     private final Counters counters;
     private final SyncEvents events;
     private final ChangeHistory history;
 
     public Publisher(Vertx vertx, MeshLink link, EnvelopeCodec codec, SlotPosition position, String mesh, String nodeId,
             String topic, int maxInflight, Debouncer debouncer, Counters counters, SyncEvents events,
-            ChangeHistory history) {
+            ChangeHistory history, Duration window) {
         this.debouncer = debouncer;
+        this.windowNanos = window.toNanos();
         this.counters = counters;
         this.events = events;
         this.history = history;
@@ -75,9 +77,22 @@ public final class Publisher implements TransactionSink {
             events.emit(new SyncEvent(SyncEvent.Kind.LOCAL_CHANGE, now, nodeId, change, transaction.commitTime(), null,
                     null));
         }
-        for (Window window : debouncer.add(transaction, System.nanoTime())) {
+        for (Window window : debouncer.add(transaction, System.nanoTime() - sinceCommitNanos(transaction))) {
             publish(window);
         }
+    }
+
+    /**
+     * How long ago the transaction committed, so that a window counts from the commit of its first
+     * transaction rather than from when capture read it: the latency debounce adds is then the window,
+     * not the window plus the capture delay. Clamped to [0, window], for clocks that disagree.
+     */
+    private long sinceCommitNanos(CapturedTransaction transaction) {
+        if (transaction.commitTime() == null) {
+            return 0;
+        }
+        long age = Duration.between(transaction.commitTime(), Instant.now()).toNanos();
+        return Math.max(0, Math.min(age, windowNanos));
     }
 
     @Override

@@ -152,7 +152,7 @@ public class SyncNode {
         LoomConfig.Debounce debounce = config.debounce();
         publisher = new Publisher(vertx, link, codec, position, mesh, nodeId, meshSettings.changesTopic(),
                 mqtt.maxInflight(), new Debouncer(debounce.window(), debounce.maxChanges(), debounce.maxBytes()),
-                counters, events, history);
+                counters, events, history, debounce.window());
         capture = new ReplicationStream(new ReplicationSettings(config.capture().jdbcUrl().orElse(jdbcUrl), user,
                 password.orElse(null), slot, config.capture().publication(), SCHEMA,
                 config.capture().confirmInterval()), publisher, position, counters);
