@@ -584,20 +584,19 @@ class SyncBench {
 
         /** The same writes into a table nothing replicates: how fast PostgreSQL itself commits them. */
         double ceiling(int rows) throws Exception {
-            String prefix = "c" + sequence.incrementAndGet() + "-";
-            long start = System.nanoTime();
-            try (Connection sql = server.sql(PLAIN)) {
-                writeBatches(sql, "bench_nodes", prefix, rows);
-            }
-            return rows / ((System.nanoTime() - start) / 1e9);
+            return writeRate(PLAIN, "bench_nodes", rows);
         }
 
         /** The same writes into loom.nodes (stamping trigger, indexes) of a database nothing captures. */
         double graphCeiling(int rows) throws Exception {
-            String prefix = "g" + sequence.incrementAndGet() + "-";
+            return writeRate(GRAPH, "loom.nodes", rows);
+        }
+
+        private double writeRate(String database, String table, int rows) throws Exception {
+            String prefix = "c" + sequence.incrementAndGet() + "-";
             long start = System.nanoTime();
-            try (Connection sql = server.sql(GRAPH)) {
-                writeBatches(sql, "loom.nodes", prefix, rows);
+            try (Connection sql = server.sql(database)) {
+                writeBatches(sql, table, prefix, rows);
             }
             return rows / ((System.nanoTime() - start) / 1e9);
         }
