@@ -98,13 +98,27 @@ public final class MqttProbe implements AutoCloseable {
                 if (attempt == 5) {
                     throw e;
                 }
-                MqttClient stale = client;
-                context.runOnContext(v -> {
-                    if (stale.isConnected()) {
-                        stale.disconnect();
-                    }
-                });
+                reconnect();
+            }
+        }
+    }
+
+    /** Drops the current connection and connects again, for as long as a broker restart may take. */
+    private void reconnect() throws Exception {
+        MqttClient stale = client;
+        context.runOnContext(v -> {
+            if (stale.isConnected()) {
+                stale.disconnect();
+            }
+        });
+        for (int attempt = 1; ; attempt++) {
+            try {
                 connect();
+                return;
+            } catch (ExecutionException | TimeoutException e) {
+                if (attempt == 3) {
+                    throw e;
+                }
             }
         }
     }
