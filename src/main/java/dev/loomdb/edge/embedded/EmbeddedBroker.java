@@ -1,5 +1,6 @@
 package dev.loomdb.edge.embedded;
 
+import io.moquette.broker.ISessionsRepository;
 import io.moquette.broker.Server;
 import io.moquette.broker.config.IConfig;
 import io.moquette.broker.config.MemoryConfig;
@@ -18,21 +19,24 @@ import org.jboss.logging.Logger;
  * A real MQTT 3.1.1 broker (Moquette) inside the node, for the one-machine default and for a
  * device that serves as the mesh's broker. Sessions and queued QoS 1 messages persist in its data
  * directory (saved every {@value #AUTOSAVE_SECONDS} s and at stop), so a restart of the broker
- * loses nothing.
+ * loses nothing; after a stop that was not clean (kill -9, power cut) it starts from its last save.
  *
- * <p>A watchdog restarts the broker if its session store fails: Moquette 0.17's H2 queue can,
- * under load, save a message whose buffer was released a moment before (an
- * {@code IllegalReferenceCountException} in the save), after which the store is closed and the
- * broker can no longer queue or deliver anything. Restarted, it continues from its last save;
- * clients reconnect by themselves.
+ * <p>Two faults of Moquette 0.17 are worked around here. Its H2 queue can, under load, save a
+ * message whose buffer was released a moment before (an {@code IllegalReferenceCountException}
+ * in the save); the store then closes itself and the broker can no longer queue or deliver
+ * anything: a watchdog restarts the broker from its last save, and clients reconnect by
+ * themselves. And it refuses to start from a save holding a persistent session that was connected
+ * at the time: {@link #repairSessions} fixes such a save before every start.
  */
 public final class EmbeddedBroker implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(EmbeddedBroker.class);
     static final int AUTOSAVE_SECONDS = 30;
+    private static final String STORE_FILE = "moquette_store.h2";
     private static final long WATCH_INTERVAL_MILLIS = 500;
 
     private final MemoryConfig config;
+    private final Path dataDir;
     private final String host;
     private final int port;
     private final ScheduledExecutorService watchdog;
@@ -40,8 +44,9 @@ public final class EmbeddedBroker implements AutoCloseable {
     private long restarts;
     private boolean closed;
 
-    private EmbeddedBroker(MemoryConfig config, Server server, String host, int port) {
+    private EmbeddedBroker(MemoryConfig config, Path dataDir, Server server, String host, int port) {
         this.config = config;
+        this.dataDir = dataDir;
         this.server = server;
         this.host = host;
         this.port = port;
@@ -75,19 +80,67 @@ public final class EmbeddedBroker implements AutoCloseable {
         Server server;
         try {
             Files.createDirectories(dataDir);
-            server = launch(config);
+            server = launch(config, dataDir);
         } catch (IOException | RuntimeException e) {
             throw new EmbeddedStartException("the embedded MQTT broker did not start on " + host + ":" + port + ": "
                     + e.getMessage() + " (settings loom.embedded.broker.port and loom.embedded.broker.data-dir)", e);
         }
         LOG.infof("Embedded MQTT broker is listening on %s:%d with data in %s", host, port, dataDir.toAbsolutePath());
-        return new EmbeddedBroker(config, server, host, port);
+        return new EmbeddedBroker(config, dataDir, server, host, port);
     }
 
-    private static Server launch(MemoryConfig config) throws IOException {
+    private static Server launch(MemoryConfig config, Path dataDir) throws IOException {
+        repairSessions(dataDir);
         Server server = new Server();
-        server.startServer(config);
+        try {
+            server.startServer(config);
+        } catch (IOException | RuntimeException e) {
+            MVStore store = store(server); // a half-started broker keeps its store, and its file lock, open
+            if (store != null) {
+                store.closeImmediately();
+            }
+            throw e;
+        }
         return server;
+    }
+
+    /**
+     * Makes the sessions saved by a broker that did not stop cleanly loadable again. Moquette 0.17
+     * gives a persistent session its expiry only when it closes cleanly, and refuses to start from
+     * a store holding one without ("Can't track for expiration a session without expiry instant"),
+     * which is what a kill -9, a power cut or a failed store leaves. Each such session gets the
+     * expiry a clean stop would have given it, so its subscriptions and queued messages load.
+     */
+    static int repairSessions(Path dataDir) {
+        Path file = dataDir.resolve(STORE_FILE);
+        if (!Files.exists(file)) {
+            return 0;
+        }
+        MVStore store = new MVStore.Builder().fileName(file.toAbsolutePath().toString()).autoCommitDisabled().open();
+        try {
+            Class<?> type = Class.forName("io.moquette.persistence.H2SessionsRepository");
+            java.lang.reflect.Constructor<?> constructor = type.getConstructor(MVStore.class, java.time.Clock.class);
+            constructor.setAccessible(true);
+            ISessionsRepository sessions = (ISessionsRepository) constructor.newInstance(store,
+                    java.time.Clock.systemDefaultZone());
+            int repaired = 0;
+            for (ISessionsRepository.SessionData session : sessions.list()) {
+                if (session.expireAt().isEmpty()) {
+                    sessions.saveSession(session.withExpirationComputed());
+                    repaired++;
+                }
+            }
+            store.commit();
+            if (repaired > 0) {
+                LOG.infof("The embedded MQTT broker did not stop cleanly last time: %d saved sessions were made"
+                        + " loadable again, with their subscriptions and queued messages", repaired);
+            }
+            return repaired;
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot read the broker's saved sessions in " + file, e);
+        } finally {
+            store.close();
+        }
     }
 
     public String host() {
@@ -117,7 +170,7 @@ public final class EmbeddedBroker implements AutoCloseable {
             LOG.debugf(e, "Stopping the broker with a failed store");
         }
         try {
-            server = launch(config);
+            server = launch(config, dataDir);
             restarts++;
             LOG.infof("Embedded MQTT broker restarted on %s:%d", host, port);
         } catch (IOException | RuntimeException e) {
@@ -128,19 +181,24 @@ public final class EmbeddedBroker implements AutoCloseable {
 
     /** Whether Moquette's H2 store has closed itself after a failed save (it does not say so otherwise). */
     static boolean storeFailed(Server server) {
+        MVStore store = store(server);
+        return store != null && store.isClosed();
+    }
+
+    /** Moquette's H2 store, which it does not expose. */
+    private static MVStore store(Server server) {
         try {
             Field builderField = Server.class.getDeclaredField("h2Builder");
             builderField.setAccessible(true);
             Object builder = builderField.get(server);
             if (builder == null) {
-                return false;
+                return null;
             }
             Field storeField = builder.getClass().getDeclaredField("mvStore");
             storeField.setAccessible(true);
-            MVStore store = (MVStore) storeField.get(builder);
-            return store != null && store.isClosed();
+            return (MVStore) storeField.get(builder);
         } catch (ReflectiveOperationException | RuntimeException e) {
-            return false;
+            return null;
         }
     }
 

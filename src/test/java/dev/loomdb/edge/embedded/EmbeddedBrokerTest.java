@@ -44,6 +44,26 @@ class EmbeddedBrokerTest {
         }
     }
 
+    @Test
+    void aPersistentSessionAndItsQueuedMessageSurviveABrokerThatDidNotStopCleanly() throws Exception {
+        Path dataDir = Files.createTempDirectory("loom-broker");
+        int port = Infra.freePort();
+        try (EmbeddedBroker broker = EmbeddedBroker.start("127.0.0.1", port, dataDir, 1024 * 1024)) {
+            new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-p", false).close(); // subscribed, then offline
+            try (MqttProbe publisher = new MqttProbe("127.0.0.1", port, null)) {
+                publisher.publish("loom/t/queued", "for p".getBytes(StandardCharsets.UTF_8)); // queued for peer-p
+            }
+            store(broker).commit(); // the periodic save, with the sessions as they are while the broker runs
+            store(broker).closeImmediately(); // then the broker dies without stopping cleanly
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> broker.restarts() == 1);
+            try (MqttProbe peer = new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-p", false)) {
+                await().atMost(Duration.ofSeconds(10)).until(() -> !peer.messages().isEmpty());
+                assertEquals("loom/t/queued", peer.messages().get(0).topic());
+            }
+        }
+    }
+
     private static Server currentServer(EmbeddedBroker broker) throws ReflectiveOperationException {
         Field server = EmbeddedBroker.class.getDeclaredField("server");
         server.setAccessible(true);
@@ -53,12 +73,16 @@ class EmbeddedBrokerTest {
     }
 
     private static void failStore(EmbeddedBroker broker) throws ReflectiveOperationException {
+        store(broker).closeImmediately();
+    }
+
+    private static MVStore store(EmbeddedBroker broker) throws ReflectiveOperationException {
         Server server = currentServer(broker);
         Field builderField = Server.class.getDeclaredField("h2Builder");
         builderField.setAccessible(true);
         Object builder = builderField.get(server);
         Field storeField = builder.getClass().getDeclaredField("mvStore");
         storeField.setAccessible(true);
-        ((MVStore) storeField.get(builder)).closeImmediately();
+        return (MVStore) storeField.get(builder);
     }
 }

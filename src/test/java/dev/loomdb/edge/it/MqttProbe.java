@@ -35,22 +35,30 @@ public final class MqttProbe implements AutoCloseable {
     private final String host;
     private final int port;
     private final String filter;
-    private final String clientId = "probe-" + Infra.suffix();
+    private final String clientId;
+    private final boolean cleanSession;
     private final List<Message> messages = new CopyOnWriteArrayList<>();
     private final Map<Integer, CompletableFuture<Void>> awaitingAck = new ConcurrentHashMap<>();
     private volatile MqttClient client;
 
     public MqttProbe(String host, int port, String filter) throws Exception {
+        this(host, port, filter, "probe-" + Infra.suffix(), true);
+    }
+
+    /** A probe with a given client id; with {@code cleanSession} false the broker keeps its session and queue. */
+    public MqttProbe(String host, int port, String filter, String clientId, boolean cleanSession) throws Exception {
         this.host = host;
         this.port = port;
         this.filter = filter;
+        this.clientId = clientId;
+        this.cleanSession = cleanSession;
         connect();
     }
 
     private void connect() throws Exception {
         CompletableFuture<Void> ready = new CompletableFuture<>();
         context.runOnContext(v -> {
-            MqttClientOptions options = new MqttClientOptions().setClientId(clientId).setCleanSession(true)
+            MqttClientOptions options = new MqttClientOptions().setClientId(clientId).setCleanSession(cleanSession)
                     .setMaxMessageSize(16 * 1024 * 1024).setMaxInflightQueue(10_000);
             MqttClient next = MqttClient.create(vertx, options);
             next.publishHandler(m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
