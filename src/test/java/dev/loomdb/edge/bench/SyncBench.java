@@ -50,6 +50,11 @@ class SyncBench {
     private static final Duration REST_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(8);
     private static final int REST_CONCURRENCY = 8;
     private static final Duration ARRIVAL = Duration.ofMinutes(5);
+    /** How long each rate is offered in the search for the highest sustained rate. */
+    private static final Duration SUSTAIN_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(8);
+    private static final int SUSTAIN_STEPS = 5;
+    /** Lag growth over a paced run that still counts as "not growing" (about 5 % of the rate short over 8 s). */
+    private static final long LAG_GROWTH_MILLIS = 250;
 
     private static final String STAMP_FUNCTION = "CREATE OR REPLACE FUNCTION public.bench_stamp_applied() RETURNS trigger"
             + " LANGUAGE plpgsql AS $$ BEGIN NEW.bench_applied_at := clock_timestamp(); RETURN NEW; END $$";
@@ -83,6 +88,33 @@ class SyncBench {
             }
             double loadedRss = rssMiB(b);
 
+            Baseline pg = new Baseline(a);
+            double[] pgThroughput = new double[ROUNDS];
+            double[] ceiling = new double[ROUNDS];
+            double[] graphCeiling = new double[ROUNDS];
+            double[] sustained = new double[ROUNDS];
+            double[] pgSustained = new double[ROUNDS];
+            Map<Integer, double[][]> pgLatency;
+            try {
+                pg.create();
+                for (int r = 0; r < ROUNDS; r++) {
+                    pgThroughput[r] = pg.throughput(ROWS);
+                    ceiling[r] = pg.ceiling(ROWS);
+                    graphCeiling[r] = pg.graphCeiling(ROWS);
+                    sustained[r] = highestSustainedRate("ours", a::sql, "loom.nodes", b::sql, "loom.nodes", ceiling[r]);
+                    pgSustained[r] = highestSustainedRate("PostgreSQL", pg::source, "bench_nodes", pg::target,
+                            "bench_nodes", ceiling[r]);
+                }
+                pgLatency = new java.util.LinkedHashMap<>();
+                for (int load : LOADS) {
+                    pgLatency.put(load, pg.latencyRounds(load));
+                }
+            } finally {
+                pg.drop();
+            }
+
+            // Last of the sync runs: the three extra receivers leave persistent sessions in the broker, whose
+            // queues keep every later change.
             for (String name : List.of("c", "d", "e")) {
                 receiver(name);
             }
@@ -94,38 +126,24 @@ class SyncBench {
             while (receivers.size() > 1) {
                 receivers.remove(receivers.size() - 1).close();
             }
-
-            Baseline pg = new Baseline(a);
-            double[] pgThroughput = new double[ROUNDS];
-            double[] ceiling = new double[ROUNDS];
-            double[] graphCeiling = new double[ROUNDS];
-            Map<Integer, double[][]> pgLatency;
-            try {
-                pg.create();
-                for (int r = 0; r < ROUNDS; r++) {
-                    pgThroughput[r] = pg.throughput(ROWS);
-                    ceiling[r] = pg.ceiling(ROWS);
-                    graphCeiling[r] = pg.graphCeiling(ROWS);
-                }
-                pgLatency = new java.util.LinkedHashMap<>();
-                for (int load : LOADS) {
-                    pgLatency.put(load, pg.latencyRounds(load));
-                }
-            } finally {
-                pg.drop();
-            }
             double[] single = ours;
 
             System.out.println();
             BenchResults.add("sync throughput, " + ROWS + " upserts in batches of " + BATCH + ", rows/s", ours,
                     pgThroughput, "PostgreSQL logical replication", "rows/s", "goal: ratio >= 0.5");
-            BenchResults.add("sustained sync rate vs write ceiling, rows/s", ours, ceiling,
+            BenchResults.add("sustained sync rate (lag not growing) vs write ceiling, rows/s", sustained, ceiling,
                     "PostgreSQL commits, no sync", "rows/s", "goal: ratio >= 0.8");
+            BenchResults.add("PostgreSQL logical replication's sustained rate vs write ceiling, rows/s", pgSustained,
+                    ceiling, "PostgreSQL commits, no sync", "rows/s", "what the machine allows a sync at all");
+            BenchResults.add("sustained sync rate vs PostgreSQL logical replication's, rows/s", sustained, pgSustained,
+                    "PostgreSQL logical replication", "rows/s", "");
             BenchResults.add("sustained sync rate vs graph write rate (stamping trigger, nothing captured), rows/s",
-                    ours, graphCeiling, "loom.nodes writes, no sync", "rows/s", "what bounds the sync rate");
+                    sustained, graphCeiling, "loom.nodes writes, no sync", "rows/s", "what bounds the sync rate");
             BenchResults.throughputPoint("LoomDB Edge sync A -> B", BenchResults.median(ours));
             BenchResults.throughputPoint("LoomDB Edge sync A -> 4 receivers", BenchResults.median(fanOut));
             BenchResults.throughputPoint("PostgreSQL logical replication", BenchResults.median(pgThroughput));
+            BenchResults.throughputPoint("LoomDB Edge sustained, lag not growing", BenchResults.median(sustained));
+            BenchResults.throughputPoint("PostgreSQL logical replication sustained", BenchResults.median(pgSustained));
             BenchResults.throughputPoint("PostgreSQL write ceiling (no sync)", BenchResults.median(ceiling));
             BenchResults.throughputPoint("loom.nodes writes, stamped, no sync", BenchResults.median(graphCeiling));
             String[] percentiles = {"p50", "p95", "p99"};
@@ -296,6 +314,90 @@ class SyncBench {
     private static double[] percentiles(Histogram micros) {
         return new double[] {micros.getValueAtPercentile(50) / 1000.0, micros.getValueAtPercentile(95) / 1000.0,
                 micros.getValueAtPercentile(99) / 1000.0};
+    }
+
+    // ---- sustained rate ----
+
+    /**
+     * The highest rate (rows/s) the sync sustains with its lag not growing: a binary search over
+     * (0, ceiling] in {@value #SUSTAIN_STEPS} paced runs.
+     */
+    private double highestSustainedRate(String who, SqlSource source, String table, SqlSource target,
+            String targetTable, double ceiling) throws Exception {
+        double low = 0;
+        double high = ceiling;
+        for (int step = 0; step < SUSTAIN_STEPS; step++) {
+            double rate = (low + high) / 2;
+            PacedRun run = pacedRun(source, table, target, targetTable, "s" + sequence.incrementAndGet() + "-", rate);
+            System.out.printf("  %s at %,.0f rows/s: %s, lag %.0f ms early, %.0f ms late -> %s%n", who, rate,
+                    run.onSchedule() ? "writer on schedule" : "writer behind", run.earlyLagMillis(),
+                    run.lateLagMillis(), run.sustained() ? "sustained" : "not sustained");
+            if (run.sustained()) {
+                low = rate;
+            } else {
+                high = rate;
+            }
+        }
+        return low;
+    }
+
+    /** What a paced run showed: whether the writer kept its schedule, and the receiver's lag early and late. */
+    private record PacedRun(boolean onSchedule, double earlyLagMillis, double lateLagMillis) {
+        boolean sustained() {
+            return onSchedule && lateLagMillis <= earlyLagMillis + LAG_GROWTH_MILLIS;
+        }
+    }
+
+    /**
+     * Offers {@code rate} rows/s for SUSTAIN_TIME in the throughput run's write pattern (upserts of
+     * BATCH rows per transaction), one transaction every BATCH/rate seconds; then compares the lag
+     * (commit on the source to the last row of the transaction written on the receiver) of the
+     * first and the last third of the transactions.
+     */
+    private static PacedRun pacedRun(SqlSource source, String table, SqlSource target, String targetTable,
+            String prefix, double rate) throws Exception {
+        int batches = (int) Math.max(6, Math.round(rate * SUSTAIN_TIME.toMillis() / 1000.0 / BATCH));
+        long interval = (long) (BATCH * 1e9 / rate);
+        long[] committed = new long[batches]; // epoch µs
+        long start = System.nanoTime();
+        try (Connection sql = source.get(); PreparedStatement upsert = sql.prepareStatement(UPSERT.formatted(table))) {
+            for (int batch = 0; batch < batches; batch++) {
+                long wait = start + batch * interval - System.nanoTime();
+                if (wait > 0) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(wait);
+                }
+                upsert.setString(1, prefix);
+                upsert.setInt(2, batch * BATCH + 1);
+                upsert.setInt(3, (batch + 1) * BATCH);
+                upsert.executeUpdate();
+                committed[batch] = micros(Instant.now());
+            }
+        }
+        long planned = batches * interval;
+        boolean onSchedule = System.nanoTime() - start <= planned + planned / 10;
+        awaitRow(target, targetTable, prefix + (batches * BATCH));
+        long[] applied = new long[batches]; // epoch µs of the last row of each transaction
+        try (Connection sql = target.get(); PreparedStatement query = sql.prepareStatement("SELECT"
+                + " (substring(id FROM ?)::int - 1) / " + BATCH + ", max((extract(epoch FROM bench_applied_at) * 1000000)::bigint)"
+                + " FROM " + targetTable + " WHERE id LIKE ? GROUP BY 1")) {
+            query.setInt(1, prefix.length() + 1);
+            query.setString(2, prefix + "%");
+            try (ResultSet rs = query.executeQuery()) {
+                while (rs.next()) {
+                    applied[rs.getInt(1)] = rs.getLong(2);
+                }
+            }
+        }
+        double[] lags = new double[batches];
+        for (int batch = 0; batch < batches; batch++) {
+            if (applied[batch] == 0) {
+                throw new IllegalStateException("transaction " + batch + " of " + prefix + " did not arrive");
+            }
+            lags[batch] = (applied[batch] - committed[batch]) / 1000.0;
+        }
+        int third = batches / 3;
+        return new PacedRun(onSchedule, BenchResults.median(java.util.Arrays.copyOfRange(lags, 0, third)),
+                BenchResults.median(java.util.Arrays.copyOfRange(lags, batches - third, batches)));
     }
 
     // ---- start-up ----
@@ -535,6 +637,14 @@ class SyncBench {
             this.server = server;
         }
 
+        Connection source() throws SQLException {
+            return server.sql(SOURCE);
+        }
+
+        Connection target() throws SQLException {
+            return server.sql(TARGET);
+        }
+
         void create() throws Exception {
             drop();
             try (Connection admin = server.sql("postgres"); Statement s = admin.createStatement()) {
@@ -544,6 +654,9 @@ class SyncBench {
             }
             try (Connection graph = server.sql(GRAPH)) {
                 Infra.applyMigrations(graph); // the node's schema and stamping trigger, with nothing capturing
+                try (Statement s = graph.createStatement()) {
+                    s.execute("INSERT INTO loom.node_info (node_id) VALUES ('bench')"); // as a node's start does
+                }
             }
             for (String db : List.of(SOURCE, TARGET, PLAIN)) {
                 try (Connection c = server.sql(db); Statement s = c.createStatement()) {
@@ -644,12 +757,14 @@ class SyncBench {
         Connection get() throws SQLException;
     }
 
+    /** The write pattern of the throughput runs: rows prefix||from .. prefix||to in one statement. */
+    private static final String UPSERT = "INSERT INTO %s (id, type, properties)"
+            + " SELECT ? || g, 'Bench', jsonb_build_object('g', g, 'payload', 'abcdefghijklmnopqrstuvwxyz')"
+            + " FROM generate_series(?::int, ?::int) g ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties";
+
     /** Upserts {@code rows} rows (ids prefix1..prefixN), BATCH per transaction. */
     private static void writeBatches(Connection sql, String table, String prefix, int rows) throws SQLException {
-        try (PreparedStatement upsert = sql.prepareStatement("INSERT INTO " + table + " (id, type, properties)"
-                + " SELECT ? || g, 'Bench', jsonb_build_object('g', g, 'payload', 'abcdefghijklmnopqrstuvwxyz')"
-                + " FROM generate_series(?::int, ?::int) g"
-                + " ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties")) {
+        try (PreparedStatement upsert = sql.prepareStatement(UPSERT.formatted(table))) {
             for (int from = 1; from <= rows; from += BATCH) {
                 upsert.setString(1, prefix);
                 upsert.setInt(2, from);
