@@ -162,7 +162,7 @@ public final class EmbeddedBroker implements AutoCloseable {
         }
         LOG.errorf("The embedded MQTT broker's session store failed (a known fault of Moquette's H2 queue under load);"
                 + " restarting the broker on %s:%d from its last save (at most %d s old). Clients reconnect by themselves."
-                + " For a busy mesh, prefer an external broker (loom.embedded.broker.enabled=false, loom.mqtt.host).",
+                + " For a busy mesh, prefer an external broker (loom.embedded.broker=false, loom.mqtt.host).",
                 host, port, AUTOSAVE_SECONDS);
         try {
             server.stopServer();
