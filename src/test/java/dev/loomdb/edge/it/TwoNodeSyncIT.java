@@ -147,14 +147,26 @@ class TwoNodeSyncIT {
     }
 
     @Test
-    void noEchoOfWhatANodeAppliedForAPeer() {
-        long skippedBefore = b.api().get("/api/sync/status").jsonPath().getLong("counters.skippedForPeers");
+    void noEchoOfWhatANodeAppliedForAPeer() throws Exception {
         a.api().body("{\"type\":\"DOCUMENT\",\"properties\":{\"title\":\"echo?\"}}").put("/api/nodes/doc-echo")
                 .then().statusCode(201);
         awaitNode(b, "doc-echo", "properties.title", "echo?");
         await().atMost(SYNC).until(() -> probe.on(topicOf(a)).stream().anyMatch(m -> m.text().contains("doc-echo")));
-        await().atMost(SYNC).until(() -> b.api().get("/api/sync/status").jsonPath()
-                .getLong("counters.skippedForPeers") > skippedBefore);
+        // B's capture has gone past the transaction that applied it (PostgreSQL 16+ leaves it out of the stream,
+        // 15 sends it and B drops it): the silence below is not a capture that has not got there yet.
+        try (Connection sql = b.sql(); Statement s = sql.createStatement()) {
+            long applied;
+            try (ResultSet rs = s.executeQuery("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")) {
+                rs.next();
+                applied = rs.getLong(1);
+            }
+            await().atMost(SYNC).until(() -> {
+                try (ResultSet rs = s.executeQuery("SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots"
+                        + " WHERE slot_name = '" + b.slot() + "'")) {
+                    return rs.next() && rs.getLong(1) >= applied;
+                }
+            });
+        }
         await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(4))
                 .until(() -> probe.on(topicOf(b)).stream().noneMatch(m -> m.text().contains("doc-echo")));
 
