@@ -136,7 +136,8 @@ public class Main {
                 }
                 if (embedded.broker().enabled()) {
                     services.broker = EmbeddedBroker.start(embedded.broker().host(), embedded.broker().port(),
-                            Path.of(embedded.broker().dataDir()), loom.mqtt().maxMessageSize());
+                            Path.of(embedded.broker().dataDir()), loom.mqtt().maxMessageSize(),
+                            embedded.broker().autosaveInterval());
                     String host = embedded.broker().host();
                     System.setProperty("loom.mqtt.host", host.equals("0.0.0.0") ? "127.0.0.1" : host);
                     System.setProperty("loom.mqtt.port", Integer.toString(embedded.broker().port()));

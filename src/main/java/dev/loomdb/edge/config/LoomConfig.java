@@ -87,6 +87,14 @@ public interface LoomConfig {
             @WithName("data-dir")
             @WithDefault("loom-data/broker")
             String dataDir();
+
+            /**
+             * How often it saves sessions and queued messages to its data directory; what it acknowledged after the
+             * last save is lost if the node dies without stopping. Default 30s (at least 1s).
+             */
+            @WithName("autosave-interval")
+            @WithDefault("30s")
+            Duration autosaveInterval();
         }
 }
 

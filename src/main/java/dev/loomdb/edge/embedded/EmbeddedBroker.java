@@ -18,7 +18,7 @@ import org.jboss.logging.Logger;
 /**
  * A real MQTT 3.1.1 broker (Moquette) inside the node, for the one-machine default and for a
  * device that serves as the mesh's broker. Sessions and queued QoS 1 messages persist in its data
- * directory (saved every {@value #AUTOSAVE_SECONDS} s and at stop), so a restart of the broker
+ * directory (saved every {@code loom.embedded.broker.autosave-interval} and at stop), so a restart of the broker
  * loses nothing; after a stop that was not clean (kill -9, power cut) it starts from its last save.
  *
  * <p>Two faults of Moquette 0.17 are worked around here. Its H2 queue can, under load, save a
@@ -31,12 +31,12 @@ import org.jboss.logging.Logger;
 public final class EmbeddedBroker implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(EmbeddedBroker.class);
-    static final int AUTOSAVE_SECONDS = 30;
     private static final String STORE_FILE = "moquette_store.h2";
     private static final long WATCH_INTERVAL_MILLIS = 500;
 
     private final MemoryConfig config;
     private final Path dataDir;
+    private final int autosaveSeconds;
     private final String host;
     private final int port;
     private final ScheduledExecutorService watchdog;
@@ -44,9 +44,11 @@ public final class EmbeddedBroker implements AutoCloseable {
     private long restarts;
     private boolean closed;
 
-    private EmbeddedBroker(MemoryConfig config, Path dataDir, Server server, String host, int port) {
+    private EmbeddedBroker(MemoryConfig config, Path dataDir, int autosaveSeconds, Server server, String host,
+            int port) {
         this.config = config;
         this.dataDir = dataDir;
+        this.autosaveSeconds = autosaveSeconds;
         this.server = server;
         this.host = host;
         this.port = port;
@@ -59,7 +61,9 @@ public final class EmbeddedBroker implements AutoCloseable {
                 TimeUnit.MILLISECONDS);
     }
 
-    public static EmbeddedBroker start(String host, int port, Path dataDir, int maxMessageSize) {
+    public static EmbeddedBroker start(String host, int port, Path dataDir, int maxMessageSize,
+            java.time.Duration autosaveInterval) {
+        int autosaveSeconds = (int) Math.max(1, autosaveInterval.toSeconds());
         PortCheck.requireFree(host, port, "MQTT broker", "loom.embedded.broker.port");
         Properties props = new Properties();
         props.setProperty(IConfig.HOST_PROPERTY_NAME, host);
@@ -72,7 +76,7 @@ public final class EmbeddedBroker implements AutoCloseable {
         props.setProperty(IConfig.PERSISTENCE_ENABLED_PROPERTY_NAME, "true");
         props.setProperty(IConfig.DATA_PATH_PROPERTY_NAME, dataDir.toAbsolutePath().toString());
         props.setProperty(IConfig.NETTY_MAX_BYTES_PROPERTY_NAME, Integer.toString(maxMessageSize));
-        props.setProperty("autosave_interval", Integer.toString(AUTOSAVE_SECONDS));
+        props.setProperty("autosave_interval", Integer.toString(autosaveSeconds));
         // The H2 session queue: with Moquette 0.17's default segmented queue, a restarted broker lost QoS 1
         // messages for persistent sessions (CrashSafetyIT.brokerRestartedMidStreamLosesNothing).
         props.setProperty(IConfig.PERSISTENT_QUEUE_TYPE_PROPERTY_NAME, "h2");
@@ -86,7 +90,7 @@ public final class EmbeddedBroker implements AutoCloseable {
                     + e.getMessage() + " (settings loom.embedded.broker.port and loom.embedded.broker.data-dir)", e);
         }
         LOG.infof("Embedded MQTT broker is listening on %s:%d with data in %s", host, port, dataDir.toAbsolutePath());
-        return new EmbeddedBroker(config, dataDir, server, host, port);
+        return new EmbeddedBroker(config, dataDir, autosaveSeconds, server, host, port);
     }
 
     private static Server launch(MemoryConfig config, Path dataDir) throws IOException {
@@ -163,7 +167,7 @@ public final class EmbeddedBroker implements AutoCloseable {
         LOG.errorf("The embedded MQTT broker's session store failed (a known fault of Moquette's H2 queue under load);"
                 + " restarting the broker on %s:%d from its last save (at most %d s old). Clients reconnect by themselves."
                 + " For a busy mesh, prefer an external broker (loom.embedded.broker=false, loom.mqtt.host).",
-                host, port, AUTOSAVE_SECONDS);
+                host, port, autosaveSeconds);
         try {
             server.stopServer();
         } catch (RuntimeException e) {

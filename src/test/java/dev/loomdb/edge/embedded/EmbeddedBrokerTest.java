@@ -1,13 +1,11 @@
 package dev.loomdb.edge.embedded;
 
 import static org.awaitility.Awaitility.await;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.loomdb.edge.it.Infra;
 import dev.loomdb.edge.it.MqttProbe;
 import io.moquette.broker.Server;
 import java.lang.reflect.Field;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,43 +13,35 @@ import org.h2.mvstore.MVStore;
 import org.junit.jupiter.api.Test;
 
 /**
- * The embedded broker survives the failure of its session store (Moquette's H2 queue can fail under
- * load) and starts again from a save taken while a persistent peer was connected.
+ * The watchdog: when Moquette's H2 session store fails (it can under load), the broker is restarted
+ * from its last save, which holds a persistent session that was connected at the time. Delivery
+ * across such a restart is checked with real node processes in {@code EmbeddedBrokerCrashIT}.
  */
 class EmbeddedBrokerTest {
 
     @Test
-    void aPersistentSessionAndItsQueuedMessageSurviveABrokerThatDidNotStopCleanly() throws Exception {
+    void aFailedSessionStoreRestartsTheBrokerFromASaveWithAConnectedPersistentSession() throws Exception {
         Path dataDir = Files.createTempDirectory("loom-broker");
         int port = Infra.freePort();
-        try (EmbeddedBroker broker = EmbeddedBroker.start("127.0.0.1", port, dataDir, 1024 * 1024)) {
-            new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-p", false).close(); // subscribed, then offline
-            await().atMost(Duration.ofSeconds(10)).until(() -> currentServer(broker).listConnectedClients().stream()
-                    .noneMatch(c -> c.getClientID().equals("peer-p"))); // the broker has seen it go: it queues for it
-            try (MqttProbe publisher = new MqttProbe("127.0.0.1", port, null)) {
-                publisher.publish("loom/t/queued", "for p".getBytes(StandardCharsets.UTF_8)); // queued for peer-p
-            }
-            store(broker).commit(); // the periodic save, with the sessions as they are while the broker runs
-            store(broker).closeImmediately(); // then the store fails (or the broker dies) without stopping cleanly
+        try (EmbeddedBroker broker = EmbeddedBroker.start("127.0.0.1", port, dataDir, 1024 * 1024,
+                Duration.ofSeconds(30));
+                MqttProbe peer = new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-p", false)) {
+            store(broker).commit(); // the periodic save, taken while the persistent peer is connected
+            store(broker).closeImmediately(); // then the store fails, as a failed save leaves it
 
+            // Restarting needs the repair: Moquette does not start from a save holding a connected persistent session.
             await().atMost(Duration.ofSeconds(10)).until(() -> broker.restarts() == 1);
-            try (MqttProbe peer = new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-p", false)) {
-                await().atMost(Duration.ofSeconds(10)).until(() -> !peer.messages().isEmpty());
-                assertEquals("loom/t/queued", peer.messages().get(0).topic());
-            }
-        }
-    }
-
-    private static Server currentServer(EmbeddedBroker broker) throws ReflectiveOperationException {
-        Field server = EmbeddedBroker.class.getDeclaredField("server");
-        server.setAccessible(true);
-        synchronized (broker) {
-            return (Server) server.get(broker);
+            new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-q", false).close(); // it accepts and subscribes again
         }
     }
 
     private static MVStore store(EmbeddedBroker broker) throws ReflectiveOperationException {
-        Server server = currentServer(broker);
+        Field serverField = EmbeddedBroker.class.getDeclaredField("server");
+        serverField.setAccessible(true);
+        Server server;
+        synchronized (broker) {
+            server = (Server) serverField.get(broker);
+        }
         Field builderField = Server.class.getDeclaredField("h2Builder");
         builderField.setAccessible(true);
         Object builder = builderField.get(server);

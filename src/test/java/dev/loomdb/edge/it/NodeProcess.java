@@ -212,6 +212,11 @@ public final class NodeProcess implements AutoCloseable {
         return httpPort;
     }
 
+    /** The node's working directory (its relative data directories are below it). */
+    public Path workDir() {
+        return workDir;
+    }
+
     public String nodeId() {
         return nodeId;
     }
