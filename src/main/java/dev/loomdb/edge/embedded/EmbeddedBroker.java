@@ -4,10 +4,14 @@ import io.moquette.broker.ISessionsRepository;
 import io.moquette.broker.Server;
 import io.moquette.broker.config.IConfig;
 import io.moquette.broker.config.MemoryConfig;
+import io.moquette.persistence.H2Builder;
 import java.io.IOException;
+import java.lang.reflect.Constructor;
 import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -33,6 +37,9 @@ public final class EmbeddedBroker implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(EmbeddedBroker.class);
     private static final String STORE_FILE = "moquette_store.h2";
     private static final long WATCH_INTERVAL_MILLIS = 500;
+    /** Moquette keeps its H2 store to itself: Server.h2Builder.mvStore, resolved once (null if not found). */
+    private static final Field H2_BUILDER = accessible(Server.class, "h2Builder");
+    private static final Field MV_STORE = accessible(H2Builder.class, "mvStore");
 
     private final MemoryConfig config;
     private final Path dataDir;
@@ -62,7 +69,7 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
 
     public static EmbeddedBroker start(String host, int port, Path dataDir, int maxMessageSize,
-            java.time.Duration autosaveInterval) {
+            Duration autosaveInterval) {
         int autosaveSeconds = (int) Math.max(1, autosaveInterval.toSeconds());
         PortCheck.requireFree(host, port, "MQTT broker", "loom.embedded.broker.port");
         Properties props = new Properties();
@@ -115,18 +122,17 @@ public final class EmbeddedBroker implements AutoCloseable {
      * which is what a kill -9, a power cut or a failed store leaves. Each such session gets the
      * expiry a clean stop would have given it, so its subscriptions and queued messages load.
      */
-    static int repairSessions(Path dataDir) {
+    static void repairSessions(Path dataDir) {
         Path file = dataDir.resolve(STORE_FILE);
         if (!Files.exists(file)) {
-            return 0;
+            return;
         }
         MVStore store = new MVStore.Builder().fileName(file.toAbsolutePath().toString()).autoCommitDisabled().open();
         try {
             Class<?> type = Class.forName("io.moquette.persistence.H2SessionsRepository");
-            java.lang.reflect.Constructor<?> constructor = type.getConstructor(MVStore.class, java.time.Clock.class);
-            constructor.setAccessible(true);
-            ISessionsRepository sessions = (ISessionsRepository) constructor.newInstance(store,
-                    java.time.Clock.systemDefaultZone());
+            Constructor<?> constructor = type.getConstructor(MVStore.class, Clock.class);
+            constructor.setAccessible(true); // a public constructor of a package-private class
+            ISessionsRepository sessions = (ISessionsRepository) constructor.newInstance(store, Clock.systemDefaultZone());
             int repaired = 0;
             for (ISessionsRepository.SessionData session : sessions.list()) {
                 if (session.expireAt().isEmpty()) {
@@ -139,7 +145,6 @@ public final class EmbeddedBroker implements AutoCloseable {
                 LOG.infof("The embedded MQTT broker did not stop cleanly last time: %d saved sessions were made"
                         + " loadable again, with their subscriptions and queued messages", repaired);
             }
-            return repaired;
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("cannot read the broker's saved sessions in " + file, e);
         } finally {
@@ -184,24 +189,37 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
 
     /** Whether Moquette's H2 store has closed itself after a failed save (it does not say so otherwise). */
-    static boolean storeFailed(Server server) {
+    private static boolean storeFailed(Server server) {
         MVStore store = store(server);
         return store != null && store.isClosed();
     }
 
-    /** Moquette's H2 store, which it does not expose. */
-    private static MVStore store(Server server) {
+    /** The running broker (a new one after each restart). */
+    synchronized Server server() {
+        return server;
+    }
+
+    /** Moquette's H2 store of a broker, which it does not expose; null if there is none or it cannot be reached. */
+    static MVStore store(Server server) {
+        if (H2_BUILDER == null || MV_STORE == null) {
+            return null;
+        }
         try {
-            Field builderField = Server.class.getDeclaredField("h2Builder");
-            builderField.setAccessible(true);
-            Object builder = builderField.get(server);
-            if (builder == null) {
-                return null;
-            }
-            Field storeField = builder.getClass().getDeclaredField("mvStore");
-            storeField.setAccessible(true);
-            return (MVStore) storeField.get(builder);
+            Object builder = H2_BUILDER.get(server);
+            return builder == null ? null : (MVStore) MV_STORE.get(builder);
+        } catch (IllegalAccessException e) {
+            return null;
+        }
+    }
+
+    private static Field accessible(Class<?> type, String name) {
+        try {
+            Field field = type.getDeclaredField(name);
+            field.setAccessible(true);
+            return field;
         } catch (ReflectiveOperationException | RuntimeException e) {
+            LOG.warnf("This Moquette has no %s.%s: a failed session store will not be noticed", type.getSimpleName(),
+                    name);
             return null;
         }
     }

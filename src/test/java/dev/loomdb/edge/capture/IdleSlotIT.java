@@ -42,14 +42,6 @@ class IdleSlotIT {
         }
     }
 
-    private long confirmedFlush(Connection sql) throws Exception {
-        try (Statement s = sql.createStatement(); ResultSet rs = s.executeQuery(
-                "SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = '" + node.slot() + "'")) {
-            rs.next();
-            return rs.getLong(1);
-        }
-    }
-
     @Test
     void slotFollowsTheServerWhileTheGraphIsIdle() throws Exception {
         long written;
@@ -65,7 +57,7 @@ class IdleSlotIT {
                 written = rs.getLong(1);
             }
             await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(250))
-                    .until(() -> confirmedFlush(sql) >= written);
+                    .until(() -> node.confirmedFlushLsn(sql) >= written);
         }
     }
 }

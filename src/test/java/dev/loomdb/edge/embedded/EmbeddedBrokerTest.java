@@ -4,8 +4,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.loomdb.edge.it.Infra;
 import dev.loomdb.edge.it.MqttProbe;
-import io.moquette.broker.Server;
-import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,27 +24,13 @@ class EmbeddedBrokerTest {
         try (EmbeddedBroker broker = EmbeddedBroker.start("127.0.0.1", port, dataDir, 1024 * 1024,
                 Duration.ofSeconds(30));
                 MqttProbe peer = new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-p", false)) {
-            store(broker).commit(); // the periodic save, taken while the persistent peer is connected
-            store(broker).closeImmediately(); // then the store fails, as a failed save leaves it
+            MVStore store = EmbeddedBroker.store(broker.server());
+            store.commit(); // the periodic save, taken while the persistent peer is connected
+            store.closeImmediately(); // then the store fails, as a failed save leaves it
 
             // Restarting needs the repair: Moquette does not start from a save holding a connected persistent session.
             await().atMost(Duration.ofSeconds(10)).until(() -> broker.restarts() == 1);
             new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-q", false).close(); // it accepts and subscribes again
         }
-    }
-
-    private static MVStore store(EmbeddedBroker broker) throws ReflectiveOperationException {
-        Field serverField = EmbeddedBroker.class.getDeclaredField("server");
-        serverField.setAccessible(true);
-        Server server;
-        synchronized (broker) {
-            server = (Server) serverField.get(broker);
-        }
-        Field builderField = Server.class.getDeclaredField("h2Builder");
-        builderField.setAccessible(true);
-        Object builder = builderField.get(server);
-        Field storeField = builder.getClass().getDeclaredField("mvStore");
-        storeField.setAccessible(true);
-        return (MVStore) storeField.get(builder);
     }
 }

@@ -225,6 +225,14 @@ public final class NodeProcess implements AutoCloseable {
         return Names.slotFor(nodeId);
     }
 
+    /** How far this node's slot is confirmed, as a byte position in the WAL. */
+    public long confirmedFlushLsn(Connection sql) throws SQLException {
+        try (java.sql.Statement s = sql.createStatement(); java.sql.ResultSet rs = s.executeQuery(
+                "SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = '" + slot() + "'")) {
+            return rs.next() ? rs.getLong(1) : -1;
+        }
+    }
+
     /** A plain SQL connection to this node's database, as psql or an app would have. */
     public Connection sql() throws SQLException {
         return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + postgresPort + "/" + database, "postgres", "");

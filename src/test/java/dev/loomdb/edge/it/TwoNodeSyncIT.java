@@ -160,12 +160,7 @@ class TwoNodeSyncIT {
                 rs.next();
                 applied = rs.getLong(1);
             }
-            await().atMost(SYNC).until(() -> {
-                try (ResultSet rs = s.executeQuery("SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots"
-                        + " WHERE slot_name = '" + b.slot() + "'")) {
-                    return rs.next() && rs.getLong(1) >= applied;
-                }
-            });
+            await().atMost(SYNC).until(() -> b.confirmedFlushLsn(sql) >= applied);
         }
         await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(4))
                 .until(() -> probe.on(topicOf(b)).stream().noneMatch(m -> m.text().contains("doc-echo")));
