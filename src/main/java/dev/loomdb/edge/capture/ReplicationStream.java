@@ -196,9 +196,11 @@ public final class ReplicationStream implements AutoCloseable {
                 LockSupport.parkNanos(IDLE_PARK_NANOS);
                 continue;
             }
-            Optional<CapturedTransaction> transaction = assembler.accept(decoder.decode(buffer));
-            if (transaction.isPresent()) {
-                handOn(transaction.get());
+            if (!assembler.skipsUndecoded(buffer)) { // rows applied for a peer are dropped undecoded
+                Optional<CapturedTransaction> transaction = assembler.accept(decoder.decode(buffer));
+                if (transaction.isPresent()) {
+                    handOn(transaction.get());
+                }
             }
             if (System.nanoTime() - lastConfirm >= confirmEveryNanos) {
                 confirm(stream);

@@ -9,6 +9,7 @@ import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.Relation;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.TupleData;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.TupleValue;
 import dev.loomdb.edge.graph.Change;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -76,6 +77,20 @@ public final class TransactionAssembler {
         // DELETE: a row only really disappears when tombstones are purged, which is local housekeeping,
         // not synced. TYPE and logical messages (heartbeats) carry no graph data.
         return Optional.empty();
+    }
+
+    /**
+     * Whether a raw pgoutput message can be dropped without decoding it: a row change (INSERT,
+     * UPDATE, DELETE) inside a transaction applied for a peer, which is never handed on. PostgreSQL
+     * 16+ leaves such rows out of the stream ({@code origin=none}); PostgreSQL 15 still sends every
+     * row the node applied, and not decoding them saves parsing each one only to drop it.
+     */
+    public boolean skipsUndecoded(ByteBuffer message) {
+        if (begin == null || origin == null || !message.hasRemaining()) {
+            return false;
+        }
+        byte tag = message.get(message.position());
+        return tag == 'I' || tag == 'U' || tag == 'D';
     }
 
     /** Whether a transaction has begun and not yet committed. */

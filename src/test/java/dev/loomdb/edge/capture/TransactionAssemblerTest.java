@@ -1,6 +1,7 @@
 package dev.loomdb.edge.capture;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,6 +17,7 @@ import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.TupleData;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.TupleValue;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.Update;
 import dev.loomdb.edge.graph.Change;
+import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -112,6 +114,30 @@ class TransactionAssemblerTest {
         assembler.accept(new Origin(new Lsn(1), "loom_apply"));
         assembler.accept(new Insert(1, row("a", "AGENT", "{}", "5", "1", "peer", "f", null)));
         assertTrue(commit().appliedForPeer());
+    }
+
+    @Test
+    void dropsRowsAppliedForAPeerUndecoded() {
+        ByteBuffer garbageInsert = ByteBuffer.wrap(new byte[] {'I', 0, 0, 0, 1, 'N', 0x7f}); // a tuple that cannot be read
+        ByteBuffer relation = ByteBuffer.wrap(new byte[] {'R'});
+        assembler.accept(nodes(NODE_COLUMNS));
+        assertFalse(assembler.skipsUndecoded(garbageInsert), "outside a transaction");
+        begin();
+        assertFalse(assembler.skipsUndecoded(garbageInsert), "a local write is decoded");
+        assembler.accept(new Insert(1, row("a", "AGENT", "{}", "5", "1", "n1", "f", null)));
+        assertEquals(1, commit().changes().size());
+
+        begin();
+        assembler.accept(new Origin(new Lsn(1), "loom_apply"));
+        assertTrue(assembler.skipsUndecoded(garbageInsert));
+        assertTrue(assembler.skipsUndecoded(ByteBuffer.wrap(new byte[] {'U'})));
+        assertTrue(assembler.skipsUndecoded(ByteBuffer.wrap(new byte[] {'D'})));
+        assertFalse(assembler.skipsUndecoded(relation), "schema messages are always read");
+        assertEquals(0, garbageInsert.position(), "peeking does not consume the message");
+        CapturedTransaction applied = commit();
+        assertTrue(applied.appliedForPeer());
+        assertTrue(applied.changes().isEmpty());
+        assertFalse(assembler.skipsUndecoded(garbageInsert), "after the commit");
     }
 
     @Test
