@@ -9,6 +9,8 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -85,6 +87,7 @@ public final class ReplicationStream implements AutoCloseable {
                 }
             }
             ensurePublication(connection);
+            leaveOutAppliedRows(connection);
             ensureSlot(connection);
         } catch (SQLException e) {
             throw new CaptureStartException("cannot prepare logical replication on " + settings.jdbcUrl() + ": "
@@ -104,6 +107,54 @@ public final class ReplicationStream implements AutoCloseable {
                     + quote(settings.schema()) + ".nodes, " + quote(settings.schema()) + ".edges");
         }
         LOG.infof("Created publication %s for the graph tables", settings.publication());
+    }
+
+    /**
+     * On PostgreSQL 15 the publication leaves out the rows this node applied for a peer, with a row
+     * filter on the column the stamping trigger keeps ({@code WHERE (NOT applied)}): 15 would
+     * otherwise decode and send every applied row for capture to drop. PostgreSQL 16+ leaves them out
+     * by their replication origin ({@code origin=none}); 14 and older have no row filters and send
+     * them (capture drops them unread). Under the filter, a local update of a row last applied for a
+     * peer arrives as an INSERT; capture reads it as the update it is.
+     */
+    private void leaveOutAppliedRows(Connection connection) throws SQLException {
+        if (connection.getMetaData().getDatabaseMajorVersion() != 15) {
+            return;
+        }
+        List<String> unfiltered = new ArrayList<>();
+        try (PreparedStatement query = connection.prepareStatement("SELECT tablename FROM pg_publication_tables"
+                + " WHERE pubname = ? AND schemaname = ? AND tablename IN ('nodes', 'edges') AND rowfilter IS NULL")) {
+            query.setString(1, settings.publication());
+            query.setString(2, settings.schema());
+            try (ResultSet rs = query.executeQuery()) {
+                while (rs.next()) {
+                    unfiltered.add(rs.getString(1));
+                }
+            }
+        }
+        if (unfiltered.isEmpty()) {
+            return;
+        }
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(false); // the table is never out of the publication for a reader
+        try (Statement alter = connection.createStatement()) {
+            for (String table : unfiltered) {
+                String qualified = quote(settings.schema()) + "." + quote(table);
+                alter.execute("ALTER PUBLICATION " + quote(settings.publication()) + " DROP TABLE " + qualified);
+                alter.execute("ALTER PUBLICATION " + quote(settings.publication()) + " ADD TABLE " + qualified
+                        + " WHERE (NOT applied)");
+            }
+            connection.commit();
+            LOG.infof("Publication %s leaves out the rows applied for peers (PostgreSQL 15 row filter)",
+                    settings.publication());
+        } catch (SQLException e) {
+            connection.rollback();
+            // e.g. a publication FOR ALL TABLES made by hand: applied rows are still dropped by capture, just later
+            LOG.warnf("Publication %s keeps the rows applied for peers (%s); capture drops them, at some CPU cost",
+                    settings.publication(), e.getMessage());
+        } finally {
+            connection.setAutoCommit(autoCommit);
+        }
     }
 
     private void ensureSlot(Connection connection) throws SQLException {

@@ -116,6 +116,12 @@ public final class TransactionAssembler {
         Map<String, String> row = columns(relation, oldTuple, newTuple);
         boolean edge = relation.name().equals("edges");
         boolean tombstone = "t".equals(row.get("tombstone"));
+        long version = Long.parseLong(required(row, "version", relation));
+        if (op == Change.Op.INSERT && version > 1) {
+            // a row is inserted at version 1: this is an update the publication's row filter (PostgreSQL 15)
+            // announced as an insert, because the row it changed had been applied for a peer
+            op = Change.Op.UPDATE;
+        }
         changes.add(new Change(
                 tombstone ? Change.Op.DELETE : op,
                 edge ? Change.Kind.EDGE : Change.Kind.NODE,
@@ -125,7 +131,7 @@ public final class TransactionAssembler {
                 edge ? required(row, "source_id", relation) : null,
                 edge ? required(row, "target_id", relation) : null,
                 Long.parseLong(required(row, "hlc", relation)),
-                Long.parseLong(required(row, "version", relation)),
+                version,
                 row.getOrDefault("origin", ""),
                 tombstone,
                 row.getOrDefault("property_clocks", "{}"),

@@ -117,6 +117,17 @@ class TransactionAssemblerTest {
     }
 
     @Test
+    void anInsertOfALaterVersionIsTheUpdateARowFilterAnnouncedAsInsert() {
+        assembler.accept(nodes(NODE_COLUMNS));
+        begin();
+        assembler.accept(new Insert(1, row("a", "AGENT", "{}", "65536", "1", "n1", "f", null)));
+        assembler.accept(new Insert(1, row("b", "AGENT", "{}", "65537", "3", "n1", "f", null)));
+        assembler.accept(new Insert(1, row("c", "AGENT", "{}", "65538", "4", "n1", "t", null)));
+        assertEquals(List.of(Change.Op.INSERT, Change.Op.UPDATE, Change.Op.DELETE),
+                commit().changes().stream().map(Change::op).toList());
+    }
+
+    @Test
     void dropsRowsAppliedForAPeerUndecoded() {
         ByteBuffer garbageInsert = ByteBuffer.wrap(new byte[] {'I', 0, 0, 0, 1, 'N', 0x7f}); // a tuple that cannot be read
         ByteBuffer relation = ByteBuffer.wrap(new byte[] {'R'});
