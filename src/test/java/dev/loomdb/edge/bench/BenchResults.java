@@ -36,6 +36,8 @@ final class BenchResults {
     /** Chart series: name → (x label → value). */
     private static final Map<String, Map<String, Double>> LATENCY = new LinkedHashMap<>();
     private static final Map<String, Double> THROUGHPUT = new LinkedHashMap<>();
+    /** Run → (role → core-µs per row). */
+    private static final Map<String, Map<String, Double>> CPU = new LinkedHashMap<>();
 
     private BenchResults() {
     }
@@ -62,6 +64,35 @@ final class BenchResults {
         THROUGHPUT.put(label, rowsPerSecond);
     }
 
+    /**
+     * Records where the CPU went in the rounds of one run of {@code rows} rows: per role, the median
+     * over the rounds of core-µs per row. Returns the total core-µs per row of each round.
+     */
+    static synchronized double[] cpu(String run, CpuMeter.Usage[] rounds, long rows) {
+        Map<String, List<Double>> byRole = new LinkedHashMap<>();
+        double[] totals = new double[rounds.length];
+        for (int r = 0; r < rounds.length; r++) {
+            for (Map.Entry<String, Double> role : rounds[r].cpuSeconds().entrySet()) {
+                byRole.computeIfAbsent(role.getKey(), k -> new ArrayList<>()).add(role.getValue() * 1e6 / rows);
+            }
+            totals[r] = rounds[r].totalSeconds() * 1e6 / rows;
+        }
+        Map<String, Double> medians = new java.util.TreeMap<>();
+        byRole.forEach((role, values) -> {
+            double[] all = new double[rounds.length]; // a round where the role used nothing counts as 0
+            for (int i = 0; i < values.size(); i++) {
+                all[i] = values.get(i);
+            }
+            medians.put(role, median(all));
+        });
+        medians.put("total", median(totals));
+        CPU.put(run, medians);
+        System.out.printf(Locale.ROOT, "CPU per row, %s (core-µs, median of %d rounds):%n", run, rounds.length);
+        medians.forEach((role, micros) -> System.out.printf(Locale.ROOT, "  %-62s %8.2f%n", role, micros));
+        write();
+        return totals;
+    }
+
     static double median(double[] values) {
         double[] sorted = values.clone();
         Arrays.sort(sorted);
@@ -84,6 +115,7 @@ final class BenchResults {
             json.put("benchmarks", ENTRIES);
             json.put("latencyMs", LATENCY);
             json.put("throughputRowsPerSecond", THROUGHPUT);
+            json.put("cpuMicrosPerRow", CPU);
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(DIR.resolve("results.json").toFile(),
                     json);
             StringBuilder md = new StringBuilder("| benchmark | ours | baseline | ratio | unit | baseline is | spread | rounds |\n"
@@ -91,6 +123,21 @@ final class BenchResults {
             for (Entry e : ENTRIES) {
                 md.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.3f | %s | %s | %.2f | %d |%n", e.name(),
                         e.ours(), e.baseline(), e.ratio(), e.unit(), e.baselineName(), e.spread(), e.rounds()));
+            }
+            if (!CPU.isEmpty()) {
+                md.append("\nCPU per row, core-µs (median of the rounds), by process:\n\n| process |");
+                CPU.keySet().forEach(run -> md.append(' ').append(run).append(" |"));
+                md.append("\n|---|").append("---|".repeat(CPU.size())).append('\n');
+                java.util.Set<String> roles = new java.util.TreeSet<>();
+                CPU.values().forEach(run -> roles.addAll(run.keySet()));
+                roles.remove("total");
+                roles.add("~total"); // last
+                for (String role : roles) {
+                    String key = role.equals("~total") ? "total" : role;
+                    md.append("| ").append(key).append(" |");
+                    CPU.values().forEach(run -> md.append(String.format(Locale.ROOT, " %.2f |", run.getOrDefault(key, 0.0))));
+                    md.append('\n');
+                }
             }
             Files.writeString(DIR.resolve("results.md"), md);
             Files.writeString(DIR.resolve("results.svg"), BenchChart.svg(LATENCY, THROUGHPUT));

@@ -83,8 +83,12 @@ class SyncBench {
             Map<Integer, double[][]> oursOn = latencies(List.of(b));
 
             double[] ours = new double[ROUNDS];
+            CpuMeter.Usage[] oursCpu = new CpuMeter.Usage[ROUNDS];
             for (int r = 0; r < ROUNDS; r++) {
-                ours[r] = throughput(List.of(b), ROWS);
+                try (CpuMeter meter = CpuMeter.start(syncServers(b), jvms(b))) {
+                    ours[r] = throughput(List.of(b), ROWS);
+                    oursCpu[r] = meter.stop();
+                }
             }
             double loadedRss = rssMiB(b);
 
@@ -94,21 +98,40 @@ class SyncBench {
             double[] graphCeiling = new double[ROUNDS];
             double[] sustained = new double[ROUNDS];
             double[] pgSustained = new double[ROUNDS];
+            CpuMeter.Usage[] pgCpu = new CpuMeter.Usage[ROUNDS];
+            CpuMeter.Usage[] ceilingCpu = new CpuMeter.Usage[ROUNDS];
             Map<Integer, double[][]> pgLatency;
             try {
                 pg.create();
                 for (int r = 0; r < ROUNDS; r++) {
-                    pgThroughput[r] = pg.throughput(ROWS);
-                    ceiling[r] = pg.ceiling(ROWS);
+                    // PostgreSQL alone: the nodes' sync stopped, so their WAL senders decode none of its WAL
+                    pauseSync(b);
+                    pg.subscription(false);
+                    try (CpuMeter meter = CpuMeter.start(pg.servers(), jvms(b))) {
+                        ceiling[r] = pg.ceiling(ROWS);
+                        ceilingCpu[r] = meter.stop();
+                    }
                     graphCeiling[r] = pg.graphCeiling(ROWS);
-                    sustained[r] = highestSustainedRate("ours", a::sql, "loom.nodes", b::sql, "loom.nodes", ceiling[r]);
+                    pg.subscription(true);
+                    try (CpuMeter meter = CpuMeter.start(pg.servers(), jvms(b))) {
+                        pgThroughput[r] = pg.throughput(ROWS);
+                        pgCpu[r] = meter.stop();
+                    }
                     pgSustained[r] = highestSustainedRate("PostgreSQL", pg::source, "bench_nodes", pg::target,
                             "bench_nodes", ceiling[r]);
+                    // ours alone: the baseline's subscription disabled
+                    pg.subscription(false);
+                    resumeSync(b);
+                    sustained[r] = highestSustainedRate("ours", a::sql, "loom.nodes", b::sql, "loom.nodes", ceiling[r]);
                 }
+                pauseSync(b);
+                pg.subscription(true);
                 pgLatency = new java.util.LinkedHashMap<>();
                 for (int load : LOADS) {
                     pgLatency.put(load, pg.latencyRounds(load));
                 }
+                pg.subscription(false);
+                resumeSync(b);
             } finally {
                 pg.drop();
             }
@@ -139,6 +162,16 @@ class SyncBench {
                     "PostgreSQL logical replication", "rows/s", "");
             BenchResults.add("sustained sync rate vs graph write rate (stamping trigger, nothing captured), rows/s",
                     sustained, graphCeiling, "loom.nodes writes, no sync", "rows/s", "what bounds the sync rate");
+            double[] oursPerRow = BenchResults.cpu("LoomDB Edge A -> B", oursCpu, ROWS);
+            double[] pgPerRow = BenchResults.cpu("PostgreSQL logical replication", pgCpu, ROWS);
+            double[] ceilingPerRow = BenchResults.cpu("write ceiling (no sync)", ceilingCpu, ROWS);
+            BenchResults.add("CPU per synced row, all processes (throughput run), core-µs", oursPerRow, pgPerRow,
+                    "PostgreSQL logical replication", "core-µs", "lower is better; breakdown in cpuMicrosPerRow");
+            BenchResults.add("CPU per synced row vs per row written with no sync, core-µs", oursPerRow, ceilingPerRow,
+                    "write-ceiling run", "core-µs", "what the sync adds to a write");
+            BenchResults.add("cores busy during the sync throughput run (of "
+                    + Runtime.getRuntime().availableProcessors() + ")", busy(oursCpu), busy(ceilingCpu),
+                    "write-ceiling run", "cores", "");
             BenchResults.throughputPoint("LoomDB Edge sync A -> B", BenchResults.median(ours));
             BenchResults.throughputPoint("LoomDB Edge sync A -> 4 receivers", BenchResults.median(fanOut));
             BenchResults.throughputPoint("PostgreSQL logical replication", BenchResults.median(pgThroughput));
@@ -200,6 +233,66 @@ class SyncBench {
     }
 
     // ---- ours ----
+
+    /** The PostgreSQL servers of a sync run from A to {@code b}, each database named by its node. */
+    private List<CpuMeter.Server> syncServers(NodeProcess b) {
+        if (Infra.external()) { // one server, a database per node
+            return List.of(new CpuMeter.Server(a::sql,
+                    db -> db.equals(a.database()) ? "A" : db.equals(b.database()) ? "B" : null));
+        }
+        return List.of(new CpuMeter.Server(a::sql, db -> "A"), new CpuMeter.Server(b::sql, db -> "B"));
+    }
+
+    /** Stops sync on A and {@code b} (POST /api/sync/stop): their WAL senders exit. */
+    private void pauseSync(NodeProcess b) {
+        for (NodeProcess node : List.of(a, b)) {
+            node.api().post("/api/sync/stop").then().statusCode(200);
+        }
+        for (NodeProcess node : List.of(a, b)) {
+            await("slot of " + node.nodeId() + " released").atMost(Duration.ofSeconds(30))
+                    .until(() -> slotLsnsSent(node) == null);
+        }
+    }
+
+    /** Starts sync on A and {@code b} again and waits until their WAL senders have read the WAL written meanwhile. */
+    private void resumeSync(NodeProcess b) throws SQLException {
+        Map<NodeProcess, Long> written = new java.util.HashMap<>();
+        for (NodeProcess node : List.of(a, b)) {
+            try (Connection sql = node.sql(); Statement s = sql.createStatement();
+                    ResultSet rs = s.executeQuery("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn")) {
+                rs.next();
+                written.put(node, rs.getLong(1));
+            }
+            node.api().post("/api/sync/start").then().statusCode(200);
+        }
+        for (NodeProcess node : List.of(a, b)) {
+            await("WAL sender of " + node.nodeId() + " caught up").atMost(Duration.ofMinutes(2))
+                    .pollInterval(Duration.ofMillis(100)).until(() -> {
+                        Long sent = slotLsnsSent(node);
+                        return sent != null && sent >= written.get(node);
+                    });
+        }
+    }
+
+    /** How far the WAL sender of the node's slot has read (null when no WAL sender serves the slot). */
+    private static Long slotLsnsSent(NodeProcess node) throws SQLException {
+        try (Connection sql = node.sql(); PreparedStatement query = sql.prepareStatement("SELECT r.sent_lsn - '0/0'::pg_lsn"
+                + " FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = ?")) {
+            query.setString(1, node.slot());
+            try (ResultSet rs = query.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : null;
+            }
+        }
+    }
+
+    private Map<Long, String> jvms(NodeProcess b) {
+        return Map.of(a.process().pid(), Infra.external() ? "A: node JVM" : "A: node JVM (and the embedded broker)",
+                b.process().pid(), "B: node JVM");
+    }
+
+    private static double[] busy(CpuMeter.Usage[] usages) {
+        return java.util.Arrays.stream(usages).mapToDouble(CpuMeter.Usage::coresBusy).toArray();
+    }
 
     /** Rows/s from the first write on A until every receiver has the last row (applies keep commit order). */
     private double throughput(List<NodeProcess> to, int rows) throws Exception {
@@ -626,7 +719,7 @@ class SyncBench {
                     + " CHECK (jsonb_typeof(properties) = 'object'), hlc bigint NOT NULL DEFAULT 0, version bigint NOT NULL"
                     + " DEFAULT 0, origin text NOT NULL DEFAULT '', tombstone boolean NOT NULL DEFAULT false,"
                     + " deleted_at timestamptz, property_clocks jsonb NOT NULL DEFAULT '{}'::jsonb, base_hlc bigint NOT NULL"
-                    + " DEFAULT 0, bench_applied_at timestamptz)",
+                    + " DEFAULT 0, applied boolean NOT NULL DEFAULT false, bench_applied_at timestamptz)",
             "CREATE INDEX ON bench_nodes (type, id)",
             "CREATE INDEX ON bench_nodes USING gin (properties)",
             "ALTER TABLE bench_nodes REPLICA IDENTITY FULL"};
@@ -681,6 +774,43 @@ class SyncBench {
             }
             offer(() -> server.sql(SOURCE), "bench_nodes", () -> server.sql(TARGET), "bench_nodes", 100,
                     Duration.ofSeconds(1)); // warm-up; also proves the subscription runs
+        }
+
+        /**
+         * Enables or disables the baseline's subscription (its WAL sender exits while disabled). Before
+         * enabling, the slot is created anew at the current position, so its WAL sender does not decode
+         * the WAL of the other runs written meanwhile during the next measurement (advancing the slot
+         * would leave its restart point, where decoding starts, behind).
+         */
+        void subscription(boolean enabled) throws SQLException {
+            if (enabled) {
+                try (Connection src = source(); Statement s = src.createStatement()) {
+                    s.execute("SELECT pg_drop_replication_slot('" + SLOT + "')");
+                    s.execute("SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");
+                }
+            }
+            try (Connection dst = target(); Statement s = dst.createStatement()) {
+                s.execute("ALTER SUBSCRIPTION bench_sub " + (enabled ? "ENABLE" : "DISABLE"));
+            }
+            try (Connection src = source(); Statement s = src.createStatement()) {
+                await("baseline slot " + (enabled ? "in use" : "released")).atMost(Duration.ofSeconds(60))
+                        .pollInterval(Duration.ofMillis(100)).until(() -> {
+                            try (ResultSet rs = s.executeQuery("SELECT active FROM pg_replication_slots WHERE slot_name = '"
+                                    + SLOT + "'")) {
+                                return rs.next() && rs.getBoolean(1) == enabled;
+                            }
+                        });
+            }
+        }
+
+        /** The server of the baseline runs, its databases named by their part in them. */
+        List<CpuMeter.Server> servers() {
+            return List.of(new CpuMeter.Server(() -> server.sql(SOURCE), db -> switch (db) {
+                case SOURCE -> "source";
+                case TARGET -> "receiver";
+                case PLAIN, GRAPH -> "writer (no sync)";
+                default -> "idle nodes";
+            }));
         }
 
         double throughput(int rows) throws Exception {
@@ -764,6 +894,7 @@ class SyncBench {
 
     /** Upserts {@code rows} rows (ids prefix1..prefixN), BATCH per transaction. */
     private static void writeBatches(Connection sql, String table, String prefix, int rows) throws SQLException {
+        CpuMeter.writer(sql);
         try (PreparedStatement upsert = sql.prepareStatement(UPSERT.formatted(table))) {
             for (int from = 1; from <= rows; from += BATCH) {
                 upsert.setString(1, prefix);

@@ -208,6 +208,11 @@ public final class NodeProcess implements AutoCloseable {
                 "");
     }
 
+    /** The name of this node's database on its PostgreSQL server. */
+    public String database() {
+        return database;
+    }
+
     public int httpPort() {
         return httpPort;
     }
