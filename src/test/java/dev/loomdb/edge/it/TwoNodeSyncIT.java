@@ -181,11 +181,13 @@ class TwoNodeSyncIT {
             }
             // On PostgreSQL 15 the publication leaves applied rows out with a row filter, which turns this update
             // of an applied row into an INSERT on the wire: it must still reach A, and be announced as an update.
-            try (ResultSet rs = s.executeQuery("SELECT current_setting('server_version_num')::int / 10000,"
-                    + " (SELECT rowfilter FROM pg_publication_tables WHERE tablename = 'nodes' AND schemaname = 'loom')")) {
-                rs.next();
-                assertEquals(rs.getInt(1) == 15 ? "(NOT applied)" : null, rs.getString(2), "row filter on PostgreSQL "
-                        + rs.getInt(1));
+            int major = sql.getMetaData().getDatabaseMajorVersion();
+            if (major >= 15) { // 14 has no row filters
+                try (ResultSet rs = s.executeQuery("SELECT rowfilter FROM pg_publication_tables"
+                        + " WHERE tablename = 'nodes' AND schemaname = 'loom'")) {
+                    assertTrue(rs.next());
+                    assertEquals(major == 15 ? "(NOT applied)" : null, rs.getString(1), "row filter on PostgreSQL " + major);
+                }
             }
             s.execute("UPDATE loom.nodes SET properties = '{\"title\": \"final\"}' WHERE id = 'doc-edit'");
             try (ResultSet rs = s.executeQuery("SELECT applied FROM loom.nodes WHERE id = 'doc-edit'")) {
