@@ -109,14 +109,7 @@ final class CpuMeter implements AutoCloseable {
     /** Stops measuring and returns the CPU time of each role since the start. */
     Usage stop() {
         double wall = (System.nanoTime() - started) / 1e9;
-        current = null;
-        running = false;
-        sampler.interrupt();
-        try {
-            sampler.join(5_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        halt();
         sample(false);
         nameBackends();
         if (failure != null) {
@@ -136,6 +129,18 @@ final class CpuMeter implements AutoCloseable {
 
     @Override
     public void close() {
+        halt();
+        connections.values().forEach(sql -> {
+            try {
+                sql.close();
+            } catch (SQLException e) {
+                // closing anyway
+            }
+        });
+    }
+
+    /** Stops the sampler; this meter no longer takes writers' names. */
+    private void halt() {
         if (current == this) {
             current = null;
         }
@@ -146,13 +151,6 @@ final class CpuMeter implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        connections.values().forEach(sql -> {
-            try {
-                sql.close();
-            } catch (SQLException e) {
-                // closing anyway
-            }
-        });
     }
 
     private String role(long pid) {
