@@ -69,22 +69,16 @@ final class BenchResults {
      * over the rounds of core-µs per row. Returns the total core-µs per row of each round.
      */
     static synchronized double[] cpu(String run, CpuMeter.Usage[] rounds, long rows) {
-        Map<String, List<Double>> byRole = new LinkedHashMap<>();
+        Map<String, double[]> byRole = new LinkedHashMap<>(); // a round where a role used nothing counts as 0
         double[] totals = new double[rounds.length];
         for (int r = 0; r < rounds.length; r++) {
             for (Map.Entry<String, Double> role : rounds[r].cpuSeconds().entrySet()) {
-                byRole.computeIfAbsent(role.getKey(), k -> new ArrayList<>()).add(role.getValue() * 1e6 / rows);
+                byRole.computeIfAbsent(role.getKey(), k -> new double[rounds.length])[r] = role.getValue() * 1e6 / rows;
             }
             totals[r] = rounds[r].totalSeconds() * 1e6 / rows;
         }
         Map<String, Double> medians = new java.util.TreeMap<>();
-        byRole.forEach((role, values) -> {
-            double[] all = new double[rounds.length]; // a round where the role used nothing counts as 0
-            for (int i = 0; i < values.size(); i++) {
-                all[i] = values.get(i);
-            }
-            medians.put(role, median(all));
-        });
+        byRole.forEach((role, values) -> medians.put(role, median(values)));
         medians.put("total", median(totals));
         CPU.put(run, medians);
         System.out.printf(Locale.ROOT, "CPU per row, %s (core-µs, median of %d rounds):%n", run, rounds.length);
@@ -131,11 +125,11 @@ final class BenchResults {
                 java.util.Set<String> roles = new java.util.TreeSet<>();
                 CPU.values().forEach(run -> roles.addAll(run.keySet()));
                 roles.remove("total");
-                roles.add("~total"); // last
-                for (String role : roles) {
-                    String key = role.equals("~total") ? "total" : role;
-                    md.append("| ").append(key).append(" |");
-                    CPU.values().forEach(run -> md.append(String.format(Locale.ROOT, " %.2f |", run.getOrDefault(key, 0.0))));
+                List<String> rows = new ArrayList<>(roles);
+                rows.add("total"); // last
+                for (String role : rows) {
+                    md.append("| ").append(role).append(" |");
+                    CPU.values().forEach(run -> md.append(String.format(Locale.ROOT, " %.2f |", run.getOrDefault(role, 0.0))));
                     md.append('\n');
                 }
             }

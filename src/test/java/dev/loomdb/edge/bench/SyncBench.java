@@ -244,43 +244,30 @@ class SyncBench {
     }
 
     /** Stops sync on A and {@code b} (POST /api/sync/stop): their WAL senders exit. */
-    private void pauseSync(NodeProcess b) {
+    private void pauseSync(NodeProcess b) throws SQLException {
         for (NodeProcess node : List.of(a, b)) {
             node.api().post("/api/sync/stop").then().statusCode(200);
         }
         for (NodeProcess node : List.of(a, b)) {
-            await("slot of " + node.nodeId() + " released").atMost(Duration.ofSeconds(30))
-                    .until(() -> slotLsnsSent(node) == null);
+            try (Connection sql = node.sql()) {
+                await("slot of " + node.nodeId() + " released").atMost(Duration.ofSeconds(30))
+                        .until(() -> node.walSenderSentLsn(sql) < 0);
+            }
         }
     }
 
     /** Starts sync on A and {@code b} again and waits until their WAL senders have read the WAL written meanwhile. */
     private void resumeSync(NodeProcess b) throws SQLException {
-        Map<NodeProcess, Long> written = new java.util.HashMap<>();
         for (NodeProcess node : List.of(a, b)) {
-            try (Connection sql = node.sql(); Statement s = sql.createStatement();
-                    ResultSet rs = s.executeQuery("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn")) {
-                rs.next();
-                written.put(node, rs.getLong(1));
-            }
-            node.api().post("/api/sync/start").then().statusCode(200);
-        }
-        for (NodeProcess node : List.of(a, b)) {
-            await("WAL sender of " + node.nodeId() + " caught up").atMost(Duration.ofMinutes(2))
-                    .pollInterval(Duration.ofMillis(100)).until(() -> {
-                        Long sent = slotLsnsSent(node);
-                        return sent != null && sent >= written.get(node);
-                    });
-        }
-    }
-
-    /** How far the WAL sender of the node's slot has read (null when no WAL sender serves the slot). */
-    private static Long slotLsnsSent(NodeProcess node) throws SQLException {
-        try (Connection sql = node.sql(); PreparedStatement query = sql.prepareStatement("SELECT r.sent_lsn - '0/0'::pg_lsn"
-                + " FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = ?")) {
-            query.setString(1, node.slot());
-            try (ResultSet rs = query.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : null;
+            try (Connection sql = node.sql(); Statement s = sql.createStatement()) {
+                long written;
+                try (ResultSet rs = s.executeQuery("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn")) {
+                    rs.next();
+                    written = rs.getLong(1);
+                }
+                node.api().post("/api/sync/start").then().statusCode(200);
+                await("WAL sender of " + node.nodeId() + " caught up").atMost(Duration.ofMinutes(2))
+                        .pollInterval(Duration.ofMillis(100)).until(() -> node.walSenderSentLsn(sql) >= written);
             }
         }
     }
@@ -783,16 +770,14 @@ class SyncBench {
          * would leave its restart point, where decoding starts, behind).
          */
         void subscription(boolean enabled) throws SQLException {
-            if (enabled) {
-                try (Connection src = source(); Statement s = src.createStatement()) {
+            try (Connection src = source(); Statement s = src.createStatement()) {
+                if (enabled) {
                     s.execute("SELECT pg_drop_replication_slot('" + SLOT + "')");
                     s.execute("SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");
                 }
-            }
-            try (Connection dst = target(); Statement s = dst.createStatement()) {
-                s.execute("ALTER SUBSCRIPTION bench_sub " + (enabled ? "ENABLE" : "DISABLE"));
-            }
-            try (Connection src = source(); Statement s = src.createStatement()) {
+                try (Connection dst = target(); Statement d = dst.createStatement()) {
+                    d.execute("ALTER SUBSCRIPTION bench_sub " + (enabled ? "ENABLE" : "DISABLE"));
+                }
                 await("baseline slot " + (enabled ? "in use" : "released")).atMost(Duration.ofSeconds(60))
                         .pollInterval(Duration.ofMillis(100)).until(() -> {
                             try (ResultSet rs = s.executeQuery("SELECT active FROM pg_replication_slots WHERE slot_name = '"

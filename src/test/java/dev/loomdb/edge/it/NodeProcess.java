@@ -238,6 +238,15 @@ public final class NodeProcess implements AutoCloseable {
         }
     }
 
+    /** How far the WAL sender serving this node's slot has read, as a byte position in the WAL; -1 when none serves it. */
+    public long walSenderSentLsn(Connection sql) throws SQLException {
+        try (java.sql.Statement s = sql.createStatement(); java.sql.ResultSet rs = s.executeQuery(
+                "SELECT r.sent_lsn - '0/0'::pg_lsn FROM pg_replication_slots s JOIN pg_stat_replication r"
+                        + " ON r.pid = s.active_pid WHERE s.slot_name = '" + slot() + "'")) {
+            return rs.next() ? rs.getLong(1) : -1;
+        }
+    }
+
     /** A plain SQL connection to this node's database, as psql or an app would have. */
     public Connection sql() throws SQLException {
         return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + postgresPort + "/" + database, "postgres", "");
