@@ -92,4 +92,67 @@ class EnvelopeCodecTest {
                 "\"" + "x".repeat(300) + "\"");
         assertThrows(MalformedEnvelopeException.class, () -> codec.decode(json.getBytes(StandardCharsets.UTF_8)));
     }
+
+    private static final String CHANGE = "{\"op\":\"insert\",\"kind\":\"node\",\"id\":\"n1\",\"type\":\"T\","
+            + "\"properties\":%s,\"hlc\":\"5\",\"version\":1,\"origin\":\"node-a\",\"tombstone\":false%s}";
+
+    private Envelope decode(String json) throws MalformedEnvelopeException {
+        return codec.decode(json.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private MalformedEnvelopeException rejected(String json) {
+        return assertThrows(MalformedEnvelopeException.class, () -> decode(json));
+    }
+
+    private static String envelope(String... changes) {
+        return "{\"v\":1,\"mesh\":\"demo\",\"origin\":\"node-a\",\"seq\":1,\"txid\":2,\"lsn\":\"0/1\","
+                + "\"commitTime\":\"2026-11-24T18:00:00Z\",\"changes\":[" + String.join(",", changes) + "]}";
+    }
+
+    @Test
+    void keepsPropertiesAndClocksAsTheSenderWroteThemSoNumbersKeepTheirPrecision() throws Exception {
+        String properties = "{\"price\": 12345678901234567890.123456789, \"tags\": [\"a\", {\"b\": null}], \"big\": 1e400}";
+        String clocks = "{\"price\": [117672777673998336, \"node-a\"]}";
+        Change change = decode(envelope(CHANGE.formatted(properties, ",\"propertyClocks\":" + clocks))).changes().get(0);
+        assertEquals(properties, change.properties());
+        assertEquals(clocks, change.propertyClocks());
+        assertEquals("{}", decode(envelope(CHANGE.formatted("{}", ""))).changes().get(0).propertyClocks());
+    }
+
+    @Test
+    void readsFieldsInAnyOrderAndSkipsUnknownOnes() throws Exception {
+        String json = "{\"changes\":[" + CHANGE.formatted("{\"x\":1}", ",\"extra\":{\"deep\":[1,{\"y\":[]}]}")
+                + "],\"future\":[{\"a\":1}],\"commitTime\":\"2026-11-24T18:00:00Z\",\"lsn\":\"0/1\",\"txid\":2,"
+                + "\"seq\":9,\"origin\":\"node-a\",\"mesh\":\"demo\",\"v\":1}";
+        Envelope envelope = decode(json);
+        assertEquals(9, envelope.seq());
+        assertEquals("{\"x\":1}", envelope.changes().get(0).properties());
+    }
+
+    @Test
+    void judgesTheVersionFirstAndASyntaxErrorAnywhereAsSuch() {
+        assertTrue(rejected("{\"changes\":[{\"kind\":\"bogus\"}],\"v\":2}").getMessage().contains("version 2"));
+        assertTrue(rejected("{\"v\":1,\"changes\":[{\"kind\":\"bogus\"}],\"mesh\":[1,}").getMessage()
+                .startsWith("not JSON"));
+        assertTrue(rejected("{\"v\":1,\"changes\":[{\"kind\":").getMessage().startsWith("not JSON"));
+        assertEquals("changes[1] is not an object",
+                rejected(envelope(CHANGE.formatted("{}", ""), "7")).getMessage());
+        assertEquals("'changes' must be an array", rejected("{\"v\":1,\"changes\":{}}").getMessage());
+        assertEquals("the envelope is not a JSON object", rejected("").getMessage());
+    }
+
+    @Test
+    void rejectsPropertyClocksThatAreNotHlcOriginPairs() {
+        for (String clocks : List.of("{\"a\":[1]}", "{\"a\":[\"1\",\"x\"]}", "{\"a\":[1,2]}", "{\"a\":[1,\"x\",3]}",
+                "{\"a\":1}", "{\"a\":[1,\"x\"],\"b\":{}}")) {
+            assertEquals("changes[0].propertyClocks values must be [hlc, origin]",
+                    rejected(envelope(CHANGE.formatted("{}", ",\"propertyClocks\":" + clocks))).getMessage(), clocks);
+        }
+        assertEquals("changes[0].propertyClocks must be a JSON object",
+                rejected(envelope(CHANGE.formatted("{}", ",\"propertyClocks\":[]"))).getMessage());
+        assertEquals("changes[0].tombstone must be true or false",
+                rejected(envelope(CHANGE.formatted("{}", "").replace("false", "\"no\""))).getMessage());
+        assertEquals("changes[0].version must be an integer",
+                rejected(envelope(CHANGE.formatted("{}", "").replace(":1,", ":1.5,"))).getMessage());
+    }
 }
