@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
@@ -115,6 +116,39 @@ class TwoNodeSyncIT {
                 assertEquals(3, rs.getLong(2));
             }
         }
+    }
+
+    /** jsonb keeps every digit of a number; so must the REST API and the sync between nodes. */
+    @Test
+    void numbersKeepEveryDigitThroughRestAndSync() throws Exception {
+        String exact = "12345678901234567890.123456789";
+        a.api().body("{\"type\":\"LEDGER\",\"properties\":{\"amount\":" + exact + ",\"rate\":1.50}}")
+                .put("/api/nodes/ledger-1").then().statusCode(201);
+        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+            s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('ledger-2', 'LEDGER', '{\"amount\": " + exact
+                    + ", \"huge\": 1e400}')");
+        }
+        String query = "SELECT properties ->> 'amount', properties ->> 'rate', length(properties ->> 'huge')"
+                + " FROM loom.nodes WHERE id = ?";
+        try (Connection sql = b.sql(); PreparedStatement ps = sql.prepareStatement(query)) {
+            for (String id : List.of("ledger-1", "ledger-2")) {
+                ps.setString(1, id);
+                await().atMost(SYNC).until(() -> {
+                    try (ResultSet rs = ps.executeQuery()) {
+                        return rs.next();
+                    }
+                });
+                try (ResultSet rs = ps.executeQuery()) {
+                    assertTrue(rs.next());
+                    assertEquals(exact, rs.getString(1), id + " on B");
+                    assertEquals(id.equals("ledger-1") ? "1.50" : null, rs.getString(2), id + " on B");
+                    assertEquals(id.equals("ledger-2") ? Integer.valueOf(401) : null, (Integer) rs.getObject(3), id + " on B");
+                }
+            }
+        }
+        String onB = b.api().get("/api/nodes/ledger-1").then().statusCode(200).extract().asString();
+        assertTrue(onB.contains("\"amount\":" + exact) && onB.contains("\"rate\":1.50"), onB);
+        assertTrue(b.api().get("/api/nodes/ledger-2").asString().contains("\"amount\":" + exact));
     }
 
     @Test
