@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.util.RawValue;
 import dev.loomdb.edge.config.LoomConfig;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -255,7 +256,7 @@ public class GraphService {
         ObjectNode json = mapper.createObjectNode();
         json.put("id", node.id());
         json.put("type", node.type());
-        json.set("properties", parse(node.properties()));
+        json.putRawValue("properties", new RawValue(node.properties()));
         json.put("version", node.version());
         json.put("hlc", Long.toString(node.hlc()));
         json.put("origin", node.origin());
@@ -268,7 +269,7 @@ public class GraphService {
         json.put("type", edge.type());
         json.put("source", edge.source());
         json.put("target", edge.target());
-        json.set("properties", parse(edge.properties()));
+        json.putRawValue("properties", new RawValue(edge.properties()));
         json.put("version", edge.version());
         json.put("hlc", Long.toString(edge.hlc()));
         json.put("origin", edge.origin());
@@ -284,13 +285,5 @@ public class GraphService {
             json.put("next", next);
         }
         return json;
-    }
-
-    private JsonNode parse(String properties) {
-        try {
-            return mapper.readTree(properties);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("stored properties are not JSON", e);
-        }
     }
 }

@@ -233,8 +233,17 @@ public final class EnvelopeCodec {
     private static String rawObject(JsonParser parser, byte[] payload) throws IOException {
         int start = (int) parser.currentTokenLocation().getByteOffset();
         parser.skipChildren();
-        int end = (int) parser.currentLocation().getByteOffset();
-        return new String(payload, start, end - start, StandardCharsets.UTF_8);
+        return text(payload, start, (int) parser.currentLocation().getByteOffset());
+    }
+
+    /**
+     * Bytes start..end of valid JSON as one line: a line break in valid JSON can only be whitespace
+     * between tokens (inside a string it must be escaped), so it becomes a space, and an event
+     * stream or a log line that carries the text stays one line.
+     */
+    private static String text(byte[] payload, int start, int end) {
+        String text = new String(payload, start, end - start, StandardCharsets.UTF_8);
+        return text.indexOf('\n') < 0 && text.indexOf('\r') < 0 ? text : text.replace('\n', ' ').replace('\r', ' ');
     }
 
     /** The fields of one change as read, judged by {@link #change} (the same holder serves every change). */
@@ -305,8 +314,7 @@ public final class EnvelopeCodec {
                 next(parser);
                 clocksWellFormed &= clock(parser);
             }
-            int end = (int) parser.currentLocation().getByteOffset();
-            propertyClocks = new String(payload, start, end - start, StandardCharsets.UTF_8);
+            propertyClocks = text(payload, start, (int) parser.currentLocation().getByteOffset());
         }
 
         /** Whether the value the parser is at is [hlc, origin]; leaves the parser at its last token. */

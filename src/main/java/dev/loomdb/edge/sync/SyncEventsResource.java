@@ -2,6 +2,7 @@ package dev.loomdb.edge.sync;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.util.RawValue;
 import dev.loomdb.edge.graph.ApiProblem;
 import dev.loomdb.edge.graph.Change;
 import dev.loomdb.edge.telemetry.SyncEvent;
@@ -14,8 +15,6 @@ import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.sse.OutboundSseEvent;
 import jakarta.ws.rs.sse.Sse;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.EnumSet;
@@ -118,11 +117,7 @@ public class SyncEventsResource {
                 change.put("source", c.source());
                 change.put("target", c.target());
             }
-            try {
-                change.set("properties", mapper.readTree(c.properties()));
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            change.putRawValue("properties", new RawValue(c.properties()));
             change.put("hlc", Long.toString(c.hlc()));
             change.put("version", c.version());
             change.put("origin", c.origin());

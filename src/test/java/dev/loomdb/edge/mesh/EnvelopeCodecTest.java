@@ -120,6 +120,14 @@ class EnvelopeCodecTest {
     }
 
     @Test
+    void lineBreaksBetweenTokensBecomeSpacesSoTheTextStaysOneLine() throws Exception {
+        Change change = decode(envelope(CHANGE.formatted("{\n  \"a\": \"x\\ny\",\r\n  \"b\": 1\n}",
+                ",\"propertyClocks\":{\"a\":\n[1, \"n\"]}"))).changes().get(0);
+        assertEquals("{   \"a\": \"x\\ny\",    \"b\": 1 }", change.properties());
+        assertEquals("{\"a\": [1, \"n\"]}", change.propertyClocks());
+    }
+
+    @Test
     void readsFieldsInAnyOrderAndSkipsUnknownOnes() throws Exception {
         String json = "{\"changes\":[" + CHANGE.formatted("{\"x\":1}", ",\"extra\":{\"deep\":[1,{\"y\":[]}]}")
                 + "],\"future\":[{\"a\":1}],\"commitTime\":\"2026-11-24T18:00:00Z\",\"lsn\":\"0/1\",\"txid\":2,"
