@@ -32,22 +32,23 @@ public final class Applier {
 
     private static final String INSERT_NODE = """
             INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone, deleted_at,
-                base_hlc)
-            VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb, $5, $6, $7, $8, CASE WHEN $8 THEN now() END, $9)
+                base_hlc, applied)
+            VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb, $5, $6, $7, $8, CASE WHEN $8 THEN now() END, $9, true)
             ON CONFLICT (id) DO UPDATE SET\s""";
 
     private static final String INSERT_EDGE = """
             INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, property_clocks, hlc, version, origin,
-                tombstone, deleted_at, base_hlc)
-            VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $9, $10, CASE WHEN $10 THEN now() END, $11)
+                tombstone, deleted_at, base_hlc, applied)
+            VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $9, $10, CASE WHEN $10 THEN now() END, $11,
+                    true)
             ON CONFLICT (id) DO UPDATE SET\s""";
 
     /** All of an envelope's node states in one statement: parallel arrays, one element per node. */
     private static final String INSERT_NODES = """
             INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone, deleted_at,
-                base_hlc)
+                base_hlc, applied)
             SELECT x.id, x.type, x.properties::jsonb, x.property_clocks::jsonb, x.hlc, x.version, x.origin, x.tombstone,
-                   CASE WHEN x.tombstone THEN now() END, x.base_hlc
+                   CASE WHEN x.tombstone THEN now() END, x.base_hlc, true
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
                         $8::boolean[], $9::bigint[])
                  AS x(id, type, properties, property_clocks, hlc, version, origin, tombstone, base_hlc)
@@ -55,9 +56,9 @@ public final class Applier {
 
     private static final String INSERT_EDGES = """
             INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, property_clocks, hlc, version, origin,
-                tombstone, deleted_at, base_hlc)
+                tombstone, deleted_at, base_hlc, applied)
             SELECT x.id, x.type, x.source_id, x.target_id, x.properties::jsonb, x.property_clocks::jsonb, x.hlc, x.version,
-                   x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END, x.base_hlc
+                   x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END, x.base_hlc, true
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
                         $8::bigint[], $9::text[], $10::boolean[], $11::bigint[])
                  AS x(id, type, source_id, target_id, properties, property_clocks, hlc, version, origin, tombstone, base_hlc)
@@ -154,7 +155,9 @@ public final class Applier {
      */
     private static String upsert(String insert, List<String> rowColumns, MergeRule rule, boolean autoResolve) {
         String wins = autoResolve ? rule.sqlCondition() : "(" + rule.sqlCondition() + " AND NOT " + CONCURRENT + ")";
-        StringBuilder sql = new StringBuilder(insert);
+        // applied = true: the stamping trigger does not run in the apply session (migration V5), so the
+        // statement marks the row itself, for PostgreSQL 15's publication row filter.
+        StringBuilder sql = new StringBuilder(insert).append("applied = true, ");
         if (!rule.anyMerge()) {
             for (String column : rowColumns) {
                 sql.append(column).append(" = EXCLUDED.").append(column).append(", ");
