@@ -111,7 +111,7 @@ public final class ReplicationStream implements AutoCloseable {
 
     /**
      * On PostgreSQL 15 the publication leaves out the rows this node applied for a peer, with a row
-     * filter on the column the stamping trigger keeps ({@code WHERE (NOT applied)}): 15 would
+     * filter on the column the apply statement sets and a local write clears ({@code WHERE (NOT applied)}): 15 would
      * otherwise decode and send every applied row for capture to drop. PostgreSQL 16+ leaves them out
      * by their replication origin ({@code origin=none}); 14 and older have no row filters and send
      * them (capture drops them unread). Under the filter, a local update of a row last applied for a

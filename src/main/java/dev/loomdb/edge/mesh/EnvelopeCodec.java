@@ -172,19 +172,12 @@ public final class EnvelopeCodec {
                     }
                     ChangeFields fields = new ChangeFields();
                     for (int i = 0; next(parser) != JsonToken.END_ARRAY; i++) {
-                        String where = "changes[" + i + "]";
-                        if (parser.currentToken() != JsonToken.START_OBJECT) {
-                            parser.skipChildren();
-                            changeError = changeError != null ? changeError
-                                    : new MalformedEnvelopeException(where + " is not an object");
-                            continue;
-                        }
                         fields.read(parser, payload);
                         if (changeError == null) {
                             try {
-                                changes.add(fields.change(where));
+                                changes.add(fields.change("")); // the change's place is named only on failure
                             } catch (MalformedEnvelopeException e) {
-                                changeError = e;
+                                changeError = new MalformedEnvelopeException("changes[" + i + "]" + e.getMessage());
                             }
                         }
                     }
@@ -264,7 +257,7 @@ public final class EnvelopeCodec {
         String propertyClocks;
         boolean clocksWellFormed;
 
-        /** Reads the object the parser is at (START_OBJECT) up to its END_OBJECT. */
+        /** Reads the value the parser is at: an object up to its END_OBJECT, anything else is marked and skipped. */
         void read(JsonParser parser, byte[] payload) throws IOException, MalformedEnvelopeException {
             op = kind = id = type = source = target = hlc = version = origin = tombstone = baseHlc = null;
             properties = propertyClocks = null;
@@ -337,6 +330,7 @@ public final class EnvelopeCodec {
             return wellFormed && size == 2;
         }
 
+        /** The change the fields describe; every failure's reason starts with {@code where}. */
         Change change(String where) throws MalformedEnvelopeException {
             if (op == Scalar.NOT_AN_OBJECT) {
                 throw new MalformedEnvelopeException(where + " is not an object");
