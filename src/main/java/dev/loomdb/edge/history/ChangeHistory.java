@@ -31,6 +31,8 @@ public final class ChangeHistory {
     private final boolean enabled;
     private final int maxEntries;
     private final Function<Change, String> toJson;
+    /** The last local record asked for (guarded by this). */
+    private Future<Void> localTail = Future.succeededFuture();
 
     public ChangeHistory(Pool pool, boolean enabled, int maxEntries, Function<Change, String> toJson) {
         this.pool = pool;
@@ -61,19 +63,36 @@ public final class ChangeHistory {
                 .mapEmpty();
     }
 
-    /** Local changes, once the broker has them. A failure here is logged: the sync itself goes on. */
-    public void recordLocal(String nodeId, Instant commitTime, List<Change> changes) {
+    /**
+     * Local changes, once {@code published} succeeds (the broker has them). Entries are written in the
+     * order of the calls, each after the previous call's, whatever order the publications finish in or
+     * the pool's connections run in: seq follows publication order and the trim keeps the newest. A
+     * publication that fails, or a write that fails (logged), records nothing and holds up no later
+     * call. The future completes when this call's entries are written or given up.
+     */
+    public synchronized Future<Void> recordLocal(Future<Void> published, String nodeId, Instant commitTime,
+            List<Change> changes) {
         if (!enabled || changes.isEmpty()) {
-            return;
+            return Future.succeededFuture();
         }
+        localTail = localTail.transform(previous -> published)
+                .transform(result -> result.succeeded() ? insertLocal(nodeId, commitTime, changes) : Future.succeededFuture());
+        return localTail;
+    }
+
+    private Future<Void> insertLocal(String nodeId, Instant commitTime, List<Change> changes) {
         List<io.vertx.mutiny.sqlclient.Tuple> rows = new ArrayList<>(changes.size());
         for (Change change : changes) {
             rows.add(io.vertx.mutiny.sqlclient.Tuple.of("local", nodeId, utc(commitTime), toJson.apply(change)));
         }
-        pool.withTransaction(conn -> conn.preparedQuery(INSERT).executeBatch(rows)
+        return Future.fromCompletionStage(pool.withTransaction(conn -> conn.preparedQuery(INSERT).executeBatch(rows)
                 .chain(r -> conn.preparedQuery(TRIM).execute(io.vertx.mutiny.sqlclient.Tuple.of((long) maxEntries))))
-                .subscribe().with(r -> { }, e -> LOG.warnf("Could not record %d local changes in the history: %s",
-                        changes.size(), e.getMessage()));
+                .replaceWithVoid()
+                .onFailure().recoverWithItem(e -> {
+                    LOG.warnf("Could not record %d local changes in the history: %s", changes.size(), e.getMessage());
+                    return null;
+                })
+                .subscribeAsCompletionStage());
     }
 
     /** Entries after {@code since} (a seq), oldest first. */

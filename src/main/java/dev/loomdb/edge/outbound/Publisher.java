@@ -110,10 +110,12 @@ public final class Publisher implements TransactionSink {
                 last.commitLsn().toString(), last.commitTime(), window.transactions().size(), window.changes(),
                 window.transactions().get(0).commitTime());
         counters.add(Counters.COALESCED, window.coalesced());
-        send(window, envelope.firstCommitTime(), codec.encode(envelope), 0);
+        Promise<Void> acknowledged = Promise.promise();
+        send(window, codec.encode(envelope), 0, acknowledged);
+        history.recordLocal(acknowledged.future(), nodeId, envelope.firstCommitTime(), window.changes());
     }
 
-    private void send(Window window, Instant firstCommitTime, byte[] payload, int attempt) {
+    private void send(Window window, byte[] payload, int attempt, Promise<Void> acknowledged) {
         link.publish(topic, payload).onComplete(result -> {
             if (result.succeeded()) {
                 counters.increment(Counters.PUBLISHED);
@@ -123,7 +125,7 @@ public final class Publisher implements TransactionSink {
                     position.acknowledge(transaction.endLsn());
                 }
                 inflight.release();
-                history.recordLocal(nodeId, firstCommitTime, window.changes());
+                acknowledged.complete();
             } else {
                 if (attempt == 0 || attempt % 20 == 0) {
                     LOG.warnf("Publishing %d transactions (%d changes, up to %s) failed: %s; retrying",
@@ -132,7 +134,7 @@ public final class Publisher implements TransactionSink {
                     events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, null, "publishing failed: "
                             + result.cause().getMessage()));
                 }
-                vertx.setTimer(RETRY_MILLIS, id -> send(window, firstCommitTime, payload, attempt + 1));
+                vertx.setTimer(RETRY_MILLIS, id -> send(window, payload, attempt + 1, acknowledged));
             }
         });
     }

@@ -236,15 +236,15 @@ class OperationsIT {
         NodeProcess a = nodes[0].with("loom.history.enabled", "true").with("loom.history.max-entries", "4").start()
                 .awaitReady();
         NodeProcess b = nodes[1].start().awaitReady();
-        for (int i = 0; i < 6; i++) {
+        for (int i = 0; i < 10; i++) { // one envelope each (debounce 0); recorded in the order published
             put(a, "h-" + i, "Item", "{\"i\":" + i + "}");
         }
-        awaitNode(b, "h-5");
+        awaitNode(b, "h-9");
         await().atMost(SYNC).until(() -> a.api().get("/api/sync/history").jsonPath().getList("entries")
-                .stream().anyMatch(e -> e.toString().contains("h-5")));
+                .stream().anyMatch(e -> e.toString().contains("h-9")));
         JsonPath history = a.api().get("/api/sync/history").jsonPath();
         assertEquals(4, history.getList("entries").size(), "bounded by loom.history.max-entries");
-        assertEquals(List.of("h-2", "h-3", "h-4", "h-5"), history.getList("entries.change.id"));
+        assertEquals(List.of("h-6", "h-7", "h-8", "h-9"), history.getList("entries.change.id"));
         assertEquals("local", history.getString("entries[0].direction"));
         b.api().get("/api/sync/history").then().body("enabled", equalTo(false)).body("entries.size()", equalTo(0));
 
@@ -254,7 +254,7 @@ class OperationsIT {
                 "the history survives a restart");
         long first = history.getLong("entries[0].seq");
         JsonPath page = a.api().get("/api/sync/history?since=" + first + "&limit=2").jsonPath();
-        assertEquals(List.of("h-3", "h-4"), page.getList("entries.change.id"));
+        assertEquals(List.of("h-7", "h-8"), page.getList("entries.change.id"));
 
         long superseded = status(b).getLong("counters.superseded");
         try (MqttProbe probe = new MqttProbe(Infra.brokerHost(), brokerPort, "loom/" + mesh + "/changes/#")) {
@@ -262,10 +262,10 @@ class OperationsIT {
                     .body("replayed", equalTo(4));
             await().atMost(SYNC).until(() -> probe.messages().stream()
                     .map(m -> new String(m.payload(), StandardCharsets.UTF_8))
-                    .anyMatch(text -> text.contains("\"h-2\"") && text.contains("\"h-5\"")));
+                    .anyMatch(text -> text.contains("\"h-6\"") && text.contains("\"h-9\"")));
         }
         await().atMost(SYNC).until(() -> status(b).getLong("counters.superseded") >= superseded + 4);
-        b.api().get("/api/nodes/h-5").then().body("version", equalTo(1)); // replaying changed nothing
+        b.api().get("/api/nodes/h-9").then().body("version", equalTo(1)); // replaying changed nothing
 
         a.api().body("{\"from\":5,\"to\":2}").post("/api/sync/history/replay").then().statusCode(400)
                 .contentType("application/problem+json");

@@ -1,0 +1,156 @@
+package dev.loomdb.edge.history;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loomdb.edge.embedded.EmbeddedPostgresServer;
+import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.it.Infra;
+import dev.loomdb.edge.mesh.EnvelopeCodec;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.mutiny.core.Vertx;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.sqlclient.PoolOptions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The local history keeps publication order: entries are written in the order the envelopes were
+ * published, whatever order the broker's acknowledgements and the pool's connections finish in, so
+ * the bound keeps the newest entries. Real PostgreSQL, a pool of several connections.
+ */
+class ChangeHistoryIT {
+
+    private static EmbeddedPostgresServer embedded;
+    private static String database;
+    private static String jdbcUrl;
+    private static Vertx vertx;
+    private static Pool pool;
+
+    private final EnvelopeCodec codec = new EnvelopeCodec(new ObjectMapper());
+
+    @BeforeAll
+    static void startPostgres() throws Exception {
+        String reactiveUrl;
+        if (Infra.external()) {
+            database = "loom_it_history_" + Infra.suffix();
+            Infra.createExternalDatabase(database);
+            jdbcUrl = Infra.EXTERNAL_PG + database;
+            reactiveUrl = "postgresql://127.0.0.1:5432/" + database;
+        } else {
+            embedded = EmbeddedPostgresServer.start(Infra.workDir("history").resolve("pg"), Infra.freePort());
+            reactiveUrl = embedded.reactiveUrl();
+            jdbcUrl = "jdbc:" + reactiveUrl;
+        }
+        try (Connection connection = DriverManager.getConnection(jdbcUrl, "postgres", "")) {
+            Infra.applyMigrations(connection);
+        }
+        vertx = Vertx.vertx();
+        pool = Pool.newInstance(PgBuilder.pool()
+                .with(new PoolOptions().setMaxSize(4))
+                .connectingTo(PgConnectOptions.fromUri(reactiveUrl).setUser("postgres"))
+                .using(vertx.getDelegate())
+                .build());
+    }
+
+    @AfterAll
+    static void stopPostgres() throws Exception {
+        if (pool != null) {
+            pool.closeAndAwait();
+        }
+        if (vertx != null) {
+            vertx.closeAndAwait();
+        }
+        if (embedded != null) {
+            embedded.close();
+        }
+        if (database != null) {
+            Infra.dropExternalDatabase(database, null);
+        }
+    }
+
+    @BeforeEach
+    void emptyHistory() throws Exception {
+        try (Connection connection = DriverManager.getConnection(jdbcUrl, "postgres", "");
+                Statement s = connection.createStatement()) {
+            s.execute("TRUNCATE loom.change_history");
+        }
+    }
+
+    @Test
+    void acknowledgementsInReverseOrderStillRecordInPublicationOrder() throws Exception {
+        ChangeHistory history = new ChangeHistory(pool, true, 5, codec::encodeChange);
+        List<Promise<Void>> acknowledgements = new ArrayList<>();
+        Future<Void> last = null;
+        for (int i = 0; i < 12; i++) {
+            Promise<Void> acknowledged = Promise.promise();
+            acknowledgements.add(acknowledged);
+            last = history.recordLocal(acknowledged.future(), "n1", Instant.now(), List.of(change("c-" + i)));
+        }
+        for (int i = acknowledgements.size() - 1; i >= 0; i--) {
+            acknowledgements.get(i).complete();
+        }
+        await(last);
+
+        assertEquals(List.of("c-7", "c-8", "c-9", "c-10", "c-11"), recordedIds(history),
+                "the newest five, oldest first");
+    }
+
+    @Test
+    void aFailedPublicationOrWriteRecordsNothingAndHoldsUpNothing() throws Exception {
+        Function<Change, String> json = change -> change.id().equals("bad") ? "{not json" : codec.encodeChange(change);
+        ChangeHistory history = new ChangeHistory(pool, true, 10, json);
+        Promise<Void> neverPublished = Promise.promise();
+        history.recordLocal(neverPublished.future(), "n1", Instant.now(), List.of(change("lost")));
+        history.recordLocal(Future.succeededFuture(), "n1", Instant.now(), List.of(change("bad"), change("x-1")));
+        Future<Void> last = history.recordLocal(Future.succeededFuture(), "n1", Instant.now(), List.of(change("x-2")));
+        neverPublished.fail("broker gone");
+        await(last);
+
+        assertEquals(List.of("x-2"), recordedIds(history),
+                "nothing from the failed publication, nothing half-written from the failed batch");
+    }
+
+    @Test
+    void aDisabledHistoryRecordsNothing() throws Exception {
+        ChangeHistory history = new ChangeHistory(pool, false, 10, codec::encodeChange);
+        await(history.recordLocal(Future.succeededFuture(), "n1", Instant.now(), List.of(change("c-0"))));
+
+        assertEquals(List.of(), recordedIds(history));
+    }
+
+    private static Change change(String id) {
+        return new Change(Change.Op.INSERT, Change.Kind.NODE, id, "Item", "{}", null, null, 1, 1, "n1", false);
+    }
+
+    private static void await(Future<Void> future) throws Exception {
+        future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+
+    private static List<String> recordedIds(ChangeHistory history) {
+        ObjectMapper mapper = new ObjectMapper();
+        return history.list(0, 100).await().atMost(Duration.ofSeconds(30)).stream()
+                .map(entry -> {
+                    try {
+                        return mapper.readTree(entry.change()).get("id").asText();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                })
+                .toList();
+    }
+}
