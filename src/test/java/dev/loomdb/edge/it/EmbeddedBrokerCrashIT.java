@@ -1,6 +1,7 @@
 package dev.loomdb.edge.it;
 
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
@@ -47,6 +48,8 @@ class EmbeddedBrokerCrashIT {
                     .until(() -> peer.messages().stream().anyMatch(m -> m.topic().equals("loom/t/queued")));
         }
         assertTrue(hub.log().contains("saved sessions were made loadable again"), hub.logTail());
+        assertFalse(hub.log().contains("MQTTMessageLogger"), "the broker does not log every MQTT packet: "
+                + hub.logTail());
     }
 
     private static void publishAndAwaitSave(MqttProbe publisher, Path store, String topic) throws Exception {
