@@ -20,7 +20,9 @@ import java.util.concurrent.TimeoutException;
 /**
  * A raw MQTT client for tests: watches topics and publishes hand-made messages. It waits for each
  * PUBACK, and when the broker drops its connection it reconnects and publishes again what was not
- * acknowledged.
+ * acknowledged. A watching probe whose connection the broker closes connects and subscribes again,
+ * as the node's own client does (a broker just restarted from its save may close a connection it
+ * has just accepted).
  */
 public final class MqttProbe implements AutoCloseable {
 
@@ -40,6 +42,9 @@ public final class MqttProbe implements AutoCloseable {
     private final List<Message> messages = new CopyOnWriteArrayList<>();
     private final Map<Integer, CompletableFuture<Void>> awaitingAck = new ConcurrentHashMap<>();
     private volatile MqttClient client;
+    private volatile boolean closing;
+    /** Connections this probe dropped itself: their close is not the broker's doing. */
+    private final java.util.Set<MqttClient> retired = ConcurrentHashMap.newKeySet();
 
     public MqttProbe(String host, int port, String filter) throws Exception {
         this(host, port, filter, "probe-" + Infra.suffix(), true);
@@ -62,6 +67,14 @@ public final class MqttProbe implements AutoCloseable {
                     .setMaxMessageSize(16 * 1024 * 1024).setMaxInflightQueue(10_000);
             MqttClient next = MqttClient.create(vertx, options);
             next.publishHandler(m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
+            next.closeHandler(x -> {
+                if (filter != null && !closing && !retired.contains(next)) {
+                    vertx.setTimer(300, id -> vertx.executeBlocking(() -> {
+                        reconnect();
+                        return null;
+                    }));
+                }
+            });
             next.publishCompletionHandler(id -> {
                 CompletableFuture<Void> acked = awaitingAck.remove(id);
                 if (acked != null) {
@@ -114,8 +127,11 @@ public final class MqttProbe implements AutoCloseable {
     /** Drops the current connection and connects again, for as long as a broker restart may take. */
     private void reconnect() throws Exception {
         MqttClient stale = client;
+        if (stale != null) {
+            retired.add(stale);
+        }
         context.runOnContext(v -> {
-            if (stale.isConnected()) {
+            if (stale != null && stale.isConnected()) {
                 stale.disconnect();
             }
         });
@@ -142,6 +158,7 @@ public final class MqttProbe implements AutoCloseable {
 
     @Override
     public void close() {
+        closing = true;
         try {
             MqttClient current = client;
             CompletableFuture<Void> gone = new CompletableFuture<>();
