@@ -13,7 +13,10 @@ import org.jboss.logging.Logger;
 /**
  * A real PostgreSQL (17, from the io.zonky.test binaries) run by the node for the one-machine
  * default: wal_level=logical, durable (fsync and synchronous_commit on, which the library turns off
- * by default), listening on 127.0.0.1 only, its data directory kept across restarts.
+ * by default), listening on 127.0.0.1 only, its data directory kept across restarts. Its own log
+ * (errors, slow or failed statements, autovacuum, checkpoints as configured) goes to
+ * {@code <data-dir>/log/postgresql-<weekday>.log}: one file per weekday, each emptied when its day
+ * comes round again, so a week is kept and the directory does not grow.
  */
 public final class EmbeddedPostgresServer implements AutoCloseable {
 
@@ -44,8 +47,15 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                     .setServerConfig("fsync", "on")
                     .setServerConfig("synchronous_commit", "on")
                     .setServerConfig("max_connections", "100")
+                    .setServerConfig("logging_collector", "on")
+                    .setServerConfig("log_directory", "log")
+                    .setServerConfig("log_filename", "postgresql-%a.log")
+                    .setServerConfig("log_truncate_on_rotation", "on")
+                    .setServerConfig("log_rotation_age", "1d")
+                    .setServerConfig("log_rotation_size", "0")
                     .start();
-            LOG.infof("Embedded PostgreSQL is running on 127.0.0.1:%d with data in %s", port, dataDir.toAbsolutePath());
+            LOG.infof("Embedded PostgreSQL is running on 127.0.0.1:%d with data in %s, its log in %s", port,
+                    dataDir.toAbsolutePath(), dataDir.resolve("log").toAbsolutePath());
             return new EmbeddedPostgresServer(postgres);
         } catch (IOException e) {
             throw new EmbeddedStartException("the embedded PostgreSQL did not start in " + dataDir.toAbsolutePath()
