@@ -3,9 +3,8 @@ package dev.loomdb.edge.history;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.loomdb.edge.embedded.EmbeddedPostgresServer;
 import dev.loomdb.edge.graph.Change;
-import dev.loomdb.edge.it.Infra;
+import dev.loomdb.edge.it.SchemaDatabase;
 import dev.loomdb.edge.mesh.EnvelopeCodec;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -15,7 +14,6 @@ import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.PoolOptions;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
@@ -35,9 +33,7 @@ import org.junit.jupiter.api.Test;
  */
 class ChangeHistoryIT {
 
-    private static EmbeddedPostgresServer embedded;
-    private static String database;
-    private static String jdbcUrl;
+    private static SchemaDatabase database;
     private static Vertx vertx;
     private static Pool pool;
 
@@ -45,24 +41,11 @@ class ChangeHistoryIT {
 
     @BeforeAll
     static void startPostgres() throws Exception {
-        String reactiveUrl;
-        if (Infra.external()) {
-            database = "loom_it_history_" + Infra.suffix();
-            Infra.createExternalDatabase(database);
-            jdbcUrl = Infra.EXTERNAL_PG + database;
-            reactiveUrl = "postgresql://127.0.0.1:5432/" + database;
-        } else {
-            embedded = EmbeddedPostgresServer.start(Infra.workDir("history").resolve("pg"), Infra.freePort());
-            reactiveUrl = embedded.reactiveUrl();
-            jdbcUrl = "jdbc:" + reactiveUrl;
-        }
-        try (Connection connection = DriverManager.getConnection(jdbcUrl, "postgres", "")) {
-            Infra.applyMigrations(connection);
-        }
+        database = SchemaDatabase.create("history");
         vertx = Vertx.vertx();
         pool = Pool.newInstance(PgBuilder.pool()
                 .with(new PoolOptions().setMaxSize(4))
-                .connectingTo(PgConnectOptions.fromUri(reactiveUrl).setUser("postgres"))
+                .connectingTo(PgConnectOptions.fromUri(database.reactiveUrl()).setUser("postgres"))
                 .using(vertx.getDelegate())
                 .build());
     }
@@ -75,18 +58,14 @@ class ChangeHistoryIT {
         if (vertx != null) {
             vertx.closeAndAwait();
         }
-        if (embedded != null) {
-            embedded.close();
-        }
         if (database != null) {
-            Infra.dropExternalDatabase(database, null);
+            database.close();
         }
     }
 
     @BeforeEach
     void emptyHistory() throws Exception {
-        try (Connection connection = DriverManager.getConnection(jdbcUrl, "postgres", "");
-                Statement s = connection.createStatement()) {
+        try (Connection connection = database.connect(); Statement s = connection.createStatement()) {
             s.execute("TRUNCATE loom.change_history");
         }
     }

@@ -3,13 +3,11 @@ package dev.loomdb.edge.merge;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.loomdb.edge.apply.Applier;
-import dev.loomdb.edge.embedded.EmbeddedPostgresServer;
-import dev.loomdb.edge.it.Infra;
+import dev.loomdb.edge.it.SchemaDatabase;
 import dev.loomdb.edge.merge.MergeRule.Strategy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -35,9 +33,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  */
 class MergeLawsIT {
 
-    private static EmbeddedPostgresServer embedded;
-    private static String url;
-    private static String database;
+    private static SchemaDatabase database;
     private static Connection connection;
 
     /**
@@ -75,17 +71,9 @@ class MergeLawsIT {
 
     @BeforeContainer
     static void startPostgres() throws Exception {
-        if (Infra.external()) {
-            database = "loom_it_laws_" + Infra.suffix();
-            Infra.createExternalDatabase(database);
-            url = Infra.EXTERNAL_PG + database;
-        } else {
-            embedded = EmbeddedPostgresServer.start(Infra.workDir("laws").resolve("pg"), Infra.freePort());
-            url = "jdbc:" + embedded.reactiveUrl();
-        }
-        connection = DriverManager.getConnection(url, "postgres", "");
+        database = SchemaDatabase.create("laws");
+        connection = database.connect();
         try (Statement s = connection.createStatement()) {
-            Infra.applyMigrations(connection);
             s.execute("SET loom.apply = 'on'"); // keep the incoming stamps, as the applier's session does
         }
     }
@@ -95,11 +83,8 @@ class MergeLawsIT {
         if (connection != null) {
             connection.close();
         }
-        if (embedded != null) {
-            embedded.close();
-        }
         if (database != null) {
-            Infra.dropExternalDatabase(database, null);
+            database.close();
         }
     }
 
