@@ -80,7 +80,9 @@ public final class Applier {
             SELECT 'node', t.id,
                    jsonb_build_object('type', t.type, 'properties', t.properties, 'hlc', t.hlc::text, 'version', t.version,
                                       'origin', t.origin, 'tombstone', t.tombstone),
-                   jsonb_build_object('type', $2::text, 'properties', $3::text::jsonb, 'propertyClocks', $4::text::jsonb,
+                   jsonb_build_object('type', $2::text, 'properties', $3::text::jsonb,
+                                      'propertyClocks', loom.effective_clocks($3::text::jsonb, $4::text::jsonb, $5::bigint,
+                                                                              $7::text),
                                       'hlc', $5::bigint::text, 'version', $6::bigint, 'origin', $7::text,
                                       'tombstone', $8::boolean)
             FROM loom.nodes t
@@ -97,7 +99,9 @@ public final class Applier {
                                       'properties', t.properties, 'hlc', t.hlc::text, 'version', t.version,
                                       'origin', t.origin, 'tombstone', t.tombstone),
                    jsonb_build_object('type', $2::text, 'source', $3::text, 'target', $4::text,
-                                      'properties', $5::text::jsonb, 'propertyClocks', $6::text::jsonb,
+                                      'properties', $5::text::jsonb,
+                                      'propertyClocks', loom.effective_clocks($5::text::jsonb, $6::text::jsonb, $7::bigint,
+                                                                              $9::text),
                                       'hlc', $7::bigint::text, 'version', $8::bigint, 'origin', $9::text,
                                       'tombstone', $10::boolean)
             FROM loom.edges t
@@ -167,8 +171,10 @@ public final class Applier {
                     .append(wins).toString();
         }
         String merging = rule.sqlMergingCondition();
-        String merged = "loom.merge_properties(t.properties, t.property_clocks, EXCLUDED.properties,"
-                + " EXCLUDED.property_clocks)";
+        // A property without a clock entry has its row's stamp (migration V7): merge the clocks written out.
+        String merged = "loom.merge_properties(t.properties,"
+                + " loom.effective_clocks(t.properties, t.property_clocks, t.hlc, t.origin), EXCLUDED.properties,"
+                + " loom.effective_clocks(EXCLUDED.properties, EXCLUDED.property_clocks, EXCLUDED.hlc, EXCLUDED.origin))";
         for (String column : rowColumns) {
             sql.append(column).append(" = CASE WHEN ").append(wins).append(" THEN EXCLUDED.").append(column)
                     .append(" ELSE t.").append(column).append(" END, ");

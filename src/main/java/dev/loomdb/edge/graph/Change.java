@@ -13,7 +13,8 @@ package dev.loomdb.edge.graph;
  * @param version how many writes this row has seen
  * @param origin the id of the node that made the write
  * @param propertyClocks for each property name the row has had, [hlc, origin] of the write that last set or
- *     removed it, as a JSON object in text (used by the merge strategy)
+ *     removed it, as a JSON object in text (used by the merge strategy); a property without an entry has
+ *     the change's own [hlc, origin] (a local insert has no entries at all)
  * @param baseHlc the clock of the state this write replaced (0 for a new row): two states are concurrent
  *     when neither was based on the other
  */
@@ -32,7 +33,7 @@ public record Change(
         String propertyClocks,
         long baseHlc) {
 
-    /** A change without per-property clocks or base. */
+    /** A change whose every property has the change's own clock, without a base. */
     public Change(Op op, Kind kind, String id, String type, String properties, String source, String target, long hlc,
             long version, String origin, boolean tombstone) {
         this(op, kind, id, type, properties, source, target, hlc, version, origin, tombstone, "{}", 0);

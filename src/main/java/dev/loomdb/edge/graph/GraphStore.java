@@ -116,7 +116,9 @@ public class GraphStore {
     /**
      * A digest of the whole graph state, tombstones and sync metadata included (not the local
      * deletion time): two nodes holding the same state have the same digest, whatever order the
-     * rows were written in. Each row is serialized as a JSON array, so no id can collide with another.
+     * rows were written in. Property clocks enter as {@code loom.effective_clocks} writes them out,
+     * so a row with compact clocks and the same row with every clock written out digest alike.
+     * Each row is serialized as a JSON array, so no id can collide with another.
      */
     public Uni<GraphDigest> digest() {
         return pool.query("""
@@ -125,12 +127,14 @@ public class GraphStore {
                        count(*) FILTER (WHERE kind = 'e' AND NOT tombstone),
                        count(*) FILTER (WHERE tombstone)
                 FROM (SELECT 'n' AS kind, 'n' || id AS k, tombstone,
-                             jsonb_build_array('n', id, type, properties, property_clocks, hlc::text, version, origin,
-                                               tombstone)::text AS r
+                             jsonb_build_array('n', id, type, properties,
+                                               loom.effective_clocks(properties, property_clocks, hlc, origin), hlc::text,
+                                               version, origin, tombstone)::text AS r
                       FROM loom.nodes
                       UNION ALL
                       SELECT 'e', 'e' || id, tombstone,
-                             jsonb_build_array('e', id, type, source_id, target_id, properties, property_clocks, hlc::text,
+                             jsonb_build_array('e', id, type, source_id, target_id, properties,
+                                               loom.effective_clocks(properties, property_clocks, hlc, origin), hlc::text,
                                                version, origin, tombstone)::text
                       FROM loom.edges) rows""")
                 .execute()
