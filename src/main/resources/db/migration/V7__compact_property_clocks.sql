@@ -5,6 +5,9 @@
 -- keys is a query inside PL/pgSQL) and widened every row and change message.
 -- Rows written before keep their full clocks: both forms mean the same, and every reader goes
 -- through loom.effective_clocks (the per-property merge, the graph digest, conflict records).
+-- What a node stores is compact in one way only (no entry equal to the row's stamp for a property
+-- the row has: loom.compact_clocks), whatever form a message came in, so nodes holding the same
+-- states hold the same bytes.
 
 -- The clock of every property a row has or had: its own entry, else the row's stamp.
 CREATE FUNCTION loom.effective_clocks(properties jsonb, clocks jsonb, hlc bigint, origin text) RETURNS jsonb
@@ -13,6 +16,28 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                      FROM jsonb_object_keys(coalesce(properties, '{}'::jsonb)) AS k
                      WHERE NOT coalesce(clocks, '{}'::jsonb) ? k), '{}'::jsonb)
            || coalesce(clocks, '{}'::jsonb)
+$$;
+
+-- The same clocks, compact: without the entries of present properties that equal the row's stamp.
+CREATE FUNCTION loom.compact_clocks(properties jsonb, clocks jsonb, hlc bigint, origin text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb)
+    FROM jsonb_each(coalesce(clocks, '{}'::jsonb)) AS e
+    WHERE NOT (coalesce(properties, '{}'::jsonb) ? e.key AND e.value = jsonb_build_array(hlc, origin))
+$$;
+
+-- The per-property merge of a stored and an incoming state (loom.merge_properties on their clocks
+-- written out), with the clocks compacted against the stamp the merged row keeps (row_hlc,
+-- row_origin). Returns {"p": properties, "c": clocks}.
+CREATE FUNCTION loom.merge_properties_compact(stored jsonb, stored_clocks jsonb, stored_hlc bigint,
+                                              stored_origin text, incoming jsonb, incoming_clocks jsonb,
+                                              incoming_hlc bigint, incoming_origin text, row_hlc bigint,
+                                              row_origin text)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('p', m -> 'p', 'c', loom.compact_clocks(m -> 'p', m -> 'c', row_hlc, row_origin))
+    FROM (SELECT loom.merge_properties(stored, loom.effective_clocks(stored, stored_clocks, stored_hlc, stored_origin),
+                                       incoming, loom.effective_clocks(incoming, incoming_clocks, incoming_hlc,
+                                                                       incoming_origin)) AS m) AS merged
 $$;
 
 -- The clocks after a local update, compact: a property the update set or changed takes the row's

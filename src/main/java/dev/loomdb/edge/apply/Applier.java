@@ -30,39 +30,44 @@ public final class Applier {
 
     private static final Logger LOG = Logger.getLogger(Applier.class);
 
+    /**
+     * The incoming clocks as a node stores them (migration V7): compact, whatever form the message
+     * used, so that nodes holding the same states hold the same bytes. {@code '{}'}, what a new row's
+     * change carries, is taken as it is.
+     */
+    private static final String STORED_CLOCKS = "CASE WHEN x.property_clocks::jsonb = '{}'::jsonb THEN '{}'::jsonb"
+            + " ELSE loom.compact_clocks(x.properties::jsonb, x.property_clocks::jsonb, x.hlc, x.origin) END";
+
+    /** One incoming node state, for tests of the merge: {@code $1..$9} as the columns of {@code x}. */
     private static final String INSERT_NODE = """
             INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone, deleted_at,
                 base_hlc, applied)
-            VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb, $5, $6, $7, $8, CASE WHEN $8 THEN now() END, $9, true)
-            ON CONFLICT (id) DO UPDATE SET\s""";
-
-    private static final String INSERT_EDGE = """
-            INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, property_clocks, hlc, version, origin,
-                tombstone, deleted_at, base_hlc, applied)
-            VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $9, $10, CASE WHEN $10 THEN now() END, $11,
-                    true)
-            ON CONFLICT (id) DO UPDATE SET\s""";
+            SELECT x.id, x.type, x.properties::jsonb, %s, x.hlc, x.version, x.origin, x.tombstone,
+                   CASE WHEN x.tombstone THEN now() END, x.base_hlc, true
+            FROM (VALUES ($1::text, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, $7::text, $8::boolean, $9::bigint))
+                 AS x(id, type, properties, property_clocks, hlc, version, origin, tombstone, base_hlc)
+            ON CONFLICT (id) DO UPDATE SET\s""".formatted(STORED_CLOCKS);
 
     /** All of an envelope's node states in one statement: parallel arrays, one element per node. */
     private static final String INSERT_NODES = """
             INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone, deleted_at,
                 base_hlc, applied)
-            SELECT x.id, x.type, x.properties::jsonb, x.property_clocks::jsonb, x.hlc, x.version, x.origin, x.tombstone,
+            SELECT x.id, x.type, x.properties::jsonb, %s, x.hlc, x.version, x.origin, x.tombstone,
                    CASE WHEN x.tombstone THEN now() END, x.base_hlc, true
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
                         $8::boolean[], $9::bigint[])
                  AS x(id, type, properties, property_clocks, hlc, version, origin, tombstone, base_hlc)
-            ON CONFLICT (id) DO UPDATE SET\s""";
+            ON CONFLICT (id) DO UPDATE SET\s""".formatted(STORED_CLOCKS);
 
     private static final String INSERT_EDGES = """
             INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, property_clocks, hlc, version, origin,
                 tombstone, deleted_at, base_hlc, applied)
-            SELECT x.id, x.type, x.source_id, x.target_id, x.properties::jsonb, x.property_clocks::jsonb, x.hlc, x.version,
+            SELECT x.id, x.type, x.source_id, x.target_id, x.properties::jsonb, %s, x.hlc, x.version,
                    x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END, x.base_hlc, true
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
                         $8::bigint[], $9::text[], $10::boolean[], $11::bigint[])
                  AS x(id, type, source_id, target_id, properties, property_clocks, hlc, version, origin, tombstone, base_hlc)
-            ON CONFLICT (id) DO UPDATE SET\s""";
+            ON CONFLICT (id) DO UPDATE SET\s""".formatted(STORED_CLOCKS);
 
     private static final List<String> NODE_COLUMNS = List.of("type", "hlc", "version", "origin", "tombstone", "base_hlc");
     private static final List<String> EDGE_COLUMNS =
@@ -145,8 +150,8 @@ public final class Applier {
     }
 
     /**
-     * The statement that merges one incoming node state: {@code $1..$8} are id, type, properties and
-     * property clocks (JSON text), hlc, version, origin, tombstone.
+     * The statement that merges one incoming node state: {@code $1..$9} are id, type, properties and
+     * property clocks (JSON text), hlc, version, origin, tombstone, base hlc.
      */
     public static String upsertNodeSql(MergeRule rule) {
         return upsert(INSERT_NODE, NODE_COLUMNS, rule, true);
@@ -171,10 +176,12 @@ public final class Applier {
                     .append(wins).toString();
         }
         String merging = rule.sqlMergingCondition();
-        // A property without a clock entry has its row's stamp (migration V7): merge the clocks written out.
-        String merged = "loom.merge_properties(t.properties,"
-                + " loom.effective_clocks(t.properties, t.property_clocks, t.hlc, t.origin), EXCLUDED.properties,"
-                + " loom.effective_clocks(EXCLUDED.properties, EXCLUDED.property_clocks, EXCLUDED.hlc, EXCLUDED.origin))";
+        // A property without a clock entry has its row's stamp (migration V7): the clocks are merged written
+        // out, and the result is compacted against the stamp the row keeps.
+        String merged = "loom.merge_properties_compact(t.properties, t.property_clocks, t.hlc, t.origin,"
+                + " EXCLUDED.properties, EXCLUDED.property_clocks, EXCLUDED.hlc, EXCLUDED.origin,"
+                + " CASE WHEN " + wins + " THEN EXCLUDED.hlc ELSE t.hlc END,"
+                + " CASE WHEN " + wins + " THEN EXCLUDED.origin ELSE t.origin END)";
         for (String column : rowColumns) {
             sql.append(column).append(" = CASE WHEN ").append(wins).append(" THEN EXCLUDED.").append(column)
                     .append(" ELSE t.").append(column).append(" END, ");
