@@ -61,19 +61,7 @@ class EmbeddedBrokerCrashIT {
         publisher.publish(topic, payload);
         await("a save of the broker's store holding " + topic).atMost(Duration.ofSeconds(10))
                 .pollInterval(Duration.ofMillis(100))
-                .until(() -> Files.exists(store) && contains(Files.readAllBytes(store), payload));
-    }
-
-    private static boolean contains(byte[] haystack, byte[] needle) {
-        outer:
-        for (int i = 0; i <= haystack.length - needle.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return true;
-        }
-        return false;
+                .until(() -> Files.exists(store) && new String(Files.readAllBytes(store), StandardCharsets.ISO_8859_1)
+                        .contains(new String(payload, StandardCharsets.ISO_8859_1)));
     }
 }
