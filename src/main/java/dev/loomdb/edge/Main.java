@@ -8,6 +8,7 @@ import dev.loomdb.edge.embedded.EmbeddedStartException;
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.QuarkusApplication;
 import io.quarkus.runtime.annotations.QuarkusMain;
+import io.quarkus.runtime.configuration.DurationConverter;
 import io.smallrye.config.PropertiesConfigSource;
 import io.smallrye.config.SmallRyeConfig;
 import io.smallrye.config.SmallRyeConfigBuilder;
@@ -15,7 +16,6 @@ import java.io.IOException;
 import java.net.URL;
 import java.nio.file.Path;
 import java.time.Duration;
-import io.quarkus.runtime.configuration.DurationConverter;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -43,22 +43,28 @@ public class Main {
             return;
         }
         CountDownLatch nodeStopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            try {
-                nodeStopped.await(20, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            services.close();
-        }, "loom-embedded-stop"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            try {
+                                nodeStopped.await(20, TimeUnit.SECONDS);
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                            services.close();
+                        },
+                        "loom-embedded-stop"));
 
         AtomicInteger exitCode = new AtomicInteger();
-        Quarkus.run(Node.class, (code, failure) -> {
-            exitCode.set(code);
-            if (failure != null && code != 0) {
-                LOG.error("LoomDB Edge stopped: " + rootMessage(failure), failure);
-            }
-        }, args);
+        Quarkus.run(
+                Node.class,
+                (code, failure) -> {
+                    exitCode.set(code);
+                    if (failure != null && code != 0) {
+                        LOG.error("LoomDB Edge stopped: " + rootMessage(failure), failure);
+                    }
+                },
+                args);
         nodeStopped.countDown();
         services.close();
         System.exit(exitCode.get());
@@ -80,8 +86,8 @@ public class Main {
                 .withValidateUnknown(false)
                 .withConverter(Duration.class, 200, new DurationConverter())
                 .withMapping(LoomConfig.class)
-                .withProfile(System.getProperty("quarkus.profile",
-                        System.getenv().getOrDefault("QUARKUS_PROFILE", "prod")));
+                .withProfile(
+                        System.getProperty("quarkus.profile", System.getenv().getOrDefault("QUARKUS_PROFILE", "prod")));
         URL properties = Main.class.getClassLoader().getResource("application.properties");
         if (properties != null) {
             try {
@@ -129,18 +135,23 @@ public class Main {
             try {
                 if (embedded.postgres().enabled()) {
                     services.postgres = EmbeddedPostgresServer.start(
-                            Path.of(embedded.postgres().dataDir()), embedded.postgres().port());
+                            Path.of(embedded.postgres().dataDir()),
+                            embedded.postgres().port());
                     System.setProperty("quarkus.datasource.reactive.url", services.postgres.reactiveUrl());
                     System.setProperty("quarkus.datasource.username", "postgres");
                     System.setProperty("quarkus.datasource.password", "");
                 }
                 if (embedded.broker().enabled()) {
-                    services.broker = EmbeddedBroker.start(embedded.broker().host(), embedded.broker().port(),
-                            Path.of(embedded.broker().dataDir()), loom.mqtt().maxMessageSize(),
+                    services.broker = EmbeddedBroker.start(
+                            embedded.broker().host(),
+                            embedded.broker().port(),
+                            Path.of(embedded.broker().dataDir()),
+                            loom.mqtt().maxMessageSize(),
                             embedded.broker().autosaveInterval());
                     String host = embedded.broker().host();
                     System.setProperty("loom.mqtt.host", host.equals("0.0.0.0") ? "127.0.0.1" : host);
-                    System.setProperty("loom.mqtt.port", Integer.toString(embedded.broker().port()));
+                    System.setProperty(
+                            "loom.mqtt.port", Integer.toString(embedded.broker().port()));
                 }
             } catch (RuntimeException e) {
                 services.close();

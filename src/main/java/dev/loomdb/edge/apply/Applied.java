@@ -13,6 +13,5 @@ import java.util.List;
 public record Applied(List<Change> effective, int superseded, List<Conflict> conflicts) {
 
     /** A change that was concurrent with the local state, kept in {@code loom.conflicts} under {@code id}. */
-    public record Conflict(long id, Change change) {
-    }
+    public record Conflict(long id, Change change) {}
 }

@@ -2,8 +2,8 @@ package dev.loomdb.edge.apply;
 
 import dev.loomdb.edge.graph.Change;
 import dev.loomdb.edge.history.ChangeHistory;
-import dev.loomdb.edge.mesh.Envelope;
 import dev.loomdb.edge.merge.MergeRule;
+import dev.loomdb.edge.mesh.Envelope;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgConnectOptions;
@@ -69,12 +69,14 @@ public final class Applier {
                  AS x(id, type, source_id, target_id, properties, property_clocks, hlc, version, origin, tombstone, base_hlc)
             ON CONFLICT (id) DO UPDATE SET\s""".formatted(STORED_CLOCKS);
 
-    private static final List<String> NODE_COLUMNS = List.of("type", "hlc", "version", "origin", "tombstone", "base_hlc");
+    private static final List<String> NODE_COLUMNS =
+            List.of("type", "hlc", "version", "origin", "tombstone", "base_hlc");
     private static final List<String> EDGE_COLUMNS =
             List.of("type", "source_id", "target_id", "hlc", "version", "origin", "tombstone", "base_hlc");
 
     /** Neither state was based on the other, and they come from different nodes. */
-    static final String CONCURRENT = "(t.origin <> EXCLUDED.origin AND EXCLUDED.base_hlc < t.hlc AND t.base_hlc < EXCLUDED.hlc)";
+    static final String CONCURRENT =
+            "(t.origin <> EXCLUDED.origin AND EXCLUDED.base_hlc < t.hlc AND t.base_hlc < EXCLUDED.hlc)";
 
     /**
      * With auto-resolve off: keeps a concurrent incoming node state aside as a conflict (once per state).
@@ -138,7 +140,12 @@ public final class Applier {
     private final String origin;
     private PgConnection connection;
 
-    public Applier(Vertx vertx, PgConnectOptions options, String origin, MergeRule rule, boolean autoResolve,
+    public Applier(
+            Vertx vertx,
+            PgConnectOptions options,
+            String origin,
+            MergeRule rule,
+            boolean autoResolve,
             ChangeHistory history) {
         this.vertx = vertx;
         this.history = history;
@@ -171,9 +178,11 @@ public final class Applier {
             for (String column : rowColumns) {
                 sql.append(column).append(" = EXCLUDED.").append(column).append(", ");
             }
-            return sql.append("properties = EXCLUDED.properties, property_clocks = EXCLUDED.property_clocks,"
-                    + " deleted_at = CASE WHEN EXCLUDED.tombstone THEN coalesce(t.deleted_at, now()) END WHERE ")
-                    .append(wins).toString();
+            return sql.append(
+                            "properties = EXCLUDED.properties, property_clocks = EXCLUDED.property_clocks,"
+                                    + " deleted_at = CASE WHEN EXCLUDED.tombstone THEN coalesce(t.deleted_at, now()) END WHERE ")
+                    .append(wins)
+                    .toString();
         }
         String merging = rule.sqlMergingCondition();
         // A property without a clock entry has its row's stamp (migration V7): the clocks are merged written
@@ -183,23 +192,48 @@ public final class Applier {
                 + " CASE WHEN " + wins + " THEN EXCLUDED.hlc ELSE t.hlc END,"
                 + " CASE WHEN " + wins + " THEN EXCLUDED.origin ELSE t.origin END)";
         for (String column : rowColumns) {
-            sql.append(column).append(" = CASE WHEN ").append(wins).append(" THEN EXCLUDED.").append(column)
-                    .append(" ELSE t.").append(column).append(" END, ");
+            sql.append(column)
+                    .append(" = CASE WHEN ")
+                    .append(wins)
+                    .append(" THEN EXCLUDED.")
+                    .append(column)
+                    .append(" ELSE t.")
+                    .append(column)
+                    .append(" END, ");
         }
-        return sql.append("deleted_at = CASE WHEN ").append(wins)
-                .append(" THEN (CASE WHEN EXCLUDED.tombstone THEN coalesce(t.deleted_at, now()) END) ELSE t.deleted_at END, ")
-                .append("properties = CASE WHEN ").append(merging).append(" THEN ").append(merged).append(" -> 'p' WHEN ")
-                .append(wins).append(" THEN EXCLUDED.properties ELSE t.properties END, ")
-                .append("property_clocks = CASE WHEN ").append(merging).append(" THEN ").append(merged)
-                .append(" -> 'c' WHEN ").append(wins).append(" THEN EXCLUDED.property_clocks ELSE t.property_clocks END")
-                .append(" WHERE (").append(wins).append(") OR (").append(merging).append(")").toString();
+        return sql.append("deleted_at = CASE WHEN ")
+                .append(wins)
+                .append(
+                        " THEN (CASE WHEN EXCLUDED.tombstone THEN coalesce(t.deleted_at, now()) END) ELSE t.deleted_at END, ")
+                .append("properties = CASE WHEN ")
+                .append(merging)
+                .append(" THEN ")
+                .append(merged)
+                .append(" -> 'p' WHEN ")
+                .append(wins)
+                .append(" THEN EXCLUDED.properties ELSE t.properties END, ")
+                .append("property_clocks = CASE WHEN ")
+                .append(merging)
+                .append(" THEN ")
+                .append(merged)
+                .append(" -> 'c' WHEN ")
+                .append(wins)
+                .append(" THEN EXCLUDED.property_clocks ELSE t.property_clocks END")
+                .append(" WHERE (")
+                .append(wins)
+                .append(") OR (")
+                .append(merging)
+                .append(")")
+                .toString();
     }
 
     /** Applies the envelope's changes in one transaction, with the peer's bookkeeping and history. */
     public Future<Applied> apply(Envelope envelope) {
-        return connection().compose(conn -> conn.begin().compose(tx -> write(conn, envelope)
-                .compose(applied -> tx.commit().map(applied))
-                .recover(failure -> rollback(tx).compose(v -> Future.failedFuture(failure)))));
+        return connection()
+                .compose(conn -> conn.begin()
+                        .compose(tx -> write(conn, envelope)
+                                .compose(applied -> tx.commit().map(applied))
+                                .recover(failure -> rollback(tx).compose(v -> Future.failedFuture(failure)))));
     }
 
     private Future<Applied> write(PgConnection conn, Envelope envelope) {
@@ -213,18 +247,20 @@ public final class Applier {
         Future<Void> done = Future.succeededFuture();
         if (!nodeChanges.isEmpty()) {
             if (!autoResolve) {
-                done = done.compose(v -> recordConflicts(conn, RECORD_NODE_CONFLICT, nodeTuples(nodeChanges), nodeChanges,
-                        conflicts));
+                done = done.compose(v ->
+                        recordConflicts(conn, RECORD_NODE_CONFLICT, nodeTuples(nodeChanges), nodeChanges, conflicts));
             }
-            done = done.compose(v -> conn.preparedQuery(upsertNode).execute(nodeArrays(nodeChanges))
+            done = done.compose(v -> conn.preparedQuery(upsertNode)
+                    .execute(nodeArrays(nodeChanges))
                     .map(rows -> collectEffective(rows, nodeChanges, effective)));
         }
         if (!edgeChanges.isEmpty()) {
             if (!autoResolve) {
-                done = done.compose(v -> recordConflicts(conn, RECORD_EDGE_CONFLICT, edgeTuples(edgeChanges), edgeChanges,
-                        conflicts));
+                done = done.compose(v ->
+                        recordConflicts(conn, RECORD_EDGE_CONFLICT, edgeTuples(edgeChanges), edgeChanges, conflicts));
             }
-            done = done.compose(v -> conn.preparedQuery(upsertEdge).execute(edgeArrays(edgeChanges))
+            done = done.compose(v -> conn.preparedQuery(upsertEdge)
+                    .execute(edgeArrays(edgeChanges))
                     .map(rows -> collectEffective(rows, edgeChanges, effective)));
         }
         if (!autoResolve) {
@@ -232,12 +268,13 @@ public final class Applier {
             for (Change c : envelope.changes()) {
                 closes.add(Tuple.of(c.kind().wireName(), c.id(), c.origin(), c.baseHlc()));
             }
-            done = done.compose(v -> conn.preparedQuery(CLOSE_RESOLVED).executeBatch(closes).mapEmpty());
+            done = done.compose(
+                    v -> conn.preparedQuery(CLOSE_RESOLVED).executeBatch(closes).mapEmpty());
         }
         done = done.compose(v -> recordPeer(conn, envelope));
         if (history.enabled()) {
-            done = done.compose(v -> history.recordRemote(conn, envelope.origin(), envelope.firstCommitTime(),
-                    effective));
+            done = done.compose(
+                    v -> history.recordRemote(conn, envelope.origin(), envelope.firstCommitTime(), effective));
         }
         return done.map(v -> new Applied(effective, envelope.changes().size() - effective.size(), conflicts));
     }
@@ -258,7 +295,10 @@ public final class Applier {
 
     private static Tuple nodeArrays(List<Change> changes) {
         int n = changes.size();
-        String[] id = new String[n], type = new String[n], properties = new String[n], clocks = new String[n],
+        String[] id = new String[n],
+                type = new String[n],
+                properties = new String[n],
+                clocks = new String[n],
                 origin = new String[n];
         Long[] hlc = new Long[n], version = new Long[n], base = new Long[n];
         Boolean[] tombstone = new Boolean[n];
@@ -279,8 +319,13 @@ public final class Applier {
 
     private static Tuple edgeArrays(List<Change> changes) {
         int n = changes.size();
-        String[] id = new String[n], type = new String[n], source = new String[n], target = new String[n],
-                properties = new String[n], clocks = new String[n], origin = new String[n];
+        String[] id = new String[n],
+                type = new String[n],
+                source = new String[n],
+                target = new String[n],
+                properties = new String[n],
+                clocks = new String[n],
+                origin = new String[n];
         Long[] hlc = new Long[n], version = new Long[n], base = new Long[n];
         Boolean[] tombstone = new Boolean[n];
         for (int i = 0; i < n; i++) {
@@ -297,14 +342,23 @@ public final class Applier {
             tombstone[i] = c.tombstone();
             base[i] = c.baseHlc();
         }
-        return Tuple.tuple(List.of(id, type, source, target, properties, clocks, hlc, version, origin, tombstone, base));
+        return Tuple.tuple(
+                List.of(id, type, source, target, properties, clocks, hlc, version, origin, tombstone, base));
     }
 
     private static List<Tuple> nodeTuples(List<Change> changes) {
         List<Tuple> tuples = new ArrayList<>(changes.size());
         for (Change c : changes) {
-            tuples.add(Tuple.tuple(List.of(c.id(), c.type(), c.properties(), c.propertyClocks(), c.hlc(), c.version(),
-                    c.origin(), c.tombstone(), c.baseHlc())));
+            tuples.add(Tuple.tuple(List.of(
+                    c.id(),
+                    c.type(),
+                    c.properties(),
+                    c.propertyClocks(),
+                    c.hlc(),
+                    c.version(),
+                    c.origin(),
+                    c.tombstone(),
+                    c.baseHlc())));
         }
         return tuples;
     }
@@ -312,8 +366,18 @@ public final class Applier {
     private static List<Tuple> edgeTuples(List<Change> changes) {
         List<Tuple> tuples = new ArrayList<>(changes.size());
         for (Change c : changes) {
-            tuples.add(Tuple.tuple(List.of(c.id(), c.type(), c.source(), c.target(), c.properties(), c.propertyClocks(),
-                    c.hlc(), c.version(), c.origin(), c.tombstone(), c.baseHlc())));
+            tuples.add(Tuple.tuple(List.of(
+                    c.id(),
+                    c.type(),
+                    c.source(),
+                    c.target(),
+                    c.properties(),
+                    c.propertyClocks(),
+                    c.hlc(),
+                    c.version(),
+                    c.origin(),
+                    c.tombstone(),
+                    c.baseHlc())));
         }
         return tuples;
     }
@@ -339,21 +403,24 @@ public final class Applier {
             maxHlc = Math.max(maxHlc, c.hlc());
         }
         return conn.preparedQuery(RECORD_PEER)
-                .execute(Tuple.of(envelope.origin(), maxHlc, envelope.seq(), (long) envelope.changes().size()))
+                .execute(Tuple.of(envelope.origin(), maxHlc, envelope.seq(), (long)
+                        envelope.changes().size()))
                 .mapEmpty();
     }
 
     /** conflict-detected: logged, counted and reported; the conflict waits in loom.conflicts for a resolution. */
-    private Future<Void> recordConflicts(PgConnection conn, String sql, List<Tuple> tuples, List<Change> changes,
-            List<Applied.Conflict> found) {
+    private Future<Void> recordConflicts(
+            PgConnection conn, String sql, List<Tuple> tuples, List<Change> changes, List<Applied.Conflict> found) {
         return conn.preparedQuery(sql).executeBatch(tuples).map(rows -> {
             int i = 0;
             for (RowSet<Row> set = rows; set != null && i < changes.size(); set = set.next(), i++) {
                 for (Row row : set) {
                     Change change = changes.get(i);
                     found.add(new Applied.Conflict(row.getLong("id"), change));
-                    LOG.warnf("conflict-detected: %s from %s is concurrent with the local state; kept aside as conflict %d"
-                            + " (GET /api/conflicts)", change.id(), change.origin(), row.getLong("id"));
+                    LOG.warnf(
+                            "conflict-detected: %s from %s is concurrent with the local state; kept aside as conflict %d"
+                                    + " (GET /api/conflicts)",
+                            change.id(), change.origin(), row.getLong("id"));
                 }
             }
             return null;
@@ -368,24 +435,26 @@ public final class Applier {
         if (connection != null) {
             return Future.succeededFuture(connection);
         }
-        return PgConnection.connect(vertx, options).compose(conn -> conn
-                .preparedQuery("SELECT pg_replication_origin_create($1) WHERE NOT EXISTS"
-                        + " (SELECT 1 FROM pg_replication_origin WHERE roname = $1)").execute(Tuple.of(origin))
-                .compose(r -> conn.preparedQuery("SELECT pg_replication_origin_session_setup($1)").execute(Tuple.of(origin)))
-                .compose(r -> conn.query("SET loom.apply = 'on'").execute())
-                .map(r -> {
-                    conn.closeHandler(v -> {
-                        if (connection == conn) {
-                            connection = null;
-                        }
-                    });
-                    connection = conn;
-                    return conn;
-                })
-                .onFailure(e -> {
-                    LOG.warnf("Cannot prepare the apply connection: %s", e.getMessage());
-                    conn.close();
-                }));
+        return PgConnection.connect(vertx, options)
+                .compose(conn -> conn.preparedQuery("SELECT pg_replication_origin_create($1) WHERE NOT EXISTS"
+                                + " (SELECT 1 FROM pg_replication_origin WHERE roname = $1)")
+                        .execute(Tuple.of(origin))
+                        .compose(r -> conn.preparedQuery("SELECT pg_replication_origin_session_setup($1)")
+                                .execute(Tuple.of(origin)))
+                        .compose(r -> conn.query("SET loom.apply = 'on'").execute())
+                        .map(r -> {
+                            conn.closeHandler(v -> {
+                                if (connection == conn) {
+                                    connection = null;
+                                }
+                            });
+                            connection = conn;
+                            return conn;
+                        })
+                        .onFailure(e -> {
+                            LOG.warnf("Cannot prepare the apply connection: %s", e.getMessage());
+                            conn.close();
+                        }));
     }
 
     /** Drops the connection after a failure that may have broken it; the next apply opens a new one. */

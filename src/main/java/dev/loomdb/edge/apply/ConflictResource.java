@@ -42,7 +42,9 @@ public class ConflictResource {
     @Operation(summary = "Open conflicts, oldest first, each with the local and the remote state")
     public Uni<ArrayNode> openConflicts() {
         return pool.query("SELECT id, kind, entity_id, detected_at::text, local::text, remote::text FROM loom.conflicts"
-                + " WHERE resolved_at IS NULL ORDER BY id").execute().map(rows -> {
+                        + " WHERE resolved_at IS NULL ORDER BY id")
+                .execute()
+                .map(rows -> {
                     ArrayNode list = mapper.createArrayNode();
                     for (Row row : rows) {
                         list.add(json(row));
@@ -54,21 +56,24 @@ public class ConflictResource {
     @POST
     @Path("{id}/resolve")
     @Consumes(MediaType.WILDCARD)
-    @Operation(summary = "Resolve a conflict", description = "Body: {\"resolution\": \"local\"}, {\"resolution\": \"remote\"}"
-            + " or {\"resolution\": \"custom\", \"properties\": {...}}. The result syncs like any write.")
+    @Operation(
+            summary = "Resolve a conflict",
+            description = "Body: {\"resolution\": \"local\"}, {\"resolution\": \"remote\"}"
+                    + " or {\"resolution\": \"custom\", \"properties\": {...}}. The result syncs like any write.")
     public Uni<ObjectNode> resolve(@PathParam("id") long id, String body) {
         JsonNode request = parse(body);
         String resolution = request.path("resolution").asText("");
         if (!resolution.equals("local") && !resolution.equals("remote") && !resolution.equals("custom")) {
-            throw ApiProblem.badRequest("Give \"resolution\": \"local\", \"remote\" or \"custom\" (with \"properties\").");
+            throw ApiProblem.badRequest(
+                    "Give \"resolution\": \"local\", \"remote\" or \"custom\" (with \"properties\").");
         }
         JsonNode custom = request.get("properties");
         if (resolution.equals("custom") && (custom == null || !custom.isObject())) {
             throw ApiProblem.badRequest("A custom resolution needs \"properties\": a JSON object.");
         }
-        return pool.withTransaction(conn -> conn
-                .preparedQuery("SELECT kind, entity_id, detected_at::text, local::text, remote::text, resolved_at IS NOT NULL"
-                        + " FROM loom.conflicts WHERE id = $1 FOR UPDATE")
+        return pool.withTransaction(conn -> conn.preparedQuery(
+                        "SELECT kind, entity_id, detected_at::text, local::text, remote::text, resolved_at IS NOT NULL"
+                                + " FROM loom.conflicts WHERE id = $1 FOR UPDATE")
                 .execute(Tuple.of(id))
                 .chain(rows -> {
                     if (rows.size() == 0) {
@@ -81,14 +86,19 @@ public class ConflictResource {
                     JsonNode local = parse(row.getString(3));
                     JsonNode remote = parse(row.getString(4));
                     JsonNode chosen = resolution.equals("remote") ? remote : local;
-                    String properties = resolution.equals("custom") ? custom.toString() : chosen.get("properties").toString();
-                    long later = Math.max(Long.parseLong(local.get("hlc").asText()), Long.parseLong(remote.get("hlc").asText()));
+                    String properties = resolution.equals("custom")
+                            ? custom.toString()
+                            : chosen.get("properties").toString();
+                    long later = Math.max(
+                            Long.parseLong(local.get("hlc").asText()),
+                            Long.parseLong(remote.get("hlc").asText()));
                     return write(conn, row.getString(0), row.getString(1), chosen, properties, later)
-                            .chain(() -> conn.preparedQuery("UPDATE loom.conflicts SET resolved_at = now(), resolution = $2"
-                                    + " WHERE kind = $3 AND entity_id = $4 AND resolved_at IS NULL AND (id = $1"
-                                    + " OR ((local ->> 'hlc')::bigint <= $5 AND (remote ->> 'hlc')::bigint <= $5))")
-                                    .execute(Tuple.tuple(java.util.List.of(id, resolution, row.getString(0), row.getString(1),
-                                            later))))
+                            .chain(() -> conn.preparedQuery(
+                                            "UPDATE loom.conflicts SET resolved_at = now(), resolution = $2"
+                                                    + " WHERE kind = $3 AND entity_id = $4 AND resolved_at IS NULL AND (id = $1"
+                                                    + " OR ((local ->> 'hlc')::bigint <= $5 AND (remote ->> 'hlc')::bigint <= $5))")
+                                    .execute(Tuple.tuple(java.util.List.of(
+                                            id, resolution, row.getString(0), row.getString(1), later))))
                             .map(done -> {
                                 ObjectNode result = mapper.createObjectNode();
                                 result.put("id", id);
@@ -100,18 +110,27 @@ public class ConflictResource {
     }
 
     /** The resolution as a local write, stamped later than both states and based on both. */
-    private static Uni<Void> write(SqlConnection conn, String kind, String entityId, JsonNode chosen, String properties,
-            long later) {
+    private static Uni<Void> write(
+            SqlConnection conn, String kind, String entityId, JsonNode chosen, String properties, long later) {
         String sql = kind.equals("node")
                 ? "UPDATE loom.nodes SET type = $2, properties = $3::text::jsonb, tombstone = $4 WHERE id = $1"
                 : "UPDATE loom.edges SET type = $2, properties = $3::text::jsonb, tombstone = $4,"
                         + " source_id = coalesce($5, source_id), target_id = coalesce($6, target_id) WHERE id = $1";
         Tuple params = kind.equals("node")
-                ? Tuple.of(entityId, chosen.get("type").asText(), properties, chosen.path("tombstone").asBoolean(false))
-                : Tuple.tuple(java.util.Arrays.asList(entityId, chosen.get("type").asText(), properties,
-                        chosen.path("tombstone").asBoolean(false), chosen.path("source").asText(null),
+                ? Tuple.of(
+                        entityId,
+                        chosen.get("type").asText(),
+                        properties,
+                        chosen.path("tombstone").asBoolean(false))
+                : Tuple.tuple(java.util.Arrays.asList(
+                        entityId,
+                        chosen.get("type").asText(),
+                        properties,
+                        chosen.path("tombstone").asBoolean(false),
+                        chosen.path("source").asText(null),
                         chosen.path("target").asText(null)));
-        return conn.query("SELECT set_config('loom.min_hlc', '" + later + "', true)").execute()
+        return conn.query("SELECT set_config('loom.min_hlc', '" + later + "', true)")
+                .execute()
                 .chain(() -> conn.preparedQuery(sql).execute(params))
                 .replaceWithVoid();
     }

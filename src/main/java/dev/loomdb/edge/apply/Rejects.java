@@ -51,13 +51,16 @@ public final class Rejects {
     }
 
     public Uni<Void> keepAside(String topic, byte[] payload, Reason reason, String detail) {
-        LOG.warnf("Rejected a message on %s (%d bytes, %s): %s. Kept in loom.rejected_messages.", topic, payload.length,
-                reason.label(), detail);
+        LOG.warnf(
+                "Rejected a message on %s (%d bytes, %s): %s. Kept in loom.rejected_messages.",
+                topic, payload.length, reason.label(), detail);
         return pool.preparedQuery("INSERT INTO loom.rejected_messages (topic, reason, payload) VALUES ($1, $2, $3)")
                 .execute(Tuple.of(topic, reason.label() + ": " + detail, Buffer.buffer(payload)))
                 .replaceWithVoid()
-                .onFailure().invoke(e -> LOG.errorf("Could not keep the rejected message aside: %s", e.getMessage()))
-                .onFailure().recoverWithNull()
+                .onFailure()
+                .invoke(e -> LOG.errorf("Could not keep the rejected message aside: %s", e.getMessage()))
+                .onFailure()
+                .recoverWithNull()
                 .invoke(() -> {
                     counters.increment(Counters.REJECTED);
                     counters.increment(reason.counter());

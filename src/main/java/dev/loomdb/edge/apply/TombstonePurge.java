@@ -29,18 +29,21 @@ public final class TombstonePurge {
 
     public Uni<Long> purge() {
         long horizon = horizon(retention);
-        return pool.withTransaction(conn -> conn.query("SET LOCAL loom.purge = 'on'").execute()
-                .chain(() -> conn.preparedQuery("DELETE FROM loom.nodes WHERE tombstone AND hlc < $1")
-                        .execute(Tuple.of(horizon)))
-                .chain(nodes -> conn.preparedQuery("DELETE FROM loom.edges WHERE tombstone AND hlc < $1")
-                        .execute(Tuple.of(horizon))
-                        .map(edges -> (long) nodes.rowCount() + edges.rowCount())))
+        return pool.withTransaction(conn -> conn.query("SET LOCAL loom.purge = 'on'")
+                        .execute()
+                        .chain(() -> conn.preparedQuery("DELETE FROM loom.nodes WHERE tombstone AND hlc < $1")
+                                .execute(Tuple.of(horizon)))
+                        .chain(nodes -> conn.preparedQuery("DELETE FROM loom.edges WHERE tombstone AND hlc < $1")
+                                .execute(Tuple.of(horizon))
+                                .map(edges -> (long) nodes.rowCount() + edges.rowCount())))
                 .invoke(count -> {
                     if (count > 0) {
                         LOG.infof("Purged %d tombstones older than %s (loom.tombstone.retention)", count, retention);
                     }
                 })
-                .onFailure().invoke(e -> LOG.warnf("Purging tombstones failed: %s; trying again later", e.getMessage()))
-                .onFailure().recoverWithItem(0L);
+                .onFailure()
+                .invoke(e -> LOG.warnf("Purging tombstones failed: %s; trying again later", e.getMessage()))
+                .onFailure()
+                .recoverWithItem(0L);
     }
 }

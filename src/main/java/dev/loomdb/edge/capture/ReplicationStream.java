@@ -2,6 +2,7 @@ package dev.loomdb.edge.capture;
 
 import dev.loomdb.edge.capture.pgoutput.PgOutputDecoder;
 import dev.loomdb.edge.capture.pgoutput.PgOutputException;
+import dev.loomdb.edge.telemetry.Counters;
 import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -15,7 +16,6 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import dev.loomdb.edge.telemetry.Counters;
 import org.jboss.logging.Logger;
 import org.postgresql.PGConnection;
 import org.postgresql.PGProperty;
@@ -49,8 +49,8 @@ public final class ReplicationStream implements AutoCloseable {
     private volatile Lsn confirmed = Lsn.ZERO;
     private Thread thread;
 
-    public ReplicationStream(ReplicationSettings settings, TransactionSink sink, SlotPosition position,
-            Counters counters) {
+    public ReplicationStream(
+            ReplicationSettings settings, TransactionSink sink, SlotPosition position, Counters counters) {
         this.settings = settings;
         this.counters = counters;
         this.sink = sink;
@@ -81,17 +81,22 @@ public final class ReplicationStream implements AutoCloseable {
                 rs.next();
                 String walLevel = rs.getString(1);
                 if (!"logical".equals(walLevel)) {
-                    throw new CaptureStartException("PostgreSQL at " + settings.jdbcUrl() + " runs with wal_level="
-                            + walLevel + "; capturing changes needs wal_level=logical. Run ALTER SYSTEM SET wal_level ="
-                            + " logical; and restart PostgreSQL.", null);
+                    throw new CaptureStartException(
+                            "PostgreSQL at " + settings.jdbcUrl() + " runs with wal_level="
+                                    + walLevel
+                                    + "; capturing changes needs wal_level=logical. Run ALTER SYSTEM SET wal_level ="
+                                    + " logical; and restart PostgreSQL.",
+                            null);
                 }
             }
             ensurePublication(connection);
             leaveOutAppliedRows(connection);
             ensureSlot(connection);
         } catch (SQLException e) {
-            throw new CaptureStartException("cannot prepare logical replication on " + settings.jdbcUrl() + ": "
-                    + e.getMessage() + " (the user needs the REPLICATION attribute and CREATE on the database)", e);
+            throw new CaptureStartException(
+                    "cannot prepare logical replication on " + settings.jdbcUrl() + ": " + e.getMessage()
+                            + " (the user needs the REPLICATION attribute and CREATE on the database)",
+                    e);
         }
     }
 
@@ -145,12 +150,14 @@ public final class ReplicationStream implements AutoCloseable {
                         + " WHERE (NOT applied)");
             }
             connection.commit();
-            LOG.infof("Publication %s leaves out the rows applied for peers (PostgreSQL 15 row filter)",
+            LOG.infof(
+                    "Publication %s leaves out the rows applied for peers (PostgreSQL 15 row filter)",
                     settings.publication());
         } catch (SQLException e) {
             connection.rollback();
             // e.g. a publication FOR ALL TABLES made by hand: applied rows are still dropped by capture, just later
-            LOG.warnf("Publication %s keeps the rows applied for peers (%s); capture drops them, at some CPU cost",
+            LOG.warnf(
+                    "Publication %s keeps the rows applied for peers (%s); capture drops them, at some CPU cost",
                     settings.publication(), e.getMessage());
         } finally {
             connection.setAutoCommit(autoCommit);
@@ -164,13 +171,17 @@ public final class ReplicationStream implements AutoCloseable {
             ResultSet rs = query.executeQuery();
             if (rs.next()) {
                 if (!"pgoutput".equals(rs.getString(1)) || !rs.getBoolean(2)) {
-                    throw new CaptureStartException("replication slot " + settings.slot() + " exists but belongs to"
-                            + " another database or plugin; choose another slot with loom.capture.slot", null);
+                    throw new CaptureStartException(
+                            "replication slot " + settings.slot() + " exists but belongs to"
+                                    + " another database or plugin; choose another slot with loom.capture.slot",
+                            null);
                 }
                 if ("lost".equals(rs.getString(3))) {
-                    LOG.errorf("Replication slot %s was invalidated by PostgreSQL (max_slot_wal_keep_size): changes"
-                            + " written while it was behind were NOT captured and peers do not have them. Recreating"
-                            + " the slot; rewrite or resync the affected rows.", settings.slot());
+                    LOG.errorf(
+                            "Replication slot %s was invalidated by PostgreSQL (max_slot_wal_keep_size): changes"
+                                    + " written while it was behind were NOT captured and peers do not have them. Recreating"
+                                    + " the slot; rewrite or resync the affected rows.",
+                            settings.slot());
                     try (PreparedStatement drop = connection.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
                         drop.setString(1, settings.slot());
                         drop.execute();
@@ -180,8 +191,8 @@ public final class ReplicationStream implements AutoCloseable {
                 }
             }
         }
-        try (PreparedStatement create = connection.prepareStatement(
-                "SELECT pg_create_logical_replication_slot(?, 'pgoutput')")) {
+        try (PreparedStatement create =
+                connection.prepareStatement("SELECT pg_create_logical_replication_slot(?, 'pgoutput')")) {
             create.setString(1, settings.slot());
             create.execute();
         }
@@ -192,7 +203,9 @@ public final class ReplicationStream implements AutoCloseable {
         while (running) {
             try (Connection connection = DriverManager.getConnection(settings.jdbcUrl(), replicationProperties())) {
                 position.reset();
-                ChainedLogicalStreamBuilder builder = connection.unwrap(PGConnection.class).getReplicationAPI()
+                ChainedLogicalStreamBuilder builder = connection
+                        .unwrap(PGConnection.class)
+                        .getReplicationAPI()
                         .replicationStream()
                         .logical()
                         .withSlotName(settings.slot())
@@ -209,9 +222,12 @@ public final class ReplicationStream implements AutoCloseable {
                 }
                 PGReplicationStream stream = builder.start();
                 streaming = true;
-                LOG.infof("Capturing changes from slot %s (%s)", settings.slot(), serverFiltersApplied
-                        ? "PostgreSQL leaves out what was applied for peers"
-                        : "what was applied for peers is dropped here: PostgreSQL before 16 cannot leave it out");
+                LOG.infof(
+                        "Capturing changes from slot %s (%s)",
+                        settings.slot(),
+                        serverFiltersApplied
+                                ? "PostgreSQL leaves out what was applied for peers"
+                                : "what was applied for peers is dropped here: PostgreSQL before 16 cannot leave it out");
                 read(stream);
                 stream.close();
             } catch (InterruptedException e) {
@@ -219,8 +235,10 @@ public final class ReplicationStream implements AutoCloseable {
                 return;
             } catch (SQLException | PgOutputException e) {
                 if (running) {
-                    LOG.warnf("Replication stream from slot %s stopped: %s. Reading again from the slot in 1 s;"
-                            + " nothing unconfirmed is lost.", settings.slot(), e.getMessage());
+                    LOG.warnf(
+                            "Replication stream from slot %s stopped: %s. Reading again from the slot in 1 s;"
+                                    + " nothing unconfirmed is lost.",
+                            settings.slot(), e.getMessage());
                     LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
                 }
             } finally {
@@ -259,8 +277,10 @@ public final class ReplicationStream implements AutoCloseable {
             }
         }
         if (!sink.drain(DRAIN_TIMEOUT)) {
-            LOG.infof("Stopping with %d transactions not yet acknowledged by the broker: they stay in slot %s and are"
-                    + " sent again at the next start", position.pendingCount(), settings.slot());
+            LOG.infof(
+                    "Stopping with %d transactions not yet acknowledged by the broker: they stay in slot %s and are"
+                            + " sent again at the next start",
+                    position.pendingCount(), settings.slot());
         }
         confirm(stream);
     }

@@ -99,7 +99,8 @@ public final class TransactionAssembler {
     }
 
     private boolean isGraphTable(Relation r) {
-        return r.namespace().equals(schema) && (r.name().equals("nodes") || r.name().equals("edges"));
+        return r.namespace().equals(schema)
+                && (r.name().equals("nodes") || r.name().equals("edges"));
     }
 
     private void row(int relationId, TupleData oldTuple, TupleData newTuple, Change.Op op) {
@@ -150,8 +151,8 @@ public final class TransactionAssembler {
     private static Map<String, String> columns(Relation relation, TupleData oldTuple, TupleData newTuple) {
         List<Column> columns = relation.columns();
         if (newTuple.values().size() != columns.size()) {
-            throw new PgOutputException("row of " + relation.name() + " has " + newTuple.values().size()
-                    + " columns, its relation announced " + columns.size());
+            throw new PgOutputException("row of " + relation.name() + " has "
+                    + newTuple.values().size() + " columns, its relation announced " + columns.size());
         }
         Map<String, String> row = new HashMap<>();
         for (int i = 0; i < columns.size(); i++) {
@@ -167,7 +168,8 @@ public final class TransactionAssembler {
     }
 
     private static TupleValue unchangedFromOldRow(Relation relation, TupleData oldTuple, int index) {
-        if (oldTuple != null && oldTuple.values().size() > index
+        if (oldTuple != null
+                && oldTuple.values().size() > index
                 && oldTuple.values().get(index) instanceof TupleValue.Text text) {
             return text;
         }

@@ -96,7 +96,7 @@ public interface LoomConfig {
             @WithDefault("30s")
             Duration autosaveInterval();
         }
-}
+    }
 
     /** How this node reaches its MQTT broker. */
     interface Mqtt {

@@ -15,8 +15,8 @@ public final class Names {
      */
     public static String checkId(String setting, String value) {
         if (value == null || !ID.matcher(value).matches()) {
-            throw new IllegalArgumentException(setting + " is '" + value + "': use 1 to 64 characters of"
-                    + " letters, digits, '.', '_' or '-'");
+            throw new IllegalArgumentException(
+                    setting + " is '" + value + "': use 1 to 64 characters of" + " letters, digits, '.', '_' or '-'");
         }
         return value;
     }

@@ -39,6 +39,7 @@ public final class EmbeddedBroker implements AutoCloseable {
     private static final long WATCH_INTERVAL_MILLIS = 500;
     /** Moquette keeps its H2 store to itself: Server.h2Builder.mvStore, resolved once (null if not found). */
     private static final Field H2_BUILDER = accessible(Server.class, "h2Builder");
+
     private static final Field MV_STORE = accessible(H2Builder.class, "mvStore");
 
     private final MemoryConfig config;
@@ -51,8 +52,8 @@ public final class EmbeddedBroker implements AutoCloseable {
     private long restarts;
     private boolean closed;
 
-    private EmbeddedBroker(MemoryConfig config, Path dataDir, int autosaveSeconds, Server server, String host,
-            int port) {
+    private EmbeddedBroker(
+            MemoryConfig config, Path dataDir, int autosaveSeconds, Server server, String host, int port) {
         this.config = config;
         this.dataDir = dataDir;
         this.autosaveSeconds = autosaveSeconds;
@@ -64,12 +65,12 @@ public final class EmbeddedBroker implements AutoCloseable {
             thread.setDaemon(true);
             return thread;
         });
-        watchdog.scheduleWithFixedDelay(this::restartIfStoreFailed, WATCH_INTERVAL_MILLIS, WATCH_INTERVAL_MILLIS,
-                TimeUnit.MILLISECONDS);
+        watchdog.scheduleWithFixedDelay(
+                this::restartIfStoreFailed, WATCH_INTERVAL_MILLIS, WATCH_INTERVAL_MILLIS, TimeUnit.MILLISECONDS);
     }
 
-    public static EmbeddedBroker start(String host, int port, Path dataDir, int maxMessageSize,
-            Duration autosaveInterval) {
+    public static EmbeddedBroker start(
+            String host, int port, Path dataDir, int maxMessageSize, Duration autosaveInterval) {
         int autosaveSeconds = (int) Math.max(1, autosaveInterval.toSeconds());
         PortCheck.requireFree(host, port, "MQTT broker", "loom.embedded.broker.port");
         Properties props = new Properties();
@@ -81,7 +82,8 @@ public final class EmbeddedBroker implements AutoCloseable {
         // MQTT 3.1.1 lets a clean-session client send no id (mosquitto_sub does): accept it.
         props.setProperty("allow_zero_byte_client_id", "true");
         props.setProperty(IConfig.PERSISTENCE_ENABLED_PROPERTY_NAME, "true");
-        props.setProperty(IConfig.DATA_PATH_PROPERTY_NAME, dataDir.toAbsolutePath().toString());
+        props.setProperty(
+                IConfig.DATA_PATH_PROPERTY_NAME, dataDir.toAbsolutePath().toString());
         props.setProperty(IConfig.NETTY_MAX_BYTES_PROPERTY_NAME, Integer.toString(maxMessageSize));
         props.setProperty("autosave_interval", Integer.toString(autosaveSeconds));
         // The H2 session queue: with Moquette 0.17's default segmented queue, a restarted broker lost QoS 1
@@ -93,8 +95,10 @@ public final class EmbeddedBroker implements AutoCloseable {
             Files.createDirectories(dataDir);
             server = launch(config, dataDir);
         } catch (IOException | RuntimeException e) {
-            throw new EmbeddedStartException("the embedded MQTT broker did not start on " + host + ":" + port + ": "
-                    + e.getMessage() + " (settings loom.embedded.broker.port and loom.embedded.broker.data-dir)", e);
+            throw new EmbeddedStartException(
+                    "the embedded MQTT broker did not start on " + host + ":" + port + ": " + e.getMessage()
+                            + " (settings loom.embedded.broker.port and loom.embedded.broker.data-dir)",
+                    e);
         }
         LOG.infof("Embedded MQTT broker is listening on %s:%d with data in %s", host, port, dataDir.toAbsolutePath());
         return new EmbeddedBroker(config, dataDir, autosaveSeconds, server, host, port);
@@ -127,12 +131,16 @@ public final class EmbeddedBroker implements AutoCloseable {
         if (!Files.exists(file)) {
             return;
         }
-        MVStore store = new MVStore.Builder().fileName(file.toAbsolutePath().toString()).autoCommitDisabled().open();
+        MVStore store = new MVStore.Builder()
+                .fileName(file.toAbsolutePath().toString())
+                .autoCommitDisabled()
+                .open();
         try {
             Class<?> type = Class.forName("io.moquette.persistence.H2SessionsRepository");
             Constructor<?> constructor = type.getConstructor(MVStore.class, Clock.class);
             constructor.setAccessible(true); // a public constructor of a package-private class
-            ISessionsRepository sessions = (ISessionsRepository) constructor.newInstance(store, Clock.systemDefaultZone());
+            ISessionsRepository sessions =
+                    (ISessionsRepository) constructor.newInstance(store, Clock.systemDefaultZone());
             int repaired = 0;
             for (ISessionsRepository.SessionData session : sessions.list()) {
                 if (session.expireAt().isEmpty()) {
@@ -142,8 +150,10 @@ public final class EmbeddedBroker implements AutoCloseable {
             }
             store.commit();
             if (repaired > 0) {
-                LOG.infof("The embedded MQTT broker did not stop cleanly last time: %d saved sessions were made"
-                        + " loadable again, with their subscriptions and queued messages", repaired);
+                LOG.infof(
+                        "The embedded MQTT broker did not stop cleanly last time: %d saved sessions were made"
+                                + " loadable again, with their subscriptions and queued messages",
+                        repaired);
             }
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("cannot read the broker's saved sessions in " + file, e);
@@ -169,9 +179,10 @@ public final class EmbeddedBroker implements AutoCloseable {
         if (closed || !storeFailed(server)) {
             return;
         }
-        LOG.errorf("The embedded MQTT broker's session store failed (a known fault of Moquette's H2 queue under load);"
-                + " restarting the broker on %s:%d from its last save (at most %d s old). Clients reconnect by themselves."
-                + " For a busy mesh, prefer an external broker (loom.embedded.broker=false, loom.mqtt.host).",
+        LOG.errorf(
+                "The embedded MQTT broker's session store failed (a known fault of Moquette's H2 queue under load);"
+                        + " restarting the broker on %s:%d from its last save (at most %d s old). Clients reconnect by themselves."
+                        + " For a busy mesh, prefer an external broker (loom.embedded.broker=false, loom.mqtt.host).",
                 host, port, autosaveSeconds);
         try {
             server.stopServer();
@@ -183,8 +194,9 @@ public final class EmbeddedBroker implements AutoCloseable {
             restarts++;
             LOG.infof("Embedded MQTT broker restarted on %s:%d", host, port);
         } catch (IOException | RuntimeException e) {
-            LOG.errorf("The embedded MQTT broker did not restart on %s:%d (%s); trying again in %d ms", host, port,
-                    e.getMessage(), WATCH_INTERVAL_MILLIS);
+            LOG.errorf(
+                    "The embedded MQTT broker did not restart on %s:%d (%s); trying again in %d ms",
+                    host, port, e.getMessage(), WATCH_INTERVAL_MILLIS);
         }
     }
 
@@ -218,8 +230,9 @@ public final class EmbeddedBroker implements AutoCloseable {
             field.setAccessible(true);
             return field;
         } catch (ReflectiveOperationException | RuntimeException e) {
-            LOG.warnf("This Moquette has no %s.%s: a failed session store will not be noticed", type.getSimpleName(),
-                    name);
+            LOG.warnf(
+                    "This Moquette has no %s.%s: a failed session store will not be noticed",
+                    type.getSimpleName(), name);
             return null;
         }
     }

@@ -54,13 +54,17 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                     .setServerConfig("log_rotation_age", "1d")
                     .setServerConfig("log_rotation_size", "0")
                     .start();
-            LOG.infof("Embedded PostgreSQL is running on 127.0.0.1:%d with data in %s, its log in %s", port,
-                    dataDir.toAbsolutePath(), dataDir.resolve("log").toAbsolutePath());
+            LOG.infof(
+                    "Embedded PostgreSQL is running on 127.0.0.1:%d with data in %s, its log in %s",
+                    port, dataDir.toAbsolutePath(), dataDir.resolve("log").toAbsolutePath());
             return new EmbeddedPostgresServer(postgres);
         } catch (IOException e) {
-            throw new EmbeddedStartException("the embedded PostgreSQL did not start in " + dataDir.toAbsolutePath()
-                    + ": " + e.getMessage() + ". Check that the directory is writable (loom.embedded.postgres.data-dir)"
-                    + " or use an external PostgreSQL (loom.embedded.postgres=false and quarkus.datasource.reactive.url)", e);
+            throw new EmbeddedStartException(
+                    "the embedded PostgreSQL did not start in " + dataDir.toAbsolutePath()
+                            + ": " + e.getMessage()
+                            + ". Check that the directory is writable (loom.embedded.postgres.data-dir)"
+                            + " or use an external PostgreSQL (loom.embedded.postgres=false and quarkus.datasource.reactive.url)",
+                    e);
         }
     }
 
@@ -88,7 +92,8 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         if (leftover.isEmpty()) {
             return;
         }
-        LOG.warnf("A PostgreSQL left running by an earlier run (pid %d) still holds %s; stopping it before starting.",
+        LOG.warnf(
+                "A PostgreSQL left running by an earlier run (pid %d) still holds %s; stopping it before starting.",
                 pid, dataDir.toAbsolutePath());
         ProcessHandle process = leftover.get();
         process.destroy(); // SIGTERM: smart shutdown, nobody is connected any more

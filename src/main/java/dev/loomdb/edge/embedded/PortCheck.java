@@ -15,9 +15,10 @@ final class PortCheck {
             socket.setReuseAddress(true);
             socket.bind(new InetSocketAddress(InetAddress.getByName(host), port));
         } catch (IOException e) {
-            throw new EmbeddedStartException("port " + port + " on " + host + " is already in use, so the embedded " + what
-                    + " cannot start. Choose another port with " + setting + " (environment variable "
-                    + setting.toUpperCase().replaceAll("[.-]", "_") + "), or stop what is listening there.");
+            throw new EmbeddedStartException(
+                    "port " + port + " on " + host + " is already in use, so the embedded " + what
+                            + " cannot start. Choose another port with " + setting + " (environment variable "
+                            + setting.toUpperCase().replaceAll("[.-]", "_") + "), or stop what is listening there.");
         }
     }
 }

@@ -39,9 +39,14 @@ public class BodyLimit {
         body.put("type", "about:blank");
         body.put("title", "Content too large");
         body.put("status", 413);
-        body.put("detail", "The body has " + bytes + " bytes; this node accepts at most " + max
-                + " (setting loom.api.max-body-size).");
+        body.put(
+                "detail",
+                "The body has " + bytes + " bytes; this node accepts at most " + max
+                        + " (setting loom.api.max-body-size).");
         body.put("instance", request.getUriInfo().getPath());
-        return Response.status(413).type(ProblemResponses.PROBLEM_JSON).entity(body.toString()).build();
+        return Response.status(413)
+                .type(ProblemResponses.PROBLEM_JSON)
+                .entity(body.toString())
+                .build();
     }
 }

@@ -34,19 +34,42 @@ public record Change(
         long baseHlc) {
 
     /** A change whose every property has the change's own clock, without a base. */
-    public Change(Op op, Kind kind, String id, String type, String properties, String source, String target, long hlc,
-            long version, String origin, boolean tombstone) {
+    public Change(
+            Op op,
+            Kind kind,
+            String id,
+            String type,
+            String properties,
+            String source,
+            String target,
+            long hlc,
+            long version,
+            String origin,
+            boolean tombstone) {
         this(op, kind, id, type, properties, source, target, hlc, version, origin, tombstone, "{}", 0);
     }
 
     /** A change without a base. */
-    public Change(Op op, Kind kind, String id, String type, String properties, String source, String target, long hlc,
-            long version, String origin, boolean tombstone, String propertyClocks) {
+    public Change(
+            Op op,
+            Kind kind,
+            String id,
+            String type,
+            String properties,
+            String source,
+            String target,
+            long hlc,
+            long version,
+            String origin,
+            boolean tombstone,
+            String propertyClocks) {
         this(op, kind, id, type, properties, source, target, hlc, version, origin, tombstone, propertyClocks, 0);
     }
 
     public enum Op {
-        INSERT, UPDATE, DELETE;
+        INSERT,
+        UPDATE,
+        DELETE;
 
         public String wireName() {
             return name().toLowerCase();
@@ -54,7 +77,8 @@ public record Change(
     }
 
     public enum Kind {
-        NODE, EDGE;
+        NODE,
+        EDGE;
 
         public String wireName() {
             return name().toLowerCase();

@@ -1,5 +1,12 @@
 package dev.loomdb.edge.graph;
 
 /** An edge of the graph as stored, with its sync metadata; {@code properties} is a JSON object in text. */
-public record Edge(String id, String type, String source, String target, String properties, long version, long hlc,
+public record Edge(
+        String id,
+        String type,
+        String source,
+        String target,
+        String properties,
+        long version,
+        long hlc,
         String origin) {}

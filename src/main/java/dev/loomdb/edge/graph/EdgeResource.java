@@ -29,17 +29,26 @@ public class EdgeResource {
     @PUT
     @Path("{id}")
     @Consumes(MediaType.WILDCARD)
-    @Operation(summary = "putEdge: create or replace an edge", description = "Body: {\"type\": ..., \"source\": ..., \"target\": ..., \"properties\": {...}}. The endpoints need not exist yet.")
+    @Operation(
+            summary = "putEdge: create or replace an edge",
+            description =
+                    "Body: {\"type\": ..., \"source\": ..., \"target\": ..., \"properties\": {...}}. The endpoints need not exist yet.")
     public Uni<Response> replaceEdge(@PathParam("id") String id, String body, UriInfo uri) {
-        return graph.replaceEdge(id, body).map(written -> written.created()
-                ? Response.created(uri.getAbsolutePath()).entity(written.value()).build()
-                : Response.ok(written.value()).build());
+        return graph.replaceEdge(id, body)
+                .map(written -> written.created()
+                        ? Response.created(uri.getAbsolutePath())
+                                .entity(written.value())
+                                .build()
+                        : Response.ok(written.value()).build());
     }
 
     @PATCH
     @Path("{id}")
     @Consumes(MediaType.WILDCARD)
-    @Operation(summary = "Merge properties into an edge", description = "Top-level merge: a property given as null is removed; type, source and target may change too.")
+    @Operation(
+            summary = "Merge properties into an edge",
+            description =
+                    "Top-level merge: a property given as null is removed; type, source and target may change too.")
     public Uni<Response> patchEdge(@PathParam("id") String id, String body) {
         return graph.patchEdge(id, body).map(edge -> Response.ok(edge).build());
     }
@@ -59,9 +68,16 @@ public class EdgeResource {
     }
 
     @GET
-    @Operation(summary = "List edges by id, filtered by type, source and target", description = "Keyset pagination: pass the answer's 'next' as 'after'.")
-    public Uni<Response> listEdges(@QueryParam("type") String type, @QueryParam("source") String source,
-            @QueryParam("target") String target, @QueryParam("after") String after, @QueryParam("limit") String limit) {
-        return graph.listEdges(type, source, target, after, limit).map(page -> Response.ok(page).build());
+    @Operation(
+            summary = "List edges by id, filtered by type, source and target",
+            description = "Keyset pagination: pass the answer's 'next' as 'after'.")
+    public Uni<Response> listEdges(
+            @QueryParam("type") String type,
+            @QueryParam("source") String source,
+            @QueryParam("target") String target,
+            @QueryParam("after") String after,
+            @QueryParam("limit") String limit) {
+        return graph.listEdges(type, source, target, after, limit)
+                .map(page -> Response.ok(page).build());
     }
 }

@@ -43,8 +43,7 @@ public class GraphService {
         ObjectNode json = object(body, NODE_FIELDS, "a node");
         checkBodyId(json, id);
         String type = identifier(json, "type", true);
-        return store.replaceNode(id, type, properties(json))
-                .map(w -> new Written<>(nodeJson(w.value()), w.created()));
+        return store.replaceNode(id, type, properties(json)).map(w -> new Written<>(nodeJson(w.value()), w.created()));
     }
 
     public Uni<ObjectNode> patchNode(String id, String body) {
@@ -93,8 +92,13 @@ public class GraphService {
         ObjectNode json = object(body, EDGE_FIELDS, "an edge");
         checkBodyId(json, id);
         Patch patch = patch(json);
-        return store.patchEdge(id, identifier(json, "type", false), identifier(json, "source", false),
-                identifier(json, "target", false), patch.set(), patch.removed())
+        return store.patchEdge(
+                        id,
+                        identifier(json, "type", false),
+                        identifier(json, "source", false),
+                        identifier(json, "target", false),
+                        patch.set(),
+                        patch.removed())
                 .map(edge -> edgeJson(require(edge, "edge", id)));
     }
 
@@ -146,8 +150,10 @@ public class GraphService {
         try {
             json = mapper.readTree(body);
         } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? ""
-                    : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            String where = e.getLocation() == null
+                    ? ""
+                    : " at line " + e.getLocation().getLineNr() + ", column "
+                            + e.getLocation().getColumnNr();
             throw ApiProblem.badRequest("The body is not valid JSON" + where + ": " + e.getOriginalMessage() + ".");
         }
         if (json == null || !json.isObject()) {
@@ -157,8 +163,8 @@ public class GraphService {
         while (names.hasNext()) {
             String name = names.next();
             if (!fields.contains(name)) {
-                throw ApiProblem.badRequest("Unknown field '" + name + "'; " + what + " has " + String.join(", ",
-                        fields.stream().sorted().toList()) + ".");
+                throw ApiProblem.badRequest("Unknown field '" + name + "'; " + what + " has "
+                        + String.join(", ", fields.stream().sorted().toList()) + ".");
             }
         }
         return (ObjectNode) json;
@@ -181,8 +187,8 @@ public class GraphService {
             return null;
         }
         if (!value.isTextual()) {
-            throw ApiProblem.badRequest("The field '" + field + "' must be a string, not " + value.getNodeType()
-                    .toString().toLowerCase() + ".");
+            throw ApiProblem.badRequest("The field '" + field + "' must be a string, not "
+                    + value.getNodeType().toString().toLowerCase() + ".");
         }
         checkId(field, value.textValue());
         return value.textValue();
@@ -234,7 +240,8 @@ public class GraphService {
             throw ApiProblem.badRequest("The limit '" + limit + "' is not a number.");
         }
         if (value < 1 || value > config.api().maxLimit()) {
-            throw ApiProblem.badRequest("The limit must be between 1 and " + config.api().maxLimit() + ".");
+            throw ApiProblem.badRequest(
+                    "The limit must be between 1 and " + config.api().maxLimit() + ".");
         }
         return value;
     }

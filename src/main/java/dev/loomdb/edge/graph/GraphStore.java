@@ -28,7 +28,8 @@ public class GraphStore {
     }
 
     public Uni<Written<Node>> replaceNode(String id, String type, String properties) {
-        return pool.preparedQuery("""
+        return pool.preparedQuery(
+                        """
                 WITH before AS (SELECT tombstone FROM loom.nodes WHERE id = $1)
                 INSERT INTO loom.nodes AS t (id, type, properties) VALUES ($1, $2, $3::text::jsonb)
                 ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, properties = EXCLUDED.properties, tombstone = false
@@ -43,8 +44,8 @@ public class GraphStore {
     /** Merges {@code properties} into the node's (top level), removes {@code removed}, and changes its type if given. */
     public Uni<Node> patchNode(String id, String type, String properties, List<String> removed) {
         return pool.preparedQuery("UPDATE loom.nodes SET type = coalesce($2, type),"
-                + " properties = (properties || $3::text::jsonb) - $4::text[] WHERE id = $1 AND NOT tombstone RETURNING "
-                + NODE_COLUMNS)
+                        + " properties = (properties || $3::text::jsonb) - $4::text[] WHERE id = $1 AND NOT tombstone RETURNING "
+                        + NODE_COLUMNS)
                 .execute(Tuple.of(id, type, properties, removed.toArray(new String[0])))
                 .map(rows -> rows.size() == 0 ? null : node(rows.iterator().next()));
     }
@@ -64,13 +65,14 @@ public class GraphStore {
 
     public Uni<Page<Node>> listNodes(String type, String after, int limit) {
         return pool.preparedQuery("SELECT " + NODE_COLUMNS + " FROM loom.nodes WHERE NOT tombstone"
-                + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3")
+                        + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3")
                 .execute(Tuple.of(type, after, limit + 1))
                 .map(rows -> page(rows, limit, GraphStore::node, Node::id));
     }
 
     public Uni<Written<Edge>> replaceEdge(String id, String type, String source, String target, String properties) {
-        return pool.preparedQuery("""
+        return pool.preparedQuery(
+                        """
                 WITH before AS (SELECT tombstone FROM loom.edges WHERE id = $1)
                 INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties)
                 VALUES ($1, $2, $3, $4, $5::text::jsonb)
@@ -84,12 +86,14 @@ public class GraphStore {
                 });
     }
 
-    public Uni<Edge> patchEdge(String id, String type, String source, String target, String properties,
-            List<String> removed) {
-        return pool.preparedQuery("UPDATE loom.edges SET type = coalesce($2, type), source_id = coalesce($3, source_id),"
-                + " target_id = coalesce($4, target_id), properties = (properties || $5::text::jsonb) - $6::text[]"
-                + " WHERE id = $1 AND NOT tombstone RETURNING " + EDGE_COLUMNS)
-                .execute(Tuple.tuple(Arrays.asList(id, type, source, target, properties, removed.toArray(new String[0]))))
+    public Uni<Edge> patchEdge(
+            String id, String type, String source, String target, String properties, List<String> removed) {
+        return pool.preparedQuery(
+                        "UPDATE loom.edges SET type = coalesce($2, type), source_id = coalesce($3, source_id),"
+                                + " target_id = coalesce($4, target_id), properties = (properties || $5::text::jsonb) - $6::text[]"
+                                + " WHERE id = $1 AND NOT tombstone RETURNING " + EDGE_COLUMNS)
+                .execute(Tuple.tuple(
+                        Arrays.asList(id, type, source, target, properties, removed.toArray(new String[0]))))
                 .map(rows -> rows.size() == 0 ? null : edge(rows.iterator().next()));
     }
 
@@ -106,9 +110,10 @@ public class GraphStore {
     }
 
     public Uni<Page<Edge>> listEdges(String type, String source, String target, String after, int limit) {
-        return pool.preparedQuery("SELECT " + EDGE_COLUMNS + " FROM loom.edges WHERE NOT tombstone"
-                + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR source_id = $2)"
-                + " AND ($3::text IS NULL OR target_id = $3) AND ($4::text IS NULL OR id > $4) ORDER BY id LIMIT $5")
+        return pool.preparedQuery(
+                        "SELECT " + EDGE_COLUMNS + " FROM loom.edges WHERE NOT tombstone"
+                                + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR source_id = $2)"
+                                + " AND ($3::text IS NULL OR target_id = $3) AND ($4::text IS NULL OR id > $4) ORDER BY id LIMIT $5")
                 .execute(Tuple.tuple(Arrays.asList(type, source, target, after, limit + 1)))
                 .map(rows -> page(rows, limit, GraphStore::edge, Edge::id));
     }
@@ -136,15 +141,16 @@ public class GraphStore {
                              jsonb_build_array('e', id, type, source_id, target_id, properties,
                                                loom.effective_clocks(properties, property_clocks, hlc, origin), hlc::text,
                                                version, origin, tombstone)::text
-                      FROM loom.edges) rows""")
-                .execute()
-                .map(rows -> {
-                    Row row = rows.iterator().next();
-                    return new GraphDigest(row.getString(0), row.getLong(1), row.getLong(2), row.getLong(3));
-                });
+                      FROM loom.edges) rows""").execute().map(rows -> {
+            Row row = rows.iterator().next();
+            return new GraphDigest(row.getString(0), row.getLong(1), row.getLong(2), row.getLong(3));
+        });
     }
 
-    private static <T> Page<T> page(RowSet<Row> rows, int limit, java.util.function.Function<Row, T> read,
+    private static <T> Page<T> page(
+            RowSet<Row> rows,
+            int limit,
+            java.util.function.Function<Row, T> read,
             java.util.function.Function<T, String> idOf) {
         List<T> items = new ArrayList<>(Math.min(rows.size(), limit));
         for (Row row : rows) {
@@ -157,13 +163,24 @@ public class GraphStore {
     }
 
     private static Node node(Row row) {
-        return new Node(row.getString("id"), row.getString("type"), row.getString("properties"),
-                row.getLong("version"), row.getLong("hlc"), row.getString("origin"));
+        return new Node(
+                row.getString("id"),
+                row.getString("type"),
+                row.getString("properties"),
+                row.getLong("version"),
+                row.getLong("hlc"),
+                row.getString("origin"));
     }
 
     private static Edge edge(Row row) {
-        return new Edge(row.getString("id"), row.getString("type"), row.getString("source_id"),
-                row.getString("target_id"), row.getString("properties"), row.getLong("version"), row.getLong("hlc"),
+        return new Edge(
+                row.getString("id"),
+                row.getString("type"),
+                row.getString("source_id"),
+                row.getString("target_id"),
+                row.getString("properties"),
+                row.getLong("version"),
+                row.getLong("hlc"),
                 row.getString("origin"));
     }
 }

@@ -29,17 +29,24 @@ public class NodeResource {
     @PUT
     @Path("{id}")
     @Consumes(MediaType.WILDCARD)
-    @Operation(summary = "putNode: create or replace a node", description = "Body: {\"type\": ..., \"properties\": {...}}. 201 when created, 200 when replaced.")
+    @Operation(
+            summary = "putNode: create or replace a node",
+            description = "Body: {\"type\": ..., \"properties\": {...}}. 201 when created, 200 when replaced.")
     public Uni<Response> replaceNode(@PathParam("id") String id, String body, UriInfo uri) {
-        return graph.replaceNode(id, body).map(written -> written.created()
-                ? Response.created(uri.getAbsolutePath()).entity(written.value()).build()
-                : Response.ok(written.value()).build());
+        return graph.replaceNode(id, body)
+                .map(written -> written.created()
+                        ? Response.created(uri.getAbsolutePath())
+                                .entity(written.value())
+                                .build()
+                        : Response.ok(written.value()).build());
     }
 
     @PATCH
     @Path("{id}")
     @Consumes(MediaType.WILDCARD)
-    @Operation(summary = "Merge properties into a node", description = "Top-level merge: a property given as null is removed; 'type' may change too.")
+    @Operation(
+            summary = "Merge properties into a node",
+            description = "Top-level merge: a property given as null is removed; 'type' may change too.")
     public Uni<Response> patchNode(@PathParam("id") String id, String body) {
         return graph.patchNode(id, body).map(node -> Response.ok(node).build());
     }
@@ -59,9 +66,11 @@ public class NodeResource {
     }
 
     @GET
-    @Operation(summary = "List nodes by id, optionally of one type", description = "Keyset pagination: pass the answer's 'next' as 'after'.")
-    public Uni<Response> listNodes(@QueryParam("type") String type, @QueryParam("after") String after,
-            @QueryParam("limit") String limit) {
+    @Operation(
+            summary = "List nodes by id, optionally of one type",
+            description = "Keyset pagination: pass the answer's 'next' as 'after'.")
+    public Uni<Response> listNodes(
+            @QueryParam("type") String type, @QueryParam("after") String after, @QueryParam("limit") String limit) {
         return graph.listNodes(type, after, limit).map(page -> Response.ok(page).build());
     }
 }

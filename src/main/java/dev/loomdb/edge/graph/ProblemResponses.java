@@ -30,7 +30,8 @@ public class ProblemResponses {
     public Response webApplication(WebApplicationException e, UriInfo uri) {
         int status = e.getResponse().getStatus();
         String title = Response.Status.fromStatusCode(status) != null
-                ? Response.Status.fromStatusCode(status).getReasonPhrase() : "Error";
+                ? Response.Status.fromStatusCode(status).getReasonPhrase()
+                : "Error";
         String detail = switch (status) {
             case 404 -> "There is nothing at " + uri.getPath() + ".";
             case 405 -> "This method is not allowed on " + uri.getPath() + ".";
@@ -64,6 +65,9 @@ public class ProblemResponses {
         body.put("status", status);
         body.put("detail", detail);
         body.put("instance", uri.getPath());
-        return Response.status(status).type(PROBLEM_JSON).entity(body.toString()).build();
+        return Response.status(status)
+                .type(PROBLEM_JSON)
+                .entity(body.toString())
+                .build();
     }
 }

@@ -24,8 +24,8 @@ public final class ChangeHistory {
 
     private static final String INSERT = "INSERT INTO loom.change_history (direction, peer_id, commit_time, change)"
             + " VALUES ($1, $2, $3, $4::text::jsonb)";
-    private static final String TRIM = "DELETE FROM loom.change_history"
-            + " WHERE seq <= (SELECT max(seq) FROM loom.change_history) - $1";
+    private static final String TRIM =
+            "DELETE FROM loom.change_history" + " WHERE seq <= (SELECT max(seq) FROM loom.change_history) - $1";
 
     private final Pool pool;
     private final boolean enabled;
@@ -58,7 +58,8 @@ public final class ChangeHistory {
         for (Change change : changes) {
             rows.add(io.vertx.sqlclient.Tuple.of("remote", peer, utc(commitTime), toJson.apply(change)));
         }
-        return conn.preparedQuery(INSERT).executeBatch(rows)
+        return conn.preparedQuery(INSERT)
+                .executeBatch(rows)
                 .compose(r -> conn.preparedQuery(TRIM).execute(io.vertx.sqlclient.Tuple.of((long) maxEntries)))
                 .mapEmpty();
     }
@@ -70,13 +71,15 @@ public final class ChangeHistory {
      * publication that fails, or a write that fails (logged), records nothing and holds up no later
      * call. The future completes when this call's entries are written or given up.
      */
-    public synchronized Future<Void> recordLocal(Future<Void> published, String nodeId, Instant commitTime,
-            List<Change> changes) {
+    public synchronized Future<Void> recordLocal(
+            Future<Void> published, String nodeId, Instant commitTime, List<Change> changes) {
         if (!enabled || changes.isEmpty()) {
             return Future.succeededFuture();
         }
-        localTail = localTail.transform(previous -> published)
-                .transform(result -> result.succeeded() ? insertLocal(nodeId, commitTime, changes) : Future.succeededFuture());
+        localTail = localTail
+                .transform(previous -> published)
+                .transform(result ->
+                        result.succeeded() ? insertLocal(nodeId, commitTime, changes) : Future.succeededFuture());
         return localTail;
     }
 
@@ -85,10 +88,13 @@ public final class ChangeHistory {
         for (Change change : changes) {
             rows.add(io.vertx.mutiny.sqlclient.Tuple.of("local", nodeId, utc(commitTime), toJson.apply(change)));
         }
-        return Future.fromCompletionStage(pool.withTransaction(conn -> conn.preparedQuery(INSERT).executeBatch(rows)
-                .chain(r -> conn.preparedQuery(TRIM).execute(io.vertx.mutiny.sqlclient.Tuple.of((long) maxEntries))))
+        return Future.fromCompletionStage(pool.withTransaction(conn -> conn.preparedQuery(INSERT)
+                        .executeBatch(rows)
+                        .chain(r -> conn.preparedQuery(TRIM)
+                                .execute(io.vertx.mutiny.sqlclient.Tuple.of((long) maxEntries))))
                 .replaceWithVoid()
-                .onFailure().recoverWithItem(e -> {
+                .onFailure()
+                .recoverWithItem(e -> {
                     LOG.warnf("Could not record %d local changes in the history: %s", changes.size(), e.getMessage());
                     return null;
                 })
@@ -98,13 +104,18 @@ public final class ChangeHistory {
     /** Entries after {@code since} (a seq), oldest first. */
     public Uni<List<HistoryEntry>> list(long since, int limit) {
         return pool.preparedQuery("SELECT seq, recorded_at, direction, peer_id, commit_time, change::text"
-                + " FROM loom.change_history WHERE seq > $1 ORDER BY seq LIMIT $2")
+                        + " FROM loom.change_history WHERE seq > $1 ORDER BY seq LIMIT $2")
                 .execute(io.vertx.mutiny.sqlclient.Tuple.of(since, limit))
                 .map(rows -> {
                     List<HistoryEntry> entries = new ArrayList<>();
-                    rows.forEach(row -> entries.add(new HistoryEntry(row.getLong(0),
-                            row.getOffsetDateTime(1).toInstant(), row.getString(2), row.getString(3),
-                            row.getOffsetDateTime(4) == null ? null : row.getOffsetDateTime(4).toInstant(),
+                    rows.forEach(row -> entries.add(new HistoryEntry(
+                            row.getLong(0),
+                            row.getOffsetDateTime(1).toInstant(),
+                            row.getString(2),
+                            row.getString(3),
+                            row.getOffsetDateTime(4) == null
+                                    ? null
+                                    : row.getOffsetDateTime(4).toInstant(),
                             row.getString(5))));
                     return entries;
                 });
@@ -112,7 +123,8 @@ public final class ChangeHistory {
 
     /** The changes of entries {@code from..to} (inclusive), oldest first. */
     public Uni<List<String>> changes(long from, long to) {
-        return pool.preparedQuery("SELECT change::text FROM loom.change_history WHERE seq BETWEEN $1 AND $2 ORDER BY seq")
+        return pool.preparedQuery(
+                        "SELECT change::text FROM loom.change_history WHERE seq BETWEEN $1 AND $2 ORDER BY seq")
                 .execute(io.vertx.mutiny.sqlclient.Tuple.of(from, to))
                 .map(rows -> {
                     List<String> changes = new ArrayList<>();

@@ -10,6 +10,5 @@ import java.time.Instant;
  * @param peer the node that wrote the change
  * @param change the change in its wire form (JSON text)
  */
-public record HistoryEntry(long seq, Instant recordedAt, String direction, String peer, Instant commitTime,
-        String change) {
-}
+public record HistoryEntry(
+        long seq, Instant recordedAt, String direction, String peer, Instant commitTime, String change) {}

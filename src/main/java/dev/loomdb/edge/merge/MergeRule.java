@@ -25,7 +25,9 @@ import java.util.stream.Collectors;
 public final class MergeRule {
 
     public enum Strategy {
-        LAST_WRITE_WINS("last-write-wins"), HIGHEST_VERSION("highest-version"), MERGE("merge");
+        LAST_WRITE_WINS("last-write-wins"),
+        HIGHEST_VERSION("highest-version"),
+        MERGE("merge");
 
         private final String configName;
 
@@ -39,8 +41,8 @@ public final class MergeRule {
                     return s;
                 }
             }
-            throw new IllegalArgumentException(setting + " is '" + value
-                    + "': use last-write-wins, highest-version or merge");
+            throw new IllegalArgumentException(
+                    setting + " is '" + value + "': use last-write-wins, highest-version or merge");
         }
 
         public String configName() {
@@ -61,8 +63,15 @@ public final class MergeRule {
     }
 
     /** Whether the incoming state replaces the stored one: the rule the SQL condition applies inside PostgreSQL. */
-    public boolean incomingWins(String storedType, long storedVersion, long storedHlc, String storedOrigin,
-            String incomingType, long incomingVersion, long incomingHlc, String incomingOrigin) {
+    public boolean incomingWins(
+            String storedType,
+            long storedVersion,
+            long storedHlc,
+            String storedOrigin,
+            String incomingType,
+            long incomingVersion,
+            long incomingHlc,
+            String incomingOrigin) {
         Strategy strategy = storedType.equals(incomingType) ? byType.getOrDefault(incomingType, mesh) : mesh;
         if (strategy == Strategy.HIGHEST_VERSION && storedVersion != incomingVersion) {
             return storedVersion < incomingVersion;
@@ -89,8 +98,10 @@ public final class MergeRule {
     }
 
     private String typesWhere(java.util.function.Predicate<Strategy> which) {
-        return byType.entrySet().stream().filter(e -> which.test(e.getValue()))
-                .map(e -> "'" + e.getKey().replace("'", "''") + "'").collect(Collectors.joining(", "));
+        return byType.entrySet().stream()
+                .filter(e -> which.test(e.getValue()))
+                .map(e -> "'" + e.getKey().replace("'", "''") + "'")
+                .collect(Collectors.joining(", "));
     }
 
     /**
@@ -99,19 +110,24 @@ public final class MergeRule {
      */
     public String sqlCondition() {
         String lww = LastWriteWins.SQL_CONDITION;
-        String highest = "(t.version, t.hlc, t.origin COLLATE \"C\") < (EXCLUDED.version, EXCLUDED.hlc, EXCLUDED.origin COLLATE \"C\")";
+        String highest =
+                "(t.version, t.hlc, t.origin COLLATE \"C\") < (EXCLUDED.version, EXCLUDED.hlc, EXCLUDED.origin COLLATE \"C\")";
         String meshCondition = mesh == Strategy.HIGHEST_VERSION ? highest : lww;
         Strategy meshRow = rowStrategy(mesh);
         Map<Strategy, String> overrides = byType.entrySet().stream()
                 .filter(e -> rowStrategy(e.getValue()) != meshRow)
-                .collect(Collectors.groupingBy(e -> rowStrategy(e.getValue()), TreeMap::new,
+                .collect(Collectors.groupingBy(
+                        e -> rowStrategy(e.getValue()),
+                        TreeMap::new,
                         Collectors.mapping(e -> "'" + e.getKey().replace("'", "''") + "'", Collectors.joining(", "))));
         if (overrides.isEmpty()) {
             return meshCondition;
         }
         StringBuilder sql = new StringBuilder("(CASE");
-        overrides.forEach((strategy, types) -> sql.append(" WHEN t.type = EXCLUDED.type AND t.type IN (").append(types)
-                .append(") THEN ").append(strategy == Strategy.HIGHEST_VERSION ? highest : lww));
+        overrides.forEach((strategy, types) -> sql.append(" WHEN t.type = EXCLUDED.type AND t.type IN (")
+                .append(types)
+                .append(") THEN ")
+                .append(strategy == Strategy.HIGHEST_VERSION ? highest : lww));
         return sql.append(" ELSE ").append(meshCondition).append(" END)").toString();
     }
 
@@ -122,7 +138,13 @@ public final class MergeRule {
 
     @Override
     public String toString() {
-        return mesh.configName() + (byType.isEmpty() ? "" : " " + byType.entrySet().stream()
-                .map(e -> e.getKey() + "=" + e.getValue().configName()).collect(Collectors.joining(", ", "(", ")")));
+        return mesh.configName()
+                + (byType.isEmpty()
+                        ? ""
+                        : " "
+                                + byType.entrySet().stream()
+                                        .map(e ->
+                                                e.getKey() + "=" + e.getValue().configName())
+                                        .collect(Collectors.joining(", ", "(", ")")));
     }
 }

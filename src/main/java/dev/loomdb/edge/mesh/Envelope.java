@@ -17,14 +17,31 @@ import java.util.List;
  * @param firstCommitTime the commit time of the first transaction folded in (optional on the wire as
  *     {@code firstCommitTime}; the same as {@code commitTime} when absent): latency is measured from it
  */
-public record Envelope(int version, String mesh, String origin, long seq, long txid, String lsn, Instant commitTime,
-        int transactions, List<Change> changes, Instant firstCommitTime) {
+public record Envelope(
+        int version,
+        String mesh,
+        String origin,
+        long seq,
+        long txid,
+        String lsn,
+        Instant commitTime,
+        int transactions,
+        List<Change> changes,
+        Instant firstCommitTime) {
 
     public static final int FORMAT_VERSION = 1;
 
     /** An envelope of transactions that all committed at {@code commitTime}. */
-    public Envelope(int version, String mesh, String origin, long seq, long txid, String lsn, Instant commitTime,
-            int transactions, List<Change> changes) {
+    public Envelope(
+            int version,
+            String mesh,
+            String origin,
+            long seq,
+            long txid,
+            String lsn,
+            Instant commitTime,
+            int transactions,
+            List<Change> changes) {
         this(version, mesh, origin, seq, txid, lsn, commitTime, transactions, changes, commitTime);
     }
 }

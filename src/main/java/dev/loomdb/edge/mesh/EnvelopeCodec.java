@@ -40,7 +40,8 @@ public final class EnvelopeCodec {
     }
 
     public byte[] encode(Envelope envelope) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(256 + envelope.changes().size() * 256);
+        ByteArrayOutputStream out =
+                new ByteArrayOutputStream(256 + envelope.changes().size() * 256);
         try (JsonGenerator json = factory.createGenerator(out)) {
             json.writeStartObject();
             json.writeNumberField("v", envelope.version());
@@ -51,7 +52,8 @@ public final class EnvelopeCodec {
             json.writeStringField("lsn", envelope.lsn());
             json.writeStringField("commitTime", envelope.commitTime().toString());
             if (!envelope.firstCommitTime().equals(envelope.commitTime())) {
-                json.writeStringField("firstCommitTime", envelope.firstCommitTime().toString());
+                json.writeStringField(
+                        "firstCommitTime", envelope.firstCommitTime().toString());
             }
             json.writeNumberField("transactions", envelope.transactions());
             json.writeArrayFieldStart("changes");
@@ -187,8 +189,8 @@ public final class EnvelopeCodec {
         }
         int version = (int) Scalar.integer(v, "v", "envelope");
         if (version != Envelope.FORMAT_VERSION) {
-            throw new MalformedEnvelopeException("unsupported envelope version " + version + " (this node reads "
-                    + Envelope.FORMAT_VERSION + ")");
+            throw new MalformedEnvelopeException(
+                    "unsupported envelope version " + version + " (this node reads " + Envelope.FORMAT_VERSION + ")");
         }
         if (!changesIsArray) {
             throw new MalformedEnvelopeException("'changes' must be an array");
@@ -198,11 +200,17 @@ public final class EnvelopeCodec {
         }
         Instant committed = instant(commitTime, "commitTime");
         Instant firstCommitted = firstCommitTime != null ? instant(firstCommitTime, "firstCommitTime") : committed;
-        return new Envelope(version, Scalar.id(mesh, "mesh", "envelope"), Scalar.id(origin, "origin", "envelope"),
-                Scalar.integer(seq, "seq", "envelope"), Scalar.integer(txid, "txid", "envelope"),
-                Scalar.text(lsn, "lsn", "envelope"), committed,
+        return new Envelope(
+                version,
+                Scalar.id(mesh, "mesh", "envelope"),
+                Scalar.id(origin, "origin", "envelope"),
+                Scalar.integer(seq, "seq", "envelope"),
+                Scalar.integer(txid, "txid", "envelope"),
+                Scalar.text(lsn, "lsn", "envelope"),
+                committed,
                 transactions != null ? (int) Scalar.integer(transactions, "transactions", "envelope") : 1,
-                List.copyOf(changes), firstCommitted);
+                List.copyOf(changes),
+                firstCommitted);
     }
 
     /** The next token; the end of the input inside a value is a syntax error. */
@@ -236,7 +244,9 @@ public final class EnvelopeCodec {
      */
     private static String text(byte[] payload, int start, int end) {
         String text = new String(payload, start, end - start, StandardCharsets.UTF_8);
-        return text.indexOf('\n') < 0 && text.indexOf('\r') < 0 ? text : text.replace('\n', ' ').replace('\r', ' ');
+        return text.indexOf('\n') < 0 && text.indexOf('\r') < 0
+                ? text
+                : text.replace('\n', ' ').replace('\r', ' ');
     }
 
     /** The fields of one change as read, judged by {@link #change} (the same holder serves every change). */
@@ -254,6 +264,7 @@ public final class EnvelopeCodec {
         Scalar baseHlc;
         /** null: absent; otherwise the raw JSON text, or "" when the value is not an object. */
         String properties;
+
         String propertyClocks;
         boolean clocksWellFormed;
 
@@ -282,8 +293,10 @@ public final class EnvelopeCodec {
                     case "origin" -> origin = Scalar.read(parser);
                     case "tombstone" -> tombstone = Scalar.read(parser);
                     case "baseHlc" -> baseHlc = Scalar.read(parser);
-                    case "properties" -> properties = parser.currentToken() == JsonToken.START_OBJECT
-                            ? rawObject(parser, payload) : skipped(parser);
+                    case "properties" ->
+                        properties = parser.currentToken() == JsonToken.START_OBJECT
+                                ? rawObject(parser, payload)
+                                : skipped(parser);
                     case "propertyClocks" -> readClocks(parser, payload);
                     default -> parser.skipChildren();
                 }
@@ -373,11 +386,20 @@ public final class EnvelopeCodec {
                 }
             }
             boolean edge = changeKind == Change.Kind.EDGE;
-            return new Change(changeOp, changeKind, Scalar.id(id, "id", where), Scalar.id(type, "type", where),
-                    properties, edge ? Scalar.id(source, "source", where) : null,
-                    edge ? Scalar.id(target, "target", where) : null, clock, Scalar.integer(version, "version", where),
-                    Scalar.id(origin, "origin", where), tombstone.token() == JsonToken.VALUE_TRUE,
-                    propertyClocks == null ? "{}" : propertyClocks, base);
+            return new Change(
+                    changeOp,
+                    changeKind,
+                    Scalar.id(id, "id", where),
+                    Scalar.id(type, "type", where),
+                    properties,
+                    edge ? Scalar.id(source, "source", where) : null,
+                    edge ? Scalar.id(target, "target", where) : null,
+                    clock,
+                    Scalar.integer(version, "version", where),
+                    Scalar.id(origin, "origin", where),
+                    tombstone.token() == JsonToken.VALUE_TRUE,
+                    propertyClocks == null ? "{}" : propertyClocks,
+                    base);
         }
     }
 
@@ -409,8 +431,9 @@ public final class EnvelopeCodec {
         /** Whether the number the parser is at converts to a long (an integer, or a float in range). */
         static boolean fitsLong(JsonParser parser) throws IOException {
             return switch (parser.currentToken()) {
-                case VALUE_NUMBER_INT -> parser.getNumberType() == JsonParser.NumberType.INT
-                        || parser.getNumberType() == JsonParser.NumberType.LONG;
+                case VALUE_NUMBER_INT ->
+                    parser.getNumberType() == JsonParser.NumberType.INT
+                            || parser.getNumberType() == JsonParser.NumberType.LONG;
                 case VALUE_NUMBER_FLOAT -> {
                     double value = parser.getDoubleValue();
                     yield value >= Long.MIN_VALUE && value <= Long.MAX_VALUE;
@@ -433,8 +456,8 @@ public final class EnvelopeCodec {
         static String id(Scalar value, String field, String where) throws MalformedEnvelopeException {
             String text = text(value, field, where);
             if (text.isEmpty() || text.length() > MAX_ID_LENGTH) {
-                throw new MalformedEnvelopeException(where + "." + field + " must have 1 to " + MAX_ID_LENGTH
-                        + " characters");
+                throw new MalformedEnvelopeException(
+                        where + "." + field + " must have 1 to " + MAX_ID_LENGTH + " characters");
             }
             return text;
         }

@@ -70,9 +70,21 @@ public final class Inbound {
     private boolean busy;
     private volatile boolean paused;
 
-    public Inbound(Vertx vertx, EnvelopeCodec codec, Applier applier, Rejects rejects, Parking parking,
-            PeerBreakers breakers, Peers peers, String mesh, String nodeId, Duration retention, Counters counters,
-            SyncEvents events, Timer latency, Timer applyDuration) {
+    public Inbound(
+            Vertx vertx,
+            EnvelopeCodec codec,
+            Applier applier,
+            Rejects rejects,
+            Parking parking,
+            PeerBreakers breakers,
+            Peers peers,
+            String mesh,
+            String nodeId,
+            Duration retention,
+            Counters counters,
+            SyncEvents events,
+            Timer latency,
+            Timer applyDuration) {
         this.vertx = vertx;
         this.codec = codec;
         this.applier = applier;
@@ -131,14 +143,15 @@ public final class Inbound {
 
     private void queueOldestParked(String peer) {
         parkedRetryQueued.add(peer);
-        parking.oldest(peer).onComplete(found -> context.runOnContext(v -> {
-            if (found.failed() || found.result().isEmpty()) {
-                parkedRetryQueued.remove(peer);
-                return;
-            }
-            Parking.Parked parked = found.result().get();
-            enqueue(new Item(peer, new Delivery(parked.topic(), parked.payload(), () -> { }), parked.id()));
-        }));
+        parking.oldest(peer)
+                .onComplete(found -> context.runOnContext(v -> {
+                    if (found.failed() || found.result().isEmpty()) {
+                        parkedRetryQueued.remove(peer);
+                        return;
+                    }
+                    Parking.Parked parked = found.result().get();
+                    enqueue(new Item(peer, new Delivery(parked.topic(), parked.payload(), () -> {}), parked.id()));
+                }));
     }
 
     private void enqueue(Item item) {
@@ -185,42 +198,54 @@ public final class Inbound {
         }
         long horizon = TombstonePurge.horizon(retention);
         if (envelope.changes().stream().anyMatch(c -> c.hlc() < horizon)) {
-            reject(item, Rejects.Reason.BEYOND_HORIZON, "a change is older than the tombstone retention"
-                    + " (loom.tombstone.retention=" + retention + "): applying it could bring back a row whose delete"
-                    + " is forgotten");
+            reject(
+                    item,
+                    Rejects.Reason.BEYOND_HORIZON,
+                    "a change is older than the tombstone retention"
+                            + " (loom.tombstone.retention=" + retention
+                            + "): applying it could bring back a row whose delete"
+                            + " is forgotten");
             return;
         }
         long started = System.nanoTime();
-        breakers.<Applied>call(envelope.origin(), context, () -> applier.apply(envelope)).onComplete(result -> {
-            if (result.succeeded()) {
-                applyDuration.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
-                applied(envelope, result.result());
-                done(item);
-                return;
-            }
-            Throwable cause = result.cause();
-            if (cause instanceof CircuitBreakerOpenException) {
-                park(item, envelope, "the circuit breaker for peer " + envelope.origin() + " is open");
-            } else if (isTransient(cause)) {
-                if (attempt % 10 == 0) {
-                    LOG.warnf("Applying transaction %d from %s failed (%s); retrying in %d ms", envelope.txid(),
-                            envelope.origin(), cause.getMessage(), RETRY_MILLIS);
-                    events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, envelope.origin(), "applying failed, will retry: "
-                            + cause.getMessage()));
-                }
-                applier.reset();
-                vertx.setTimer(RETRY_MILLIS, id -> context.runOnContext(v -> handle(item, attempt + 1)));
-            } else if (isBadData(cause)) {
-                events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, envelope.origin(), "rejected: " + cause.getMessage()));
-                reject(item, Rejects.Reason.BAD_DATA, "cannot be applied: " + cause.getMessage());
-            } else {
-                LOG.warnf("Applying transaction %d from %s failed: %s; the message is parked and tried again later",
-                        envelope.txid(), envelope.origin(), cause.getMessage());
-                events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, envelope.origin(), "applying failed, message parked: "
-                        + cause.getMessage()));
-                park(item, envelope, "applying failed: " + cause.getMessage());
-            }
-        });
+        breakers.<Applied>call(envelope.origin(), context, () -> applier.apply(envelope))
+                .onComplete(result -> {
+                    if (result.succeeded()) {
+                        applyDuration.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+                        applied(envelope, result.result());
+                        done(item);
+                        return;
+                    }
+                    Throwable cause = result.cause();
+                    if (cause instanceof CircuitBreakerOpenException) {
+                        park(item, envelope, "the circuit breaker for peer " + envelope.origin() + " is open");
+                    } else if (isTransient(cause)) {
+                        if (attempt % 10 == 0) {
+                            LOG.warnf(
+                                    "Applying transaction %d from %s failed (%s); retrying in %d ms",
+                                    envelope.txid(), envelope.origin(), cause.getMessage(), RETRY_MILLIS);
+                            events.emit(SyncEvent.of(
+                                    SyncEvent.Kind.SYNC_ERROR,
+                                    envelope.origin(),
+                                    "applying failed, will retry: " + cause.getMessage()));
+                        }
+                        applier.reset();
+                        vertx.setTimer(RETRY_MILLIS, id -> context.runOnContext(v -> handle(item, attempt + 1)));
+                    } else if (isBadData(cause)) {
+                        events.emit(SyncEvent.of(
+                                SyncEvent.Kind.SYNC_ERROR, envelope.origin(), "rejected: " + cause.getMessage()));
+                        reject(item, Rejects.Reason.BAD_DATA, "cannot be applied: " + cause.getMessage());
+                    } else {
+                        LOG.warnf(
+                                "Applying transaction %d from %s failed: %s; the message is parked and tried again later",
+                                envelope.txid(), envelope.origin(), cause.getMessage());
+                        events.emit(SyncEvent.of(
+                                SyncEvent.Kind.SYNC_ERROR,
+                                envelope.origin(),
+                                "applying failed, message parked: " + cause.getMessage()));
+                        park(item, envelope, "applying failed: " + cause.getMessage());
+                    }
+                });
     }
 
     private void applied(Envelope envelope, Applied applied) {
@@ -232,13 +257,25 @@ public final class Inbound {
         peers.applied(envelope);
         latency.record(Duration.between(envelope.firstCommitTime(), now).toNanos(), TimeUnit.NANOSECONDS);
         for (Change change : applied.effective()) {
-            events.emit(new SyncEvent(SyncEvent.Kind.REMOTE_CHANGE, now, envelope.origin(), change,
-                    envelope.firstCommitTime(), now, null));
+            events.emit(new SyncEvent(
+                    SyncEvent.Kind.REMOTE_CHANGE,
+                    now,
+                    envelope.origin(),
+                    change,
+                    envelope.firstCommitTime(),
+                    now,
+                    null));
         }
         for (Applied.Conflict conflict : applied.conflicts()) {
-            events.emit(new SyncEvent(SyncEvent.Kind.CONFLICT_DETECTED, now, envelope.origin(), conflict.change(),
-                    envelope.firstCommitTime(), null, "kept aside as conflict " + conflict.id()
-                    + "; resolve with POST /api/conflicts/" + conflict.id() + "/resolve"));
+            events.emit(new SyncEvent(
+                    SyncEvent.Kind.CONFLICT_DETECTED,
+                    now,
+                    envelope.origin(),
+                    conflict.change(),
+                    envelope.firstCommitTime(),
+                    null,
+                    "kept aside as conflict " + conflict.id() + "; resolve with POST /api/conflicts/" + conflict.id()
+                            + "/resolve"));
         }
     }
 
@@ -246,15 +283,20 @@ public final class Inbound {
     static boolean isTransient(Throwable failure) {
         if (failure instanceof PgException pg) {
             String state = pg.getSqlState();
-            return state == null || state.startsWith("08") || state.startsWith("53") || state.startsWith("57P")
-                    || state.equals("40001") || state.equals("40P01");
+            return state == null
+                    || state.startsWith("08")
+                    || state.startsWith("53")
+                    || state.startsWith("57P")
+                    || state.equals("40001")
+                    || state.equals("40P01");
         }
         return true;
     }
 
     /** SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): retrying will not help. */
     static boolean isBadData(Throwable failure) {
-        return failure instanceof PgException pg && pg.getSqlState() != null
+        return failure instanceof PgException pg
+                && pg.getSqlState() != null
                 && (pg.getSqlState().startsWith("22") || pg.getSqlState().startsWith("23"));
     }
 
@@ -265,10 +307,11 @@ public final class Inbound {
 
     private void park(Item item, Envelope envelope, String reason) {
         if (item.parked()) {
-            parking.failedAgain(item.parkedId(), reason).onComplete(r -> context.runOnContext(v -> {
-                parkedRetryQueued.remove(item.peerHint());
-                next();
-            }));
+            parking.failedAgain(item.parkedId(), reason)
+                    .onComplete(r -> context.runOnContext(v -> {
+                        parkedRetryQueued.remove(item.peerHint());
+                        next();
+                    }));
             return;
         }
         parking.park(envelope.origin(), item.delivery().topic(), item.delivery().payload(), reason)
@@ -277,8 +320,9 @@ public final class Inbound {
                         counters.increment(Counters.PARKED);
                         done(item);
                     } else {
-                        LOG.warnf("Cannot park a message of %s (%s); trying it again in %d ms", envelope.origin(),
-                                stored.cause().getMessage(), RETRY_MILLIS);
+                        LOG.warnf(
+                                "Cannot park a message of %s (%s); trying it again in %d ms",
+                                envelope.origin(), stored.cause().getMessage(), RETRY_MILLIS);
                         vertx.setTimer(RETRY_MILLIS, id -> context.runOnContext(x -> handle(item, 1)));
                     }
                 }));
@@ -286,27 +330,30 @@ public final class Inbound {
 
     private void reject(Item item, Rejects.Reason reason, String detail) {
         rejects.keepAside(item.delivery().topic(), item.delivery().payload(), reason, detail)
-                .subscribe().with(v -> context.runOnContext(x -> done(item)),
-                        e -> context.runOnContext(x -> done(item)));
+                .subscribe()
+                .with(v -> context.runOnContext(x -> done(item)), e -> context.runOnContext(x -> done(item)));
     }
 
     private void done(Item item) {
         if (item.parked()) {
             String peer = item.peerHint();
-            parking.remove(peer, item.parkedId()).onComplete(r -> context.runOnContext(v -> {
-                parkedRetryQueued.remove(peer);
-                if (parking.parked(peer) > 0 && breakers.wouldTry(peer) && !paused) {
-                    queueOldestParked(peer);
-                }
-                next();
-            }));
+            parking.remove(peer, item.parkedId())
+                    .onComplete(r -> context.runOnContext(v -> {
+                        parkedRetryQueued.remove(peer);
+                        if (parking.parked(peer) > 0 && breakers.wouldTry(peer) && !paused) {
+                            queueOldestParked(peer);
+                        }
+                        next();
+                    }));
             return;
         }
         try {
             item.delivery().ack().run();
         } catch (RuntimeException e) {
-            // The connection it came on is gone; the broker delivers it again on the next one (applying twice is harmless).
-            LOG.debugf("Could not acknowledge a message on %s: %s", item.delivery().topic(), e.getMessage());
+            // The connection it came on is gone; the broker delivers it again on the next one (applying twice is
+            // harmless).
+            LOG.debugf(
+                    "Could not acknowledge a message on %s: %s", item.delivery().topic(), e.getMessage());
         }
         next();
     }

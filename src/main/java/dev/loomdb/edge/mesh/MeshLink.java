@@ -125,8 +125,9 @@ public final class MeshLink {
         establish(attempt, "inbound", true, this::connectInbound, () -> {
             inbound = attempt;
             inboundUp = true;
-            LOG.infof("Connected to the MQTT broker at %s:%d as %s, subscribed to %s", settings.host(),
-                    settings.port(), settings.clientId(), settings.changesFilter());
+            LOG.infof(
+                    "Connected to the MQTT broker at %s:%d as %s, subscribed to %s",
+                    settings.host(), settings.port(), settings.clientId(), settings.changesFilter());
             reportConnection();
         });
     }
@@ -151,9 +152,10 @@ public final class MeshLink {
     private void establish(MqttClient attempt, String role, boolean subscribe, Runnable retry, Runnable up) {
         Promise<Void> settled = Promise.promise();
         long timer = vertx.setTimer(CONNECT_TIMEOUT_MILLIS, id -> {
-            if (settled.tryFail("no CONNACK" + (subscribe ? " and SUBACK" : "") + " within " + CONNECT_TIMEOUT_MILLIS
-                    + " ms")) {
-                LOG.warnf("The MQTT broker at %s:%d did not complete the %s connection in time; trying again",
+            if (settled.tryFail(
+                    "no CONNACK" + (subscribe ? " and SUBACK" : "") + " within " + CONNECT_TIMEOUT_MILLIS + " ms")) {
+                LOG.warnf(
+                        "The MQTT broker at %s:%d did not complete the %s connection in time; trying again",
                         settings.host(), settings.port(), role);
                 attempt.disconnect();
                 later(retry);
@@ -161,7 +163,8 @@ public final class MeshLink {
         });
         attempt.connect(settings.port(), settings.host())
                 .compose(connAck -> subscribe
-                        ? attempt.subscribe(settings.changesFilter(), MqttQoS.AT_LEAST_ONCE.value()).mapEmpty()
+                        ? attempt.subscribe(settings.changesFilter(), MqttQoS.AT_LEAST_ONCE.value())
+                                .mapEmpty()
                         : Future.<Void>succeededFuture())
                 .onComplete(ar -> vertx.cancelTimer(timer))
                 .onSuccess(x -> {
@@ -173,8 +176,12 @@ public final class MeshLink {
                     if (!settled.tryFail(e)) {
                         return;
                     }
-                    LOG.warnf("Cannot reach the MQTT broker at %s:%d (%s); trying again in %d ms (settings"
-                            + " loom.mqtt.host and loom.mqtt.port)", settings.host(), settings.port(), e.getMessage(),
+                    LOG.warnf(
+                            "Cannot reach the MQTT broker at %s:%d (%s); trying again in %d ms (settings"
+                                    + " loom.mqtt.host and loom.mqtt.port)",
+                            settings.host(),
+                            settings.port(),
+                            e.getMessage(),
                             settings.reconnectInterval().toMillis());
                     if (attempt.isConnected()) {
                         attempt.disconnect();
@@ -208,8 +215,10 @@ public final class MeshLink {
     private void lost(String role, Runnable reconnect) {
         reportConnection();
         if (running) {
-            LOG.warnf("Lost the %s connection to the MQTT broker at %s:%d; reconnecting. Unacknowledged changes will be"
-                    + " sent again.", role, settings.host(), settings.port());
+            LOG.warnf(
+                    "Lost the %s connection to the MQTT broker at %s:%d; reconnecting. Unacknowledged changes will be"
+                            + " sent again.",
+                    role, settings.host(), settings.port());
             later(reconnect);
         }
     }
@@ -219,19 +228,26 @@ public final class MeshLink {
         boolean now = isConnected();
         if (now && !reported) {
             reported = true;
-            events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_CONNECTED, null, "connected to the MQTT broker at "
-                    + settings.host() + ":" + settings.port()));
+            events.emit(SyncEvent.of(
+                    SyncEvent.Kind.SYNC_CONNECTED,
+                    null,
+                    "connected to the MQTT broker at " + settings.host() + ":" + settings.port()));
         } else if (!now && reported) {
             reported = false;
-            events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_DISCONNECTED, null, running
-                    ? "disconnected from the MQTT broker at " + settings.host() + ":" + settings.port()
-                    : "sync stopped"));
+            events.emit(SyncEvent.of(
+                    SyncEvent.Kind.SYNC_DISCONNECTED,
+                    null,
+                    running
+                            ? "disconnected from the MQTT broker at " + settings.host() + ":" + settings.port()
+                            : "sync stopped"));
         }
     }
 
     private void later(Runnable action) {
         if (running) {
-            vertx.setTimer(Math.max(1, settings.reconnectInterval().toMillis()), id -> context.runOnContext(v -> action.run()));
+            vertx.setTimer(
+                    Math.max(1, settings.reconnectInterval().toMillis()),
+                    id -> context.runOnContext(v -> action.run()));
         }
     }
 

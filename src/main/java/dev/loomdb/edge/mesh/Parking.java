@@ -17,8 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Parking {
 
     /** A parked message. */
-    public record Parked(long id, String topic, byte[] payload) {
-    }
+    public record Parked(long id, String topic, byte[] payload) {}
 
     private final Pool pool;
     private final Map<String, AtomicInteger> counts = new ConcurrentHashMap<>();
@@ -29,22 +28,26 @@ public final class Parking {
 
     /** Loads how many messages each peer has parked (at start). */
     public void load() {
-        pool.query("SELECT peer_id, count(*) FROM loom.parked_messages GROUP BY peer_id").execute()
-                .await().atMost(java.time.Duration.ofSeconds(30))
-                .forEach(row -> counts.put(row.getString(0), new AtomicInteger(row.getLong(1).intValue())));
+        pool.query("SELECT peer_id, count(*) FROM loom.parked_messages GROUP BY peer_id")
+                .execute()
+                .await()
+                .atMost(java.time.Duration.ofSeconds(30))
+                .forEach(row -> counts.put(
+                        row.getString(0), new AtomicInteger(row.getLong(1).intValue())));
     }
 
     public Future<Void> park(String peer, String topic, byte[] payload, String reason) {
-        return Future.fromCompletionStage(pool
-                .preparedQuery("INSERT INTO loom.parked_messages (peer_id, topic, reason, payload) VALUES ($1, $2, $3, $4)")
+        return Future.fromCompletionStage(pool.preparedQuery(
+                        "INSERT INTO loom.parked_messages (peer_id, topic, reason, payload) VALUES ($1, $2, $3, $4)")
                 .execute(Tuple.of(peer, topic, reason, Buffer.buffer(payload)))
                 .invoke(() -> count(peer).incrementAndGet())
-                .replaceWithVoid().subscribeAsCompletionStage());
+                .replaceWithVoid()
+                .subscribeAsCompletionStage());
     }
 
     public Future<Optional<Parked>> oldest(String peer) {
-        return Future.fromCompletionStage(pool
-                .preparedQuery("SELECT id, topic, payload FROM loom.parked_messages WHERE peer_id = $1 ORDER BY id LIMIT 1")
+        return Future.fromCompletionStage(pool.preparedQuery(
+                        "SELECT id, topic, payload FROM loom.parked_messages WHERE peer_id = $1 ORDER BY id LIMIT 1")
                 .execute(Tuple.of(peer))
                 .map(rows -> {
                     var it = rows.iterator();
@@ -52,8 +55,10 @@ public final class Parking {
                         return Optional.<Parked>empty();
                     }
                     var row = it.next();
-                    return Optional.of(new Parked(row.getLong(0), row.getString(1), row.getBuffer(2).getBytes()));
-                }).subscribeAsCompletionStage());
+                    return Optional.of(new Parked(
+                            row.getLong(0), row.getString(1), row.getBuffer(2).getBytes()));
+                })
+                .subscribeAsCompletionStage());
     }
 
     public Future<Void> remove(String peer, long id) {
@@ -64,13 +69,16 @@ public final class Parking {
                         count(peer).decrementAndGet();
                     }
                 })
-                .replaceWithVoid().subscribeAsCompletionStage());
+                .replaceWithVoid()
+                .subscribeAsCompletionStage());
     }
 
     public Future<Void> failedAgain(long id, String reason) {
-        return Future.fromCompletionStage(pool
-                .preparedQuery("UPDATE loom.parked_messages SET attempts = attempts + 1, reason = $2 WHERE id = $1")
-                .execute(Tuple.of(id, reason)).replaceWithVoid().subscribeAsCompletionStage());
+        return Future.fromCompletionStage(
+                pool.preparedQuery("UPDATE loom.parked_messages SET attempts = attempts + 1, reason = $2 WHERE id = $1")
+                        .execute(Tuple.of(id, reason))
+                        .replaceWithVoid()
+                        .subscribeAsCompletionStage());
     }
 
     public int parked(String peerId) {

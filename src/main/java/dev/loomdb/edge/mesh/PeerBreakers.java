@@ -26,7 +26,7 @@ import org.jboss.logging.Logger;
 public final class PeerBreakers {
 
     private static final Logger LOG = Logger.getLogger(PeerBreakers.class);
-    private static final TypeLiteral<CompletionStage<Object>> STAGE = new TypeLiteral<>() { };
+    private static final TypeLiteral<CompletionStage<Object>> STAGE = new TypeLiteral<>() {};
 
     private final int threshold;
     private final Duration reset;
@@ -39,7 +39,11 @@ public final class PeerBreakers {
      * @param countsAsFailure which failures count (others, such as a lost database connection, are not the peer's)
      * @param newPeer told of each peer's breaker once, when it is created (for metrics)
      */
-    public PeerBreakers(int threshold, Duration reset, Predicate<Throwable> countsAsFailure, SyncEvents events,
+    public PeerBreakers(
+            int threshold,
+            Duration reset,
+            Predicate<Throwable> countsAsFailure,
+            SyncEvents events,
             Consumer<String> newPeer) {
         this.threshold = threshold;
         this.reset = reset;
@@ -52,8 +56,8 @@ public final class PeerBreakers {
     @SuppressWarnings("unchecked")
     public <T> Future<T> call(String peer, Context context, Supplier<Future<T>> action) {
         Breaker breaker = breaker(peer);
-        CompletionStage<Object> stage = breaker.guard.get(() -> (CompletionStage<Object>) (CompletionStage<?>) action.get()
-                .toCompletionStage());
+        CompletionStage<Object> stage = breaker.guard.get(() ->
+                (CompletionStage<Object>) (CompletionStage<?>) action.get().toCompletionStage());
         return (Future<T>) Future.fromCompletionStage(stage, context);
     }
 
@@ -66,7 +70,8 @@ public final class PeerBreakers {
     /** True when a call now would reach the peer's messages: closed, half-open, or open for longer than the reset. */
     public boolean wouldTry(String peer) {
         Breaker breaker = breakers.get(peer);
-        return breaker == null || breaker.state != CircuitBreakerState.OPEN
+        return breaker == null
+                || breaker.state != CircuitBreakerState.OPEN
                 || System.nanoTime() - breaker.openedAt >= reset.toNanos();
     }
 
@@ -114,11 +119,15 @@ public final class PeerBreakers {
             state = next;
             if (next == CircuitBreakerState.OPEN) {
                 openedAt = System.nanoTime();
-                LOG.warnf("Circuit breaker for peer %s opened after %d failed applies: its messages are parked in"
-                        + " loom.parked_messages and tried again in %s (loom.circuit-breaker.threshold, .reset)", peer,
-                        threshold, reset);
-                events.emit(SyncEvent.of(SyncEvent.Kind.CIRCUIT_OPEN, peer, "applying this peer's messages failed "
-                        + threshold + " times in a row; next trial in " + reset));
+                LOG.warnf(
+                        "Circuit breaker for peer %s opened after %d failed applies: its messages are parked in"
+                                + " loom.parked_messages and tried again in %s (loom.circuit-breaker.threshold, .reset)",
+                        peer, threshold, reset);
+                events.emit(SyncEvent.of(
+                        SyncEvent.Kind.CIRCUIT_OPEN,
+                        peer,
+                        "applying this peer's messages failed " + threshold + " times in a row; next trial in "
+                                + reset));
             } else if (next == CircuitBreakerState.CLOSED && previous != CircuitBreakerState.CLOSED) {
                 LOG.infof("Circuit breaker for peer %s closed: its messages are applied again", peer);
                 events.emit(SyncEvent.of(SyncEvent.Kind.CIRCUIT_CLOSED, peer, "a trial apply succeeded"));

@@ -20,28 +20,47 @@ public final class Peers {
      * @param lastHlc the newest clock among its changes applied here
      * @param lastSeq the newest envelope sequence (its end LSN) applied here
      */
-    public record Peer(String id, Instant lastSeen, long lastHlc, long lastSeq, long messagesReceived,
-            long changesReceived) {
-    }
+    public record Peer(
+            String id, Instant lastSeen, long lastHlc, long lastSeq, long messagesReceived, long changesReceived) {}
 
     private final Map<String, Peer> peers = new ConcurrentHashMap<>();
 
     /** Loads the saved figures (at start). */
     public void load(Pool pool) {
         pool.query("SELECT peer_id, last_seen, last_hlc, last_seq, messages_received, changes_received"
-                + " FROM loom.sync_peers").execute().await().atMost(Duration.ofSeconds(30))
-                .forEach(row -> peers.put(row.getString(0), new Peer(row.getString(0),
-                        row.getOffsetDateTime(1).toInstant(), row.getLong(2), row.getLong(3), row.getLong(4),
-                        row.getLong(5))));
+                        + " FROM loom.sync_peers")
+                .execute()
+                .await()
+                .atMost(Duration.ofSeconds(30))
+                .forEach(row -> peers.put(
+                        row.getString(0),
+                        new Peer(
+                                row.getString(0),
+                                row.getOffsetDateTime(1).toInstant(),
+                                row.getLong(2),
+                                row.getLong(3),
+                                row.getLong(4),
+                                row.getLong(5))));
     }
 
     /** A message of the peer was applied (mirrors the row update of the apply transaction). */
     public void applied(Envelope envelope) {
         long maxHlc = envelope.changes().stream().mapToLong(c -> c.hlc()).max().orElse(0);
-        peers.merge(envelope.origin(),
-                new Peer(envelope.origin(), Instant.now(), maxHlc, envelope.seq(), 1, envelope.changes().size()),
-                (old, add) -> new Peer(old.id(), add.lastSeen(), Math.max(old.lastHlc(), add.lastHlc()),
-                        Math.max(old.lastSeq(), add.lastSeq()), old.messagesReceived() + 1,
+        peers.merge(
+                envelope.origin(),
+                new Peer(
+                        envelope.origin(),
+                        Instant.now(),
+                        maxHlc,
+                        envelope.seq(),
+                        1,
+                        envelope.changes().size()),
+                (old, add) -> new Peer(
+                        old.id(),
+                        add.lastSeen(),
+                        Math.max(old.lastHlc(), add.lastHlc()),
+                        Math.max(old.lastSeq(), add.lastSeq()),
+                        old.messagesReceived() + 1,
                         old.changesReceived() + add.changesReceived()));
     }
 

@@ -44,7 +44,8 @@ public final class Debouncer {
     public List<Window> add(CapturedTransaction transaction, long nowNanos) {
         List<Window> ready = new ArrayList<>(1);
         long size = estimatedBytes(transaction);
-        if (!transactions.isEmpty() && (changes + transaction.changes().size() > maxChanges || bytes + size > maxBytes)) {
+        if (!transactions.isEmpty()
+                && (changes + transaction.changes().size() > maxChanges || bytes + size > maxBytes)) {
             ready.add(close());
         }
         if (transactions.isEmpty()) {
@@ -99,15 +100,29 @@ public final class Debouncer {
         if (earlier.op() == Change.Op.INSERT && !later.tombstone()) {
             op = Change.Op.INSERT;
         }
-        return new Change(op, later.kind(), later.id(), later.type(), later.properties(), later.source(),
-                later.target(), later.hlc(), later.version(), later.origin(), later.tombstone(), later.propertyClocks(),
+        return new Change(
+                op,
+                later.kind(),
+                later.id(),
+                later.type(),
+                later.properties(),
+                later.source(),
+                later.target(),
+                later.hlc(),
+                later.version(),
+                later.origin(),
+                later.tombstone(),
+                later.propertyClocks(),
                 earlier.baseHlc());
     }
 
     private static long estimatedBytes(CapturedTransaction transaction) {
         long size = 0;
         for (Change change : transaction.changes()) {
-            size += 160 + change.id().length() + change.type().length() + change.properties().length();
+            size += 160
+                    + change.id().length()
+                    + change.type().length()
+                    + change.properties().length();
         }
         return size;
     }

@@ -3,11 +3,11 @@ package dev.loomdb.edge.outbound;
 import dev.loomdb.edge.capture.CapturedTransaction;
 import dev.loomdb.edge.capture.SlotPosition;
 import dev.loomdb.edge.capture.TransactionSink;
+import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.mesh.Envelope;
 import dev.loomdb.edge.mesh.EnvelopeCodec;
 import dev.loomdb.edge.mesh.MeshLink;
-import dev.loomdb.edge.graph.Change;
-import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.telemetry.Counters;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
@@ -50,9 +50,20 @@ public final class Publisher implements TransactionSink {
     private final SyncEvents events;
     private final ChangeHistory history;
 
-    public Publisher(Vertx vertx, MeshLink link, EnvelopeCodec codec, SlotPosition position, String mesh, String nodeId,
-            String topic, int maxInflight, Debouncer debouncer, Counters counters, SyncEvents events,
-            ChangeHistory history, Duration window) {
+    public Publisher(
+            Vertx vertx,
+            MeshLink link,
+            EnvelopeCodec codec,
+            SlotPosition position,
+            String mesh,
+            String nodeId,
+            String topic,
+            int maxInflight,
+            Debouncer debouncer,
+            Counters counters,
+            SyncEvents events,
+            ChangeHistory history,
+            Duration window) {
         this.debouncer = debouncer;
         this.windowNanos = window.toNanos();
         this.counters = counters;
@@ -74,8 +85,8 @@ public final class Publisher implements TransactionSink {
     public void accept(CapturedTransaction transaction) throws InterruptedException {
         Instant now = Instant.now();
         for (Change change : transaction.changes()) {
-            events.emit(new SyncEvent(SyncEvent.Kind.LOCAL_CHANGE, now, nodeId, change, transaction.commitTime(), null,
-                    null));
+            events.emit(new SyncEvent(
+                    SyncEvent.Kind.LOCAL_CHANGE, now, nodeId, change, transaction.commitTime(), null, null));
         }
         for (Window window : debouncer.add(transaction, System.nanoTime() - sinceCommitNanos(transaction))) {
             publish(window);
@@ -106,8 +117,16 @@ public final class Publisher implements TransactionSink {
     private void publish(Window window) throws InterruptedException {
         inflight.acquire();
         CapturedTransaction last = window.last();
-        Envelope envelope = new Envelope(Envelope.FORMAT_VERSION, mesh, nodeId, last.endLsn().value(), last.xid(),
-                last.commitLsn().toString(), last.commitTime(), window.transactions().size(), window.changes(),
+        Envelope envelope = new Envelope(
+                Envelope.FORMAT_VERSION,
+                mesh,
+                nodeId,
+                last.endLsn().value(),
+                last.xid(),
+                last.commitLsn().toString(),
+                last.commitTime(),
+                window.transactions().size(),
+                window.changes(),
                 window.transactions().get(0).commitTime());
         counters.add(Counters.COALESCED, window.coalesced());
         Promise<Void> acknowledged = Promise.promise();
@@ -128,11 +147,16 @@ public final class Publisher implements TransactionSink {
                 acknowledged.complete();
             } else {
                 if (attempt == 0 || attempt % 20 == 0) {
-                    LOG.warnf("Publishing %d transactions (%d changes, up to %s) failed: %s; retrying",
-                            window.transactions().size(), window.changes().size(), window.last().commitLsn(),
+                    LOG.warnf(
+                            "Publishing %d transactions (%d changes, up to %s) failed: %s; retrying",
+                            window.transactions().size(),
+                            window.changes().size(),
+                            window.last().commitLsn(),
                             result.cause().getMessage());
-                    events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, null, "publishing failed: "
-                            + result.cause().getMessage()));
+                    events.emit(SyncEvent.of(
+                            SyncEvent.Kind.SYNC_ERROR,
+                            null,
+                            "publishing failed: " + result.cause().getMessage()));
                 }
                 vertx.setTimer(RETRY_MILLIS, id -> send(window, payload, attempt + 1, acknowledged));
             }
@@ -163,7 +187,8 @@ public final class Publisher implements TransactionSink {
         Instant now = Instant.now();
         for (int from = 0; from < changes.size(); from += perEnvelope) {
             List<Change> part = changes.subList(from, Math.min(changes.size(), from + perEnvelope));
-            Envelope envelope = new Envelope(Envelope.FORMAT_VERSION, mesh, nodeId, 0, 0, "0/0", now, 1, List.copyOf(part));
+            Envelope envelope =
+                    new Envelope(Envelope.FORMAT_VERSION, mesh, nodeId, 0, 0, "0/0", now, 1, List.copyOf(part));
             byte[] payload = codec.encode(envelope);
             done = done.compose(v -> publishUntilAcknowledged(payload, 0));
         }
@@ -176,7 +201,9 @@ public final class Publisher implements TransactionSink {
                 return Future.failedFuture(e);
             }
             Promise<Void> later = Promise.promise();
-            vertx.setTimer(RETRY_MILLIS, id -> publishUntilAcknowledged(payload, attempt + 1).onComplete(later));
+            vertx.setTimer(
+                    RETRY_MILLIS,
+                    id -> publishUntilAcknowledged(payload, attempt + 1).onComplete(later));
             return later.future();
         });
     }

@@ -21,7 +21,8 @@ public class DigestResource {
     }
 
     @GET
-    @Operation(summary = "Digest of the whole graph state (rows, clocks, tombstones)",
+    @Operation(
+            summary = "Digest of the whole graph state (rows, clocks, tombstones)",
             description = "Equal on two nodes exactly when they hold the same graph, whatever the order of writes.")
     public Uni<GraphDigest> digest() {
         return store.digest();

@@ -91,8 +91,8 @@ public class HistoryResource {
         JsonNode from = request.get("from");
         JsonNode to = request.get("to");
         if (from == null || !from.canConvertToLong() || (to != null && !to.canConvertToLong())) {
-            throw ApiProblem.badRequest("The body must be {\"from\": <seq>, \"to\": <seq>} with whole numbers"
-                    + " (\"to\" is optional).");
+            throw ApiProblem.badRequest(
+                    "The body must be {\"from\": <seq>, \"to\": <seq>} with whole numbers" + " (\"to\" is optional).");
         }
         long last = to == null ? Long.MAX_VALUE : to.longValue();
         if (last < from.longValue()) {
@@ -102,18 +102,23 @@ public class HistoryResource {
             throw new ApiProblem(409, "Sync stopped", "Sync is stopped; POST /api/sync/start before replaying.");
         }
         EnvelopeCodec codec = new EnvelopeCodec(mapper);
-        return node.history().changes(from.longValue(), last).chain(texts -> {
-            List<Change> changes = new ArrayList<>(texts.size());
-            for (String text : texts) {
-                try {
-                    changes.add(codec.decodeChange(text));
-                } catch (MalformedEnvelopeException e) {
-                    throw new IllegalStateException("unreadable history entry: " + e.getMessage(), e);
-                }
-            }
-            return Uni.createFrom().completionStage(() -> node.publisher().republish(changes, REPLAY_PER_ENVELOPE)
-                    .toCompletionStage());
-        }).map(n -> mapper.createObjectNode().put("replayed", n));
+        return node.history()
+                .changes(from.longValue(), last)
+                .chain(texts -> {
+                    List<Change> changes = new ArrayList<>(texts.size());
+                    for (String text : texts) {
+                        try {
+                            changes.add(codec.decodeChange(text));
+                        } catch (MalformedEnvelopeException e) {
+                            throw new IllegalStateException("unreadable history entry: " + e.getMessage(), e);
+                        }
+                    }
+                    return Uni.createFrom()
+                            .completionStage(() -> node.publisher()
+                                    .republish(changes, REPLAY_PER_ENVELOPE)
+                                    .toCompletionStage());
+                })
+                .map(n -> mapper.createObjectNode().put("replayed", n));
     }
 
     private JsonNode parse(String json) {

@@ -42,16 +42,24 @@ public class SyncEventsResource {
     @GET
     @Produces(MediaType.SERVER_SENT_EVENTS)
     @Operation(summary = "Live sync events (SSE); filter with ?kind=remote-change,conflict-detected and ?type=Person")
-    public Multi<OutboundSseEvent> events(@QueryParam("kind") List<String> kinds, @QueryParam("type") List<String> types,
-            @Context Sse sse) {
+    public Multi<OutboundSseEvent> events(
+            @QueryParam("kind") List<String> kinds, @QueryParam("type") List<String> types, @Context Sse sse) {
         Set<SyncEvent.Kind> wanted = kinds(kinds);
         Set<String> wantedTypes = split(types);
         Multi<OutboundSseEvent> live = node.events().stream()
                 .filter(e -> wanted.contains(e.kind()))
                 .filter(e -> wantedTypes.isEmpty() || wantedTypes.contains(e.entityType()))
-                .map(e -> sse.newEventBuilder().name(e.kind().wireName()).data(json(e)).build());
-        OutboundSseEvent subscribed = sse.newEventBuilder().name("subscribed").data("{\"nodeId\":\"" + node.nodeId() + "\"}").build();
-        Multi<OutboundSseEvent> keepAlive = Multi.createFrom().ticks().every(Duration.ofSeconds(15))
+                .map(e -> sse.newEventBuilder()
+                        .name(e.kind().wireName())
+                        .data(json(e))
+                        .build());
+        OutboundSseEvent subscribed = sse.newEventBuilder()
+                .name("subscribed")
+                .data("{\"nodeId\":\"" + node.nodeId() + "\"}")
+                .build();
+        Multi<OutboundSseEvent> keepAlive = Multi.createFrom()
+                .ticks()
+                .every(Duration.ofSeconds(15))
                 .map(t -> sse.newEventBuilder().comment("keep-alive").build());
         return Multi.createBy().merging().streams(live, Multi.createFrom().item(subscribed), keepAlive);
     }
@@ -98,7 +106,9 @@ public class SyncEventsResource {
         putInstant(json, "commitTime", event.commitTime());
         putInstant(json, "appliedTime", event.appliedTime());
         if (event.commitTime() != null && event.appliedTime() != null) {
-            json.put("latencyMs", Duration.between(event.commitTime(), event.appliedTime()).toNanos() / 1e6);
+            json.put(
+                    "latencyMs",
+                    Duration.between(event.commitTime(), event.appliedTime()).toNanos() / 1e6);
         }
         if (event.peer() != null) {
             json.put("peer", event.peer());

@@ -9,17 +9,17 @@ import dev.loomdb.edge.capture.ReplicationStream;
 import dev.loomdb.edge.capture.SlotPosition;
 import dev.loomdb.edge.config.LoomConfig;
 import dev.loomdb.edge.config.Names;
+import dev.loomdb.edge.history.ChangeHistory;
+import dev.loomdb.edge.merge.MergeRule;
 import dev.loomdb.edge.mesh.EnvelopeCodec;
 import dev.loomdb.edge.mesh.Inbound;
 import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.mesh.MeshSettings;
-import dev.loomdb.edge.merge.MergeRule;
-import dev.loomdb.edge.outbound.Debouncer;
-import dev.loomdb.edge.outbound.Publisher;
-import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.mesh.Parking;
 import dev.loomdb.edge.mesh.PeerBreakers;
 import dev.loomdb.edge.mesh.Peers;
+import dev.loomdb.edge.outbound.Debouncer;
+import dev.loomdb.edge.outbound.Publisher;
 import dev.loomdb.edge.telemetry.Counters;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
@@ -28,24 +28,24 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.runtime.ShutdownEvent;
-import io.smallrye.mutiny.Uni;
-import jakarta.enterprise.event.Event;
-import jakarta.enterprise.inject.spi.BeanManager;
-import java.time.Instant;
-import java.util.concurrent.atomic.AtomicLong;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Uni;
 import io.vertx.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
 import io.vertx.pgclient.PgConnectOptions;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Event;
 import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.spi.BeanManager;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -96,8 +96,16 @@ public class SyncNode {
     private long heartbeatTimer = -1;
     private long housekeepingTimer = -1;
 
-    public SyncNode(LoomConfig config, Vertx vertx, Pool pool, ObjectMapper mapper, Counters counters,
-            SyncEvents events, MeterRegistry registry, Event<SyncEvent> cdiEvents, BeanManager beanManager,
+    public SyncNode(
+            LoomConfig config,
+            Vertx vertx,
+            Pool pool,
+            ObjectMapper mapper,
+            Counters counters,
+            SyncEvents events,
+            MeterRegistry registry,
+            Event<SyncEvent> cdiEvents,
+            BeanManager beanManager,
             @ConfigProperty(name = "quarkus.datasource.reactive.url") String reactiveUrl,
             @ConfigProperty(name = "quarkus.datasource.jdbc.url") String jdbcUrl,
             @ConfigProperty(name = "quarkus.datasource.username") String user,
@@ -127,35 +135,87 @@ public class SyncNode {
         forwardEventsToCdi();
 
         EnvelopeCodec codec = new EnvelopeCodec(mapper);
-        history = new ChangeHistory(pool, config.history().enabled(), config.history().maxEntries(), codec::encodeChange);
+        history = new ChangeHistory(
+                pool, config.history().enabled(), config.history().maxEntries(), codec::encodeChange);
         PgConnectOptions applyOptions = PgConnectOptions.fromUri(reactiveUrl.replaceFirst("^vertx-reactive:", ""))
                 .setUser(user);
         password.ifPresent(applyOptions::setPassword);
-        applier = new Applier(vertx, applyOptions, Names.applyOriginFor(nodeId), mergeRule(),
-                config.conflict().autoResolve(), history);
+        applier = new Applier(
+                vertx,
+                applyOptions,
+                Names.applyOriginFor(nodeId),
+                mergeRule(),
+                config.conflict().autoResolve(),
+                history);
         rejects = new Rejects(pool, counters);
-        breakers = new PeerBreakers(config.circuitBreaker().threshold(), config.circuitBreaker().reset(),
-                Inbound::isPeersFault, events, this::breakerGauge);
-        inbound = new Inbound(vertx, codec, applier, rejects, parking, breakers, peers, mesh, nodeId,
-                config.tombstone().retention(), counters, events, latencyTimer(), applyTimer());
+        breakers = new PeerBreakers(
+                config.circuitBreaker().threshold(),
+                config.circuitBreaker().reset(),
+                Inbound::isPeersFault,
+                events,
+                this::breakerGauge);
+        inbound = new Inbound(
+                vertx,
+                codec,
+                applier,
+                rejects,
+                parking,
+                breakers,
+                peers,
+                mesh,
+                nodeId,
+                config.tombstone().retention(),
+                counters,
+                events,
+                latencyTimer(),
+                applyTimer());
         TombstonePurge purge = new TombstonePurge(pool, config.tombstone().retention());
-        purgeTimer = vertx.setPeriodic(config.tombstone().purgeInterval().toMillis(),
-                id -> purge.purge().subscribe().with(count -> { }));
+        purgeTimer = vertx.setPeriodic(
+                config.tombstone().purgeInterval().toMillis(),
+                id -> purge.purge().subscribe().with(count -> {}));
 
         LoomConfig.Mqtt mqtt = config.mqtt();
-        MeshSettings meshSettings = new MeshSettings(mqtt.host(), mqtt.port(), mqtt.username(), mqtt.password(),
-                mqtt.clientId().orElse("loom-" + mesh + "-" + nodeId), mesh, nodeId, mqtt.maxInflight(),
-                mqtt.maxMessageSize(), mqtt.reconnectInterval());
+        MeshSettings meshSettings = new MeshSettings(
+                mqtt.host(),
+                mqtt.port(),
+                mqtt.username(),
+                mqtt.password(),
+                mqtt.clientId().orElse("loom-" + mesh + "-" + nodeId),
+                mesh,
+                nodeId,
+                mqtt.maxInflight(),
+                mqtt.maxMessageSize(),
+                mqtt.reconnectInterval());
         link = new MeshLink(vertx, meshSettings, inbound::accept, events);
 
         position = new SlotPosition();
         LoomConfig.Debounce debounce = config.debounce();
-        publisher = new Publisher(vertx, link, codec, position, mesh, nodeId, meshSettings.changesTopic(),
-                mqtt.maxInflight(), new Debouncer(debounce.window(), debounce.maxChanges(), debounce.maxBytes()),
-                counters, events, history, debounce.window());
-        capture = new ReplicationStream(new ReplicationSettings(config.capture().jdbcUrl().orElse(jdbcUrl), user,
-                password.orElse(null), slot, config.capture().publication(), SCHEMA,
-                config.capture().confirmInterval()), publisher, position, counters);
+        publisher = new Publisher(
+                vertx,
+                link,
+                codec,
+                position,
+                mesh,
+                nodeId,
+                meshSettings.changesTopic(),
+                mqtt.maxInflight(),
+                new Debouncer(debounce.window(), debounce.maxChanges(), debounce.maxBytes()),
+                counters,
+                events,
+                history,
+                debounce.window());
+        capture = new ReplicationStream(
+                new ReplicationSettings(
+                        config.capture().jdbcUrl().orElse(jdbcUrl),
+                        user,
+                        password.orElse(null),
+                        slot,
+                        config.capture().publication(),
+                        SCHEMA,
+                        config.capture().confirmInterval()),
+                publisher,
+                position,
+                counters);
         registerMetrics();
 
         link.start();
@@ -163,20 +223,29 @@ public class SyncNode {
         running = true;
         long heartbeat = config.capture().heartbeatInterval().toMillis();
         if (heartbeat > 0) {
-            heartbeatTimer = vertx.setPeriodic(heartbeat, id -> pool
-                    .query("SELECT pg_logical_emit_message(false, 'loom-heartbeat', '')").execute()
-                    .subscribe().with(rows -> { }, e -> LOG.debugf("Heartbeat failed: %s", e.getMessage())));
+            heartbeatTimer = vertx.setPeriodic(
+                    heartbeat,
+                    id -> pool.query("SELECT pg_logical_emit_message(false, 'loom-heartbeat', '')")
+                            .execute()
+                            .subscribe()
+                            .with(rows -> {}, e -> LOG.debugf("Heartbeat failed: %s", e.getMessage())));
         }
-        housekeepingTimer = vertx.setPeriodic(config.sync().housekeepingInterval().toMillis(), id -> housekeeping());
-        LOG.infof("Node %s syncs mesh %s: capturing from slot %s, publishing on %s", nodeId, mesh, slot,
-                meshSettings.changesTopic());
+        housekeepingTimer =
+                vertx.setPeriodic(config.sync().housekeepingInterval().toMillis(), id -> housekeeping());
+        LOG.infof(
+                "Node %s syncs mesh %s: capturing from slot %s, publishing on %s",
+                nodeId, mesh, slot, meshSettings.changesTopic());
     }
 
     private MergeRule mergeRule() {
         Map<String, MergeRule.Strategy> byType = new HashMap<>();
-        config.conflict().types().forEach((type, strategy) ->
-                byType.put(type, MergeRule.Strategy.parse("loom.conflict.types." + type, strategy)));
-        MergeRule rule = new MergeRule(MergeRule.Strategy.parse("loom.conflict.strategy", config.conflict().strategy()),
+        config.conflict()
+                .types()
+                .forEach((type, strategy) ->
+                        byType.put(type, MergeRule.Strategy.parse("loom.conflict.types." + type, strategy)));
+        MergeRule rule = new MergeRule(
+                MergeRule.Strategy.parse(
+                        "loom.conflict.strategy", config.conflict().strategy()),
                 byType);
         LOG.infof("Conflicts are decided by %s", rule);
         return rule;
@@ -184,16 +253,21 @@ public class SyncNode {
 
     /** The database trigger stamps local writes with this node's id, whoever writes them. */
     private void recordNodeId() {
-        String previous = pool.query("SELECT node_id FROM loom.node_info").execute()
+        String previous = pool.query("SELECT node_id FROM loom.node_info")
+                .execute()
                 .map(rows -> rows.size() == 0 ? null : rows.iterator().next().getString(0))
-                .await().atMost(Duration.ofSeconds(30));
+                .await()
+                .atMost(Duration.ofSeconds(30));
         if (previous != null && !previous.equals(nodeId)) {
-            LOG.warnf("This database belonged to node %s and now belongs to node %s: new writes are stamped with %s",
+            LOG.warnf(
+                    "This database belonged to node %s and now belongs to node %s: new writes are stamped with %s",
                     previous, nodeId, nodeId);
         }
         pool.preparedQuery("INSERT INTO loom.node_info (node_id) VALUES ($1)"
-                + " ON CONFLICT (singleton) DO UPDATE SET node_id = EXCLUDED.node_id")
-                .execute(Tuple.of(nodeId)).await().atMost(Duration.ofSeconds(30));
+                        + " ON CONFLICT (singleton) DO UPDATE SET node_id = EXCLUDED.node_id")
+                .execute(Tuple.of(nodeId))
+                .await()
+                .atMost(Duration.ofSeconds(30));
     }
 
     void stop(@Observes ShutdownEvent event) {
@@ -270,22 +344,27 @@ public class SyncNode {
     /** Every second (loom.sync.housekeeping-interval): parked messages, counters, lag. */
     private void housekeeping() {
         inbound.retryParked();
-        saveCounters().subscribe().with(v -> { }, e -> LOG.debugf("Saving counters failed: %s", e.getMessage()));
-        replicationLagBytes().subscribe().with(lag -> lagBytes.set(lag == null ? 0 : lag),
-                e -> LOG.debugf("Reading the replication lag failed: %s", e.getMessage()));
+        saveCounters().subscribe().with(v -> {}, e -> LOG.debugf("Saving counters failed: %s", e.getMessage()));
+        replicationLagBytes()
+                .subscribe()
+                .with(
+                        lag -> lagBytes.set(lag == null ? 0 : lag),
+                        e -> LOG.debugf("Reading the replication lag failed: %s", e.getMessage()));
     }
 
     /** WAL bytes written since the slot's confirmed position (null when the slot is missing). */
     public Uni<Long> replicationLagBytes() {
         return pool.preparedQuery("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint"
-                + " FROM pg_replication_slots WHERE slot_name = $1").execute(Tuple.of(slot))
+                        + " FROM pg_replication_slots WHERE slot_name = $1")
+                .execute(Tuple.of(slot))
                 .map(rows -> rows.size() == 0 ? null : rows.iterator().next().getLong(0));
     }
 
     /** Seconds since the oldest commit captured and not yet acknowledged by the broker (0 when none). */
     public double oldestUnconfirmedAgeSeconds() {
         return position.oldestPendingCommit()
-                .map(t -> Math.max(0, Duration.between(t, Instant.now()).toNanos() / 1e9)).orElse(0.0);
+                .map(t -> Math.max(0, Duration.between(t, Instant.now()).toNanos() / 1e9))
+                .orElse(0.0);
     }
 
     private Uni<Void> saveCounters() {
@@ -296,7 +375,7 @@ public class SyncNode {
         String[] names = now.keySet().toArray(new String[0]);
         Long[] values = now.values().toArray(new Long[0]);
         return pool.preparedQuery("INSERT INTO loom.sync_counters (name, value) SELECT * FROM unnest($1::text[],"
-                + " $2::bigint[]) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value")
+                        + " $2::bigint[]) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value")
                 .execute(Tuple.of(names, values))
                 .invoke(() -> savedCounters = now)
                 .replaceWithVoid();
@@ -305,7 +384,10 @@ public class SyncNode {
     /** Counters, peers and parked messages continue where the last run left them. */
     private void restoreState() {
         Map<String, Long> saved = new HashMap<>();
-        pool.query("SELECT name, value FROM loom.sync_counters").execute().await().atMost(Duration.ofSeconds(30))
+        pool.query("SELECT name, value FROM loom.sync_counters")
+                .execute()
+                .await()
+                .atMost(Duration.ofSeconds(30))
                 .forEach(row -> saved.put(row.getString(0), row.getLong(1)));
         counters.restore(saved);
         savedCounters = counters.snapshot();
@@ -316,7 +398,9 @@ public class SyncNode {
 
     /** CDI observers ({@code @ObservesAsync SyncEvent}) get every event, when there are any. */
     private void forwardEventsToCdi() {
-        if (!beanManager.resolveObserverMethods(SyncEvent.of(SyncEvent.Kind.SYNC_STARTED, null, null)).isEmpty()) {
+        if (!beanManager
+                .resolveObserverMethods(SyncEvent.of(SyncEvent.Kind.SYNC_STARTED, null, null))
+                .isEmpty()) {
             events.listener(event -> cdiEvents.fireAsync(event));
         }
     }
@@ -345,30 +429,37 @@ public class SyncNode {
         counterMetric("loom.bytes", Counters.PUBLISHED_BYTES, "direction", "out", "Payload bytes published");
         counterMetric("loom.bytes", Counters.RECEIVED_BYTES, "direction", "in", "Payload bytes received from peers");
         counterMetric("loom.changes", Counters.PUBLISHED_CHANGES, "direction", "out", "Changes published");
-        counterMetric("loom.changes", Counters.APPLIED_CHANGES, "direction", "in", "Peer changes that changed a row here");
+        counterMetric(
+                "loom.changes", Counters.APPLIED_CHANGES, "direction", "in", "Peer changes that changed a row here");
         counterMetric("loom.coalesced.changes", Counters.COALESCED, null, null, "Changes folded away by debouncing");
         counterMetric("loom.conflicts", Counters.CONFLICTS, null, null, "Conflicts kept aside (auto-resolve off)");
-        counterMetric("loom.parked", Counters.PARKED, null, null, "Peer messages parked (breaker open or apply failed)");
+        counterMetric(
+                "loom.parked", Counters.PARKED, null, null, "Peer messages parked (breaker open or apply failed)");
         for (Rejects.Reason reason : Rejects.Reason.values()) {
             counterMetric("loom.rejected", reason.counter(), "reason", reason.label(), "Peer messages rejected");
         }
         Gauge.builder("loom.replication.lag.bytes", lagBytes, AtomicLong::get)
                 .description("WAL written since the slot's confirmed position (sampled every housekeeping interval)")
-                .baseUnit("bytes").register(registry);
+                .baseUnit("bytes")
+                .register(registry);
         Gauge.builder("loom.replication.lag.seconds", this, SyncNode::oldestUnconfirmedAgeSeconds)
                 .description("Age of the oldest captured commit not yet acknowledged by the broker")
                 .register(registry);
         Gauge.builder("loom.pending.transactions", position, SlotPosition::pendingCount)
-                .description("Transactions captured and not yet acknowledged by the broker").register(registry);
+                .description("Transactions captured and not yet acknowledged by the broker")
+                .register(registry);
         Gauge.builder("loom.parked.messages", parking, Parking::total)
-                .description("Peer messages waiting in loom.parked_messages").register(registry);
+                .description("Peer messages waiting in loom.parked_messages")
+                .register(registry);
         Gauge.builder("loom.sync.running", this, n -> n.running ? 1 : 0).register(registry);
-        Gauge.builder("loom.broker.connected", this, n -> n.brokerConnected() ? 1 : 0).register(registry);
+        Gauge.builder("loom.broker.connected", this, n -> n.brokerConnected() ? 1 : 0)
+                .register(registry);
     }
 
     private void counterMetric(String name, String counter, String tagKey, String tagValue, String description) {
-        FunctionCounter.Builder<AtomicLong> builder = FunctionCounter.builder(name, counters.counter(counter),
-                AtomicLong::get).description(description);
+        FunctionCounter.Builder<AtomicLong> builder = FunctionCounter.builder(
+                        name, counters.counter(counter), AtomicLong::get)
+                .description(description);
         if (tagKey != null) {
             builder.tag(tagKey, tagValue);
         }
@@ -378,10 +469,13 @@ public class SyncNode {
     /** 0 closed, 1 half-open, 2 open. */
     private void breakerGauge(String peer) {
         Gauge.builder("loom.circuit.breaker.state", breakers, b -> switch (b.state(peer)) {
-            case CLOSED -> 0;
-            case HALF_OPEN -> 1;
-            case OPEN -> 2;
-        }).tag("peer", peer).description("A peer's circuit breaker: 0 closed, 1 half-open, 2 open").register(registry);
+                    case CLOSED -> 0;
+                    case HALF_OPEN -> 1;
+                    case OPEN -> 2;
+                })
+                .tag("peer", peer)
+                .description("A peer's circuit breaker: 0 closed, 1 half-open, 2 open")
+                .register(registry);
     }
 
     public String nodeId() {

@@ -30,8 +30,22 @@ public final class Counters {
     private final Map<String, AtomicLong> values = new ConcurrentHashMap<>();
 
     public Counters() {
-        for (String name : new String[] {CAPTURED, SKIPPED_FOR_PEERS, PUBLISHED, PUBLISHED_CHANGES, PUBLISHED_BYTES,
-                COALESCED, RECEIVED, RECEIVED_BYTES, APPLIED, APPLIED_CHANGES, SUPERSEDED, CONFLICTS, REJECTED, PARKED}) {
+        for (String name : new String[] {
+            CAPTURED,
+            SKIPPED_FOR_PEERS,
+            PUBLISHED,
+            PUBLISHED_CHANGES,
+            PUBLISHED_BYTES,
+            COALESCED,
+            RECEIVED,
+            RECEIVED_BYTES,
+            APPLIED,
+            APPLIED_CHANGES,
+            SUPERSEDED,
+            CONFLICTS,
+            REJECTED,
+            PARKED
+        }) {
             values.put(name, new AtomicLong());
         }
     }

@@ -17,8 +17,8 @@ import java.time.Instant;
  * @param appliedTime when the change was committed here (remote changes), or null
  * @param detail a sentence for people (the error, the conflict id), or null
  */
-public record SyncEvent(Kind kind, Instant at, String peer, Change change, Instant commitTime, Instant appliedTime,
-        String detail) {
+public record SyncEvent(
+        Kind kind, Instant at, String peer, Change change, Instant commitTime, Instant appliedTime, String detail) {
 
     public static SyncEvent of(Kind kind, String peer, String detail) {
         return new SyncEvent(kind, Instant.now(), peer, null, null, null, detail);

@@ -24,7 +24,7 @@ public final class SyncEvents {
     private final BroadcastProcessor<SyncEvent> processor = BroadcastProcessor.create();
     private final Object lock = new Object();
     private final AtomicLong overflows = new AtomicLong();
-    private volatile Consumer<SyncEvent> listener = event -> { };
+    private volatile Consumer<SyncEvent> listener = event -> {};
 
     /** Called from any thread; never blocks for long. */
     public void emit(SyncEvent event) {
@@ -44,8 +44,11 @@ public final class SyncEvents {
 
     /** Every event from the moment of subscription on (hot stream). */
     public Multi<SyncEvent> stream() {
-        return processor.onOverflow().buffer(BUFFER)
-                .onFailure(BackPressureFailure.class).invoke(e -> {
+        return processor
+                .onOverflow()
+                .buffer(BUFFER)
+                .onFailure(BackPressureFailure.class)
+                .invoke(e -> {
                     overflows.incrementAndGet();
                     LOG.warnf("An event subscriber fell more than %d events behind; its stream ends", BUFFER);
                 });

@@ -10,8 +10,8 @@ import org.junit.jupiter.api.Test;
 class ApplierTest {
 
     private static Change node(String id, long hlc) {
-        return new Change(Change.Op.UPDATE, Change.Kind.NODE, id, "T", "{\"v\":" + hlc + "}", null, null, hlc, hlc, "a",
-                false);
+        return new Change(
+                Change.Op.UPDATE, Change.Kind.NODE, id, "T", "{\"v\":" + hlc + "}", null, null, hlc, hlc, "a", false);
     }
 
     @Test
@@ -19,9 +19,10 @@ class ApplierTest {
         Change first = node("n1", 1);
         Change other = node("n2", 2);
         Change last = node("n1", 3);
-        Change edgeWithSameId = new Change(Change.Op.INSERT, Change.Kind.EDGE, "n1", "E", "{}", "n1", "n2", 4, 1, "a",
-                false);
-        assertEquals(List.of(other, last, edgeWithSameId),
+        Change edgeWithSameId =
+                new Change(Change.Op.INSERT, Change.Kind.EDGE, "n1", "E", "{}", "n1", "n2", 4, 1, "a", false);
+        assertEquals(
+                List.of(other, last, edgeWithSameId),
                 Applier.lastStatePerRow(List.of(first, other, last, edgeWithSameId)));
     }
 

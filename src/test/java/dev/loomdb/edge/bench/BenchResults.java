@@ -26,31 +26,47 @@ final class BenchResults {
      * @param ratio ours / baseline
      * @param spread max − min of ours over the rounds, in {@code unit}
      */
-    record Entry(String name, double ours, double baseline, String baselineName, double ratio, String unit,
-            double spread, int rounds, String note) {
-    }
+    record Entry(
+            String name,
+            double ours,
+            double baseline,
+            String baselineName,
+            double ratio,
+            String unit,
+            double spread,
+            int rounds,
+            String note) {}
 
     static final boolean QUICK = Boolean.getBoolean("bench.quick");
     private static final Path DIR = Path.of("target", "bench");
     private static final List<Entry> ENTRIES = new ArrayList<>();
     /** Chart series: name → (x label → value). */
     private static final Map<String, Map<String, Double>> LATENCY = new LinkedHashMap<>();
+
     private static final Map<String, Double> THROUGHPUT = new LinkedHashMap<>();
     /** Run → (role → core-µs per row). */
     private static final Map<String, Map<String, Double>> CPU = new LinkedHashMap<>();
 
-    private BenchResults() {
-    }
+    private BenchResults() {}
 
     /** Adds a figure measured over rounds: the median of {@code ours} against the median of {@code baseline}. */
-    static synchronized Entry add(String name, double[] ours, double[] baseline, String baselineName, String unit,
-            String note) {
+    static synchronized Entry add(
+            String name, double[] ours, double[] baseline, String baselineName, String unit, String note) {
         double o = median(ours);
         double b = median(baseline);
         Entry entry = new Entry(name, o, b, baselineName, b == 0 ? 0 : o / b, unit, spread(ours), ours.length, note);
         ENTRIES.add(entry);
-        System.out.printf(Locale.ROOT, "%-44s %12.2f %12.2f %8.3f  %-10s (%s; spread %.2f over %d rounds)%n", name,
-                entry.ours(), entry.baseline(), entry.ratio(), unit, baselineName, entry.spread(), entry.rounds());
+        System.out.printf(
+                Locale.ROOT,
+                "%-44s %12.2f %12.2f %8.3f  %-10s (%s; spread %.2f over %d rounds)%n",
+                name,
+                entry.ours(),
+                entry.baseline(),
+                entry.ratio(),
+                unit,
+                baselineName,
+                entry.spread(),
+                entry.rounds());
         write();
         return entry;
     }
@@ -95,7 +111,10 @@ final class BenchResults {
     }
 
     static double spread(double[] values) {
-        return values.length == 0 ? 0 : Arrays.stream(values).max().getAsDouble() - Arrays.stream(values).min().getAsDouble();
+        return values.length == 0
+                ? 0
+                : Arrays.stream(values).max().getAsDouble()
+                        - Arrays.stream(values).min().getAsDouble();
     }
 
     private static void write() {
@@ -104,19 +123,32 @@ final class BenchResults {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("quick", QUICK);
             json.put("infra", System.getProperty("loom.it.infra", "embedded"));
-            json.put("machine", Runtime.getRuntime().availableProcessors() + " cores, "
-                    + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB max heap (bench JVM)");
+            json.put(
+                    "machine",
+                    Runtime.getRuntime().availableProcessors() + " cores, "
+                            + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB max heap (bench JVM)");
             json.put("benchmarks", ENTRIES);
             json.put("latencyMs", LATENCY);
             json.put("throughputRowsPerSecond", THROUGHPUT);
             json.put("cpuMicrosPerRow", CPU);
-            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(DIR.resolve("results.json").toFile(),
-                    json);
-            StringBuilder md = new StringBuilder("| benchmark | ours | baseline | ratio | unit | baseline is | spread | rounds |\n"
-                    + "|---|---|---|---|---|---|---|---|\n");
+            new ObjectMapper()
+                    .enable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValue(DIR.resolve("results.json").toFile(), json);
+            StringBuilder md =
+                    new StringBuilder("| benchmark | ours | baseline | ratio | unit | baseline is | spread | rounds |\n"
+                            + "|---|---|---|---|---|---|---|---|\n");
             for (Entry e : ENTRIES) {
-                md.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.3f | %s | %s | %.2f | %d |%n", e.name(),
-                        e.ours(), e.baseline(), e.ratio(), e.unit(), e.baselineName(), e.spread(), e.rounds()));
+                md.append(String.format(
+                        Locale.ROOT,
+                        "| %s | %.2f | %.2f | %.3f | %s | %s | %.2f | %d |%n",
+                        e.name(),
+                        e.ours(),
+                        e.baseline(),
+                        e.ratio(),
+                        e.unit(),
+                        e.baselineName(),
+                        e.spread(),
+                        e.rounds()));
             }
             if (!CPU.isEmpty()) {
                 md.append("\nCPU per row, core-µs (median of the rounds), by process:\n\n| process |");
@@ -129,7 +161,9 @@ final class BenchResults {
                 rows.add("total"); // last
                 for (String role : rows) {
                     md.append("| ").append(role).append(" |");
-                    CPU.values().forEach(run -> md.append(String.format(Locale.ROOT, " %.2f |", run.getOrDefault(role, 0.0))));
+                    CPU.values()
+                            .forEach(run ->
+                                    md.append(String.format(Locale.ROOT, " %.2f |", run.getOrDefault(role, 0.0))));
                     md.append('\n');
                 }
             }

@@ -26,8 +26,7 @@ import java.util.stream.Stream;
 final class CpuMeter implements AutoCloseable {
 
     /** A PostgreSQL server of the run and what each of its databases is called in the figures ("A", "source"…). */
-    record Server(SqlSource sql, Function<String, String> sideOf) {
-    }
+    record Server(SqlSource sql, Function<String, String> sideOf) {}
 
     interface SqlSource {
         Connection get() throws SQLException;
@@ -52,6 +51,7 @@ final class CpuMeter implements AutoCloseable {
     static final String WRITER = "writer's backend (the benchmark's writes)";
     /** The meter running now, if any: the writers name their connection to it. */
     private static volatile CpuMeter current;
+
     private static final Path PROC = Path.of("/proc");
     private static final double TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux the benchmarks run on
 
@@ -87,7 +87,8 @@ final class CpuMeter implements AutoCloseable {
     static void writer(Connection sql) throws SQLException {
         CpuMeter meter = current;
         if (meter != null) {
-            try (Statement s = sql.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
+            try (Statement s = sql.createStatement();
+                    ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
                 rs.next();
                 meter.names.put(rs.getLong(1), WRITER);
             }
@@ -203,11 +204,12 @@ final class CpuMeter implements AutoCloseable {
     /** Names every process pg_stat_activity lists on the run's servers (first name wins: pids live on). */
     private synchronized void nameBackends() {
         for (Server server : servers) {
-            try (Statement s = connection(server).createStatement(); ResultSet rs = s.executeQuery("SELECT pid, backend_type, datname, application_name"
+            try (Statement s = connection(server).createStatement();
+                    ResultSet rs = s.executeQuery("SELECT pid, backend_type, datname, application_name"
                             + " FROM pg_stat_activity WHERE pid <> pg_backend_pid()")) {
                 while (rs.next()) {
-                    names.putIfAbsent(rs.getLong(1), backendRole(server, rs.getString(2), rs.getString(3),
-                            rs.getString(4)));
+                    names.putIfAbsent(
+                            rs.getLong(1), backendRole(server, rs.getString(2), rs.getString(3), rs.getString(4)));
                 }
             } catch (SQLException e) {
                 failure = e;
@@ -220,7 +222,8 @@ final class CpuMeter implements AutoCloseable {
         if (sql == null) {
             sql = server.sql().get();
             connections.put(server, sql);
-            try (Statement s = sql.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
+            try (Statement s = sql.createStatement();
+                    ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
                 rs.next();
                 names.put(rs.getLong(1), "the CPU meter's own queries");
             }

@@ -37,26 +37,49 @@ class DebounceBench {
     void debounceAgainstNoDebounce() throws Exception {
         Figures off = measure("0");
         Figures on = measure("100ms");
-        System.out.printf("%nDebounce 100 ms vs off (baseline): %d rounds of %d updates to %d entities, %d isolated writes"
-                + " for latency%n", ROUNDS, BURST, ENTITIES, LATENCY_SAMPLES);
-        BenchResults.Entry messages = BenchResults.add("burst of " + BURST + " updates to " + ENTITIES
-                + " entities: MQTT messages per change", values(on, true), values(off, true), "debounce off",
-                "msgs/change", "goal: >= 98% fewer");
-        BenchResults.Entry bytes = BenchResults.add("same burst: bytes on the wire per change", values(on, false),
-                values(off, false), "debounce off", "bytes/change", "");
-        BenchResults.add("isolated writes, debounce 100 ms: latency p50, ms (commit -> visible)",
+        System.out.printf(
+                "%nDebounce 100 ms vs off (baseline): %d rounds of %d updates to %d entities, %d isolated writes"
+                        + " for latency%n",
+                ROUNDS, BURST, ENTITIES, LATENCY_SAMPLES);
+        BenchResults.Entry messages = BenchResults.add(
+                "burst of " + BURST + " updates to " + ENTITIES + " entities: MQTT messages per change",
+                values(on, true),
+                values(off, true),
+                "debounce off",
+                "msgs/change",
+                "goal: >= 98% fewer");
+        BenchResults.Entry bytes = BenchResults.add(
+                "same burst: bytes on the wire per change",
+                values(on, false),
+                values(off, false),
+                "debounce off",
+                "bytes/change",
+                "");
+        BenchResults.add(
+                "isolated writes, debounce 100 ms: latency p50, ms (commit -> visible)",
                 new double[] {percentile(on.latencyMicros(), 50) / 1000.0},
-                new double[] {percentile(off.latencyMicros(), 50) / 1000.0}, "debounce off", "ms", "");
-        BenchResults.add("isolated writes, debounce 100 ms: latency p99, ms (commit -> visible)",
+                new double[] {percentile(off.latencyMicros(), 50) / 1000.0},
+                "debounce off",
+                "ms",
+                "");
+        BenchResults.add(
+                "isolated writes, debounce 100 ms: latency p99, ms (commit -> visible)",
                 new double[] {percentile(on.latencyMicros(), 99) / 1000.0},
-                new double[] {percentile(off.latencyMicros(), 99) / 1000.0}, "debounce off", "ms",
+                new double[] {percentile(off.latencyMicros(), 99) / 1000.0},
+                "debounce off",
+                "ms",
                 "goal: <= window + 20 ms");
-        System.out.printf(Locale.ROOT, "traffic saved by debounce: %.1f%% of messages, %.1f%% of bytes%n",
-                100 * (1 - messages.ratio()), 100 * (1 - bytes.ratio()));
+        System.out.printf(
+                Locale.ROOT,
+                "traffic saved by debounce: %.1f%% of messages, %.1f%% of bytes%n",
+                100 * (1 - messages.ratio()),
+                100 * (1 - bytes.ratio()));
     }
 
     private static double[] values(Figures f, boolean messages) {
-        return f.bursts().stream().mapToDouble(b -> messages ? b.messagesPerChange() : b.bytesPerChange()).toArray();
+        return f.bursts().stream()
+                .mapToDouble(b -> messages ? b.messagesPerChange() : b.bytesPerChange())
+                .toArray();
     }
 
     private Figures measure(String debounce) throws Exception {
@@ -66,7 +89,8 @@ class DebounceBench {
         String host = Infra.brokerHost();
         int port = Infra.brokerPort();
         try (NodeProcess a = NodeProcess.create(root, "a-" + suffix, mesh, host, port, !Infra.external())
-                .with("loom.debounce", debounce).start();
+                        .with("loom.debounce", debounce)
+                        .start();
                 NodeProcess b = NodeProcess.create(root, "b-" + suffix, mesh, host, port, false)
                         .with("loom.debounce", debounce)) {
             a.awaitReady();
@@ -81,9 +105,10 @@ class DebounceBench {
 
     private Burst burst(NodeProcess a, NodeProcess b, int round) throws Exception {
         JsonPath before = a.api().get("/api/sync/status").jsonPath();
-        try (Connection sql = a.sql(); PreparedStatement upsert = sql.prepareStatement(
-                "INSERT INTO loom.nodes (id, type, properties) VALUES (?, 'COUNTER', jsonb_build_object('n', ?::int))"
-                        + " ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties")) {
+        try (Connection sql = a.sql();
+                PreparedStatement upsert = sql.prepareStatement(
+                        "INSERT INTO loom.nodes (id, type, properties) VALUES (?, 'COUNTER', jsonb_build_object('n', ?::int))"
+                                + " ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties")) {
             for (int i = 0; i < BURST; i++) { // one transaction each
                 upsert.setString(1, "burst-" + (i % ENTITIES));
                 upsert.setInt(2, round * BURST + i);
@@ -92,7 +117,8 @@ class DebounceBench {
         }
         int last = round * BURST + BURST - 1;
         await().atMost(Duration.ofSeconds(60)).until(() -> valueOn(b, "burst-" + (last % ENTITIES)) == last);
-        await().atMost(Duration.ofSeconds(10)).until(() -> a.api().get("/api/sync/status").jsonPath().getInt("pending") == 0);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> a.api().get("/api/sync/status").jsonPath().getInt("pending") == 0);
         JsonPath after = a.api().get("/api/sync/status").jsonPath();
         long messages = after.getLong("counters.published") - before.getLong("counters.published");
         long bytes = after.getLong("counters.publishedBytes") - before.getLong("counters.publishedBytes");
@@ -102,7 +128,8 @@ class DebounceBench {
     /** From the writer's commit on A to the row being visible on B, polled every 0.2 ms. */
     private long[] latencies(NodeProcess a, NodeProcess b) throws Exception {
         long[] micros = new long[LATENCY_SAMPLES];
-        try (Connection writer = a.sql(); Connection reader = b.sql();
+        try (Connection writer = a.sql();
+                Connection reader = b.sql();
                 PreparedStatement write = writer.prepareStatement(
                         "INSERT INTO loom.nodes (id, type, properties) VALUES ('latency', 'PROBE', jsonb_build_object('n', ?::int))"
                                 + " ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties");
@@ -124,15 +151,18 @@ class DebounceBench {
                     java.util.concurrent.locks.LockSupport.parkNanos(200_000);
                 }
                 micros[i] = (System.nanoTime() - committed) / 1000;
-                java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(20).toNanos()); // isolated writes
+                java.util.concurrent.locks.LockSupport.parkNanos(
+                        Duration.ofMillis(20).toNanos()); // isolated writes
             }
         }
         return micros;
     }
 
     private static int valueOn(NodeProcess node, String id) throws Exception {
-        try (Connection sql = node.sql(); Statement s = sql.createStatement();
-                ResultSet rs = s.executeQuery("SELECT (properties->>'n')::int FROM loom.nodes WHERE id = '" + id + "'")) {
+        try (Connection sql = node.sql();
+                Statement s = sql.createStatement();
+                ResultSet rs =
+                        s.executeQuery("SELECT (properties->>'n')::int FROM loom.nodes WHERE id = '" + id + "'")) {
             return rs.next() ? rs.getInt(1) : -1;
         }
     }

@@ -52,12 +52,14 @@ class SyncBench {
     private static final Duration ARRIVAL = Duration.ofMinutes(5);
     /** How long each rate is offered in the search for the highest sustained rate. */
     private static final Duration SUSTAIN_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(8);
+
     private static final int SUSTAIN_STEPS = 5;
     /** Lag growth over a paced run that still counts as "not growing" (about 5 % of the rate short over 8 s). */
     private static final long LAG_GROWTH_MILLIS = 250;
 
-    private static final String STAMP_FUNCTION = "CREATE OR REPLACE FUNCTION public.bench_stamp_applied() RETURNS trigger"
-            + " LANGUAGE plpgsql AS $$ BEGIN NEW.bench_applied_at := clock_timestamp(); RETURN NEW; END $$";
+    private static final String STAMP_FUNCTION =
+            "CREATE OR REPLACE FUNCTION public.bench_stamp_applied() RETURNS trigger"
+                    + " LANGUAGE plpgsql AS $$ BEGIN NEW.bench_applied_at := clock_timestamp(); RETURN NEW; END $$";
 
     private final Path root = Infra.workDir("bench");
     private final String suffix = Infra.suffix();
@@ -69,11 +71,15 @@ class SyncBench {
 
     @Test
     void syncSuite() throws Exception {
-        System.out.printf("%nSync benchmarks (%s mode, %s), figure / baseline / ratio%n", QUICK ? "quick" : "full",
+        System.out.printf(
+                "%nSync benchmarks (%s mode, %s), figure / baseline / ratio%n",
+                QUICK ? "quick" : "full",
                 Infra.external() ? "machine PostgreSQL 15 + Mosquitto" : "embedded PostgreSQL + broker");
         try {
             a = NodeProcess.create(root, "a-" + suffix, mesh, Infra.brokerHost(), brokerPort, !Infra.external())
-                    .with("loom.debounce", "0").start().awaitReady();
+                    .with("loom.debounce", "0")
+                    .start()
+                    .awaitReady();
             NodeProcess b = receiver("b");
             double idleRss = rssMiB(b);
 
@@ -117,8 +123,8 @@ class SyncBench {
                         pgThroughput[r] = pg.throughput(ROWS);
                         pgCpu[r] = meter.stop();
                     }
-                    pgSustained[r] = highestSustainedRate("PostgreSQL", pg::source, "bench_nodes", pg::target,
-                            "bench_nodes", ceiling[r]);
+                    pgSustained[r] = highestSustainedRate(
+                            "PostgreSQL", pg::source, "bench_nodes", pg::target, "bench_nodes", ceiling[r]);
                     // ours alone: the baseline's subscription disabled
                     pg.subscription(false);
                     resumeSync(b);
@@ -152,26 +158,66 @@ class SyncBench {
             double[] single = ours;
 
             System.out.println();
-            BenchResults.add("sync throughput, " + ROWS + " upserts in batches of " + BATCH + ", rows/s", ours,
-                    pgThroughput, "PostgreSQL logical replication", "rows/s", "goal: ratio >= 0.5");
-            BenchResults.add("sustained sync rate (lag not growing) vs write ceiling, rows/s", sustained, ceiling,
-                    "PostgreSQL commits, no sync", "rows/s", "goal: ratio >= 0.8");
-            BenchResults.add("PostgreSQL logical replication's sustained rate vs write ceiling, rows/s", pgSustained,
-                    ceiling, "PostgreSQL commits, no sync", "rows/s", "what the machine allows a sync at all");
-            BenchResults.add("sustained sync rate vs PostgreSQL logical replication's, rows/s", sustained, pgSustained,
-                    "PostgreSQL logical replication", "rows/s", "");
-            BenchResults.add("sustained sync rate vs graph write rate (stamping trigger, nothing captured), rows/s",
-                    sustained, graphCeiling, "loom.nodes writes, no sync", "rows/s", "what bounds the sync rate");
+            BenchResults.add(
+                    "sync throughput, " + ROWS + " upserts in batches of " + BATCH + ", rows/s",
+                    ours,
+                    pgThroughput,
+                    "PostgreSQL logical replication",
+                    "rows/s",
+                    "goal: ratio >= 0.5");
+            BenchResults.add(
+                    "sustained sync rate (lag not growing) vs write ceiling, rows/s",
+                    sustained,
+                    ceiling,
+                    "PostgreSQL commits, no sync",
+                    "rows/s",
+                    "goal: ratio >= 0.8");
+            BenchResults.add(
+                    "PostgreSQL logical replication's sustained rate vs write ceiling, rows/s",
+                    pgSustained,
+                    ceiling,
+                    "PostgreSQL commits, no sync",
+                    "rows/s",
+                    "what the machine allows a sync at all");
+            BenchResults.add(
+                    "sustained sync rate vs PostgreSQL logical replication's, rows/s",
+                    sustained,
+                    pgSustained,
+                    "PostgreSQL logical replication",
+                    "rows/s",
+                    "");
+            BenchResults.add(
+                    "sustained sync rate vs graph write rate (stamping trigger, nothing captured), rows/s",
+                    sustained,
+                    graphCeiling,
+                    "loom.nodes writes, no sync",
+                    "rows/s",
+                    "what bounds the sync rate");
             double[] oursPerRow = BenchResults.cpu("LoomDB Edge A -> B", oursCpu, ROWS);
             double[] pgPerRow = BenchResults.cpu("PostgreSQL logical replication", pgCpu, ROWS);
             double[] ceilingPerRow = BenchResults.cpu("write ceiling (no sync)", ceilingCpu, ROWS);
-            BenchResults.add("CPU per synced row, all processes (throughput run), core-µs", oursPerRow, pgPerRow,
-                    "PostgreSQL logical replication", "core-µs", "lower is better; breakdown in cpuMicrosPerRow");
-            BenchResults.add("CPU per synced row vs per row written with no sync, core-µs", oursPerRow, ceilingPerRow,
-                    "write-ceiling run", "core-µs", "what the sync adds to a write");
-            BenchResults.add("cores busy during the sync throughput run (of "
-                    + Runtime.getRuntime().availableProcessors() + ")", busy(oursCpu), busy(ceilingCpu),
-                    "write-ceiling run", "cores", "");
+            BenchResults.add(
+                    "CPU per synced row, all processes (throughput run), core-µs",
+                    oursPerRow,
+                    pgPerRow,
+                    "PostgreSQL logical replication",
+                    "core-µs",
+                    "lower is better; breakdown in cpuMicrosPerRow");
+            BenchResults.add(
+                    "CPU per synced row vs per row written with no sync, core-µs",
+                    oursPerRow,
+                    ceilingPerRow,
+                    "write-ceiling run",
+                    "core-µs",
+                    "what the sync adds to a write");
+            BenchResults.add(
+                    "cores busy during the sync throughput run (of "
+                            + Runtime.getRuntime().availableProcessors() + ")",
+                    busy(oursCpu),
+                    busy(ceilingCpu),
+                    "write-ceiling run",
+                    "cores",
+                    "");
             BenchResults.throughputPoint("LoomDB Edge sync A -> B", BenchResults.median(ours));
             BenchResults.throughputPoint("LoomDB Edge sync A -> 4 receivers", BenchResults.median(fanOut));
             BenchResults.throughputPoint("PostgreSQL logical replication", BenchResults.median(pgThroughput));
@@ -182,30 +228,59 @@ class SyncBench {
             String[] percentiles = {"p50", "p95", "p99"};
             for (int load : LOADS) {
                 for (int p = 0; p < 3; p++) {
-                    BenchResults.add("latency " + percentiles[p] + " at " + load + "/s, debounce 0, ms",
-                            column(oursOff.get(load), p), column(pgLatency.get(load), p), "PostgreSQL logical replication",
-                            "ms", load == 1000 && p == 2 ? "goal: < 50 ms" : "");
-                    BenchResults.add("latency " + percentiles[p] + " at " + load + "/s, debounce 100 ms, ms",
-                            column(oursOn.get(load), p), column(pgLatency.get(load), p),
-                            "PostgreSQL logical replication", "ms", "");
+                    BenchResults.add(
+                            "latency " + percentiles[p] + " at " + load + "/s, debounce 0, ms",
+                            column(oursOff.get(load), p),
+                            column(pgLatency.get(load), p),
+                            "PostgreSQL logical replication",
+                            "ms",
+                            load == 1000 && p == 2 ? "goal: < 50 ms" : "");
+                    BenchResults.add(
+                            "latency " + percentiles[p] + " at " + load + "/s, debounce 100 ms, ms",
+                            column(oursOn.get(load), p),
+                            column(pgLatency.get(load), p),
+                            "PostgreSQL logical replication",
+                            "ms",
+                            "");
                 }
-                BenchResults.latencyPoint("ours, debounce 0", load + "/s p50", BenchResults.median(column(oursOff.get(load), 0)));
-                BenchResults.latencyPoint("ours, debounce 0", load + "/s p99", BenchResults.median(column(oursOff.get(load), 2)));
-                BenchResults.latencyPoint("ours, debounce 100 ms", load + "/s p50",
-                        BenchResults.median(column(oursOn.get(load), 0)));
-                BenchResults.latencyPoint("ours, debounce 100 ms", load + "/s p99",
-                        BenchResults.median(column(oursOn.get(load), 2)));
-                BenchResults.latencyPoint("PostgreSQL logical replication", load + "/s p50",
+                BenchResults.latencyPoint(
+                        "ours, debounce 0", load + "/s p50", BenchResults.median(column(oursOff.get(load), 0)));
+                BenchResults.latencyPoint(
+                        "ours, debounce 0", load + "/s p99", BenchResults.median(column(oursOff.get(load), 2)));
+                BenchResults.latencyPoint(
+                        "ours, debounce 100 ms", load + "/s p50", BenchResults.median(column(oursOn.get(load), 0)));
+                BenchResults.latencyPoint(
+                        "ours, debounce 100 ms", load + "/s p99", BenchResults.median(column(oursOn.get(load), 2)));
+                BenchResults.latencyPoint(
+                        "PostgreSQL logical replication",
+                        load + "/s p50",
                         BenchResults.median(column(pgLatency.get(load), 0)));
-                BenchResults.latencyPoint("PostgreSQL logical replication", load + "/s p99",
+                BenchResults.latencyPoint(
+                        "PostgreSQL logical replication",
+                        load + "/s p99",
                         BenchResults.median(column(pgLatency.get(load), 2)));
             }
-            BenchResults.add("fan-out: 1 writer, 4 receivers, " + FAN_OUT_ROWS + " rows, rows/s (all four have them)",
-                    fanOut, single, "one receiver", "rows/s", "");
-            BenchResults.add("fan-out: p99 latency at 1000/s over 4 receivers, debounce 100 ms, ms",
-                    column(fanOutLatency, 2), column(oursOn.get(1000), 2), "one receiver", "ms", "");
-            BenchResults.add("memory: receiver JVM RSS after the load, MiB", new double[] {loadedRss},
-                    new double[] {idleRss}, "same JVM idle after start", "MiB", "JVM only; PostgreSQL is separate");
+            BenchResults.add(
+                    "fan-out: 1 writer, 4 receivers, " + FAN_OUT_ROWS + " rows, rows/s (all four have them)",
+                    fanOut,
+                    single,
+                    "one receiver",
+                    "rows/s",
+                    "");
+            BenchResults.add(
+                    "fan-out: p99 latency at 1000/s over 4 receivers, debounce 100 ms, ms",
+                    column(fanOutLatency, 2),
+                    column(oursOn.get(1000), 2),
+                    "one receiver",
+                    "ms",
+                    "");
+            BenchResults.add(
+                    "memory: receiver JVM RSS after the load, MiB",
+                    new double[] {loadedRss},
+                    new double[] {idleRss},
+                    "same JVM idle after start",
+                    "MiB",
+                    "JVM only; PostgreSQL is separate");
 
             startup();
             rest();
@@ -223,7 +298,8 @@ class SyncBench {
         NodeProcess node = NodeProcess.create(root, name + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, false);
         receivers.add(node);
         node.start().awaitReady();
-        try (Connection sql = node.sql(); Statement s = sql.createStatement()) {
+        try (Connection sql = node.sql();
+                Statement s = sql.createStatement()) {
             s.execute("ALTER TABLE loom.nodes ADD COLUMN IF NOT EXISTS bench_applied_at timestamptz");
             s.execute(STAMP_FUNCTION);
             s.execute("CREATE OR REPLACE TRIGGER zz_bench_applied BEFORE INSERT OR UPDATE ON loom.nodes FOR EACH ROW"
@@ -237,8 +313,8 @@ class SyncBench {
     /** The PostgreSQL servers of a sync run from A to {@code b}, each database named by its node. */
     private List<CpuMeter.Server> syncServers(NodeProcess b) {
         if (Infra.external()) { // one server, a database per node
-            return List.of(new CpuMeter.Server(a::sql,
-                    db -> db.equals(a.database()) ? "A" : db.equals(b.database()) ? "B" : null));
+            return List.of(new CpuMeter.Server(
+                    a::sql, db -> db.equals(a.database()) ? "A" : db.equals(b.database()) ? "B" : null));
         }
         return List.of(new CpuMeter.Server(a::sql, db -> "A"), new CpuMeter.Server(b::sql, db -> "B"));
     }
@@ -250,7 +326,8 @@ class SyncBench {
         }
         for (NodeProcess node : List.of(a, b)) {
             try (Connection sql = node.sql()) {
-                await("slot of " + node.nodeId() + " released").atMost(Duration.ofSeconds(30))
+                await("slot of " + node.nodeId() + " released")
+                        .atMost(Duration.ofSeconds(30))
                         .until(() -> node.walSenderSentLsn(sql) < 0);
             }
         }
@@ -259,26 +336,34 @@ class SyncBench {
     /** Starts sync on A and {@code b} again and waits until their WAL senders have read the WAL written meanwhile. */
     private void resumeSync(NodeProcess b) throws SQLException {
         for (NodeProcess node : List.of(a, b)) {
-            try (Connection sql = node.sql(); Statement s = sql.createStatement()) {
+            try (Connection sql = node.sql();
+                    Statement s = sql.createStatement()) {
                 long written;
                 try (ResultSet rs = s.executeQuery("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn")) {
                     rs.next();
                     written = rs.getLong(1);
                 }
                 node.api().post("/api/sync/start").then().statusCode(200);
-                await("WAL sender of " + node.nodeId() + " caught up").atMost(Duration.ofMinutes(2))
-                        .pollInterval(Duration.ofMillis(100)).until(() -> node.walSenderSentLsn(sql) >= written);
+                await("WAL sender of " + node.nodeId() + " caught up")
+                        .atMost(Duration.ofMinutes(2))
+                        .pollInterval(Duration.ofMillis(100))
+                        .until(() -> node.walSenderSentLsn(sql) >= written);
             }
         }
     }
 
     private Map<Long, String> jvms(NodeProcess b) {
-        return Map.of(a.process().pid(), Infra.external() ? "A: node JVM" : "A: node JVM (and the embedded broker)",
-                b.process().pid(), "B: node JVM");
+        return Map.of(
+                a.process().pid(),
+                Infra.external() ? "A: node JVM" : "A: node JVM (and the embedded broker)",
+                b.process().pid(),
+                "B: node JVM");
     }
 
     private static double[] busy(CpuMeter.Usage[] usages) {
-        return java.util.Arrays.stream(usages).mapToDouble(CpuMeter.Usage::coresBusy).toArray();
+        return java.util.Arrays.stream(usages)
+                .mapToDouble(CpuMeter.Usage::coresBusy)
+                .toArray();
     }
 
     /** Rows/s from the first write on A until every receiver has the last row (applies keep commit order). */
@@ -342,8 +427,9 @@ class SyncBench {
         int perTick = Math.max(1, load / 100);
         long ticks = time.toMillis() / 10;
         try (Connection sql = source.get();
-                PreparedStatement insert = sql.prepareStatement("INSERT INTO " + table + " (id, type, properties)"
-                        + " SELECT ? || g, 'Bench', jsonb_build_object('g', g) FROM generate_series(?::int, ?::int) g")) {
+                PreparedStatement insert = sql.prepareStatement(
+                        "INSERT INTO " + table + " (id, type, properties)"
+                                + " SELECT ? || g, 'Bench', jsonb_build_object('g', g) FROM generate_series(?::int, ?::int) g")) {
             long start = System.nanoTime();
             for (long tick = 0; tick < ticks; tick++) {
                 long due = start + tick * 10_000_000L;
@@ -371,8 +457,10 @@ class SyncBench {
         long last = committed.size() - 1;
         awaitRow(target, table, prefix + last);
         Histogram histogram = new Histogram(3);
-        try (Connection sql = target.get(); PreparedStatement query = sql.prepareStatement("SELECT id,"
-                + " (extract(epoch FROM bench_applied_at) * 1000000)::bigint FROM " + table + " WHERE id LIKE ?")) {
+        try (Connection sql = target.get();
+                PreparedStatement query = sql.prepareStatement(
+                        "SELECT id," + " (extract(epoch FROM bench_applied_at) * 1000000)::bigint FROM " + table
+                                + " WHERE id LIKE ?")) {
             query.setString(1, prefix + "%");
             try (ResultSet rs = query.executeQuery()) {
                 int n = 0;
@@ -392,8 +480,11 @@ class SyncBench {
     }
 
     private static double[] percentiles(Histogram micros) {
-        return new double[] {micros.getValueAtPercentile(50) / 1000.0, micros.getValueAtPercentile(95) / 1000.0,
-                micros.getValueAtPercentile(99) / 1000.0};
+        return new double[] {
+            micros.getValueAtPercentile(50) / 1000.0,
+            micros.getValueAtPercentile(95) / 1000.0,
+            micros.getValueAtPercentile(99) / 1000.0
+        };
     }
 
     // ---- sustained rate ----
@@ -402,16 +493,22 @@ class SyncBench {
      * The highest rate (rows/s) the sync sustains with its lag not growing: a binary search over
      * (0, ceiling] in {@value #SUSTAIN_STEPS} paced runs.
      */
-    private double highestSustainedRate(String who, SqlSource source, String table, SqlSource target,
-            String targetTable, double ceiling) throws Exception {
+    private double highestSustainedRate(
+            String who, SqlSource source, String table, SqlSource target, String targetTable, double ceiling)
+            throws Exception {
         double low = 0;
         double high = ceiling;
         for (int step = 0; step < SUSTAIN_STEPS; step++) {
             double rate = (low + high) / 2;
             PacedRun run = pacedRun(source, table, target, targetTable, "s" + sequence.incrementAndGet() + "-", rate);
-            System.out.printf("  %s at %,.0f rows/s: %s, lag %.0f ms early, %.0f ms late -> %s%n", who, rate,
-                    run.onSchedule() ? "writer on schedule" : "writer behind", run.earlyLagMillis(),
-                    run.lateLagMillis(), run.sustained() ? "sustained" : "not sustained");
+            System.out.printf(
+                    "  %s at %,.0f rows/s: %s, lag %.0f ms early, %.0f ms late -> %s%n",
+                    who,
+                    rate,
+                    run.onSchedule() ? "writer on schedule" : "writer behind",
+                    run.earlyLagMillis(),
+                    run.lateLagMillis(),
+                    run.sustained() ? "sustained" : "not sustained");
             if (run.sustained()) {
                 low = rate;
             } else {
@@ -434,13 +531,15 @@ class SyncBench {
      * (commit on the source to the last row of the transaction written on the receiver) of the
      * first and the last third of the transactions.
      */
-    private static PacedRun pacedRun(SqlSource source, String table, SqlSource target, String targetTable,
-            String prefix, double rate) throws Exception {
+    private static PacedRun pacedRun(
+            SqlSource source, String table, SqlSource target, String targetTable, String prefix, double rate)
+            throws Exception {
         int batches = (int) Math.max(6, Math.round(rate * SUSTAIN_TIME.toMillis() / 1000.0 / BATCH));
         long interval = (long) (BATCH * 1e9 / rate);
         long[] committed = new long[batches]; // epoch µs
         long start = System.nanoTime();
-        try (Connection sql = source.get(); PreparedStatement upsert = sql.prepareStatement(UPSERT.formatted(table))) {
+        try (Connection sql = source.get();
+                PreparedStatement upsert = sql.prepareStatement(UPSERT.formatted(table))) {
             for (int batch = 0; batch < batches; batch++) {
                 long wait = start + batch * interval - System.nanoTime();
                 if (wait > 0) {
@@ -457,9 +556,11 @@ class SyncBench {
         boolean onSchedule = System.nanoTime() - start <= planned + planned / 10;
         awaitRow(target, targetTable, prefix + (batches * BATCH));
         long[] applied = new long[batches]; // epoch µs of the last row of each transaction
-        try (Connection sql = target.get(); PreparedStatement query = sql.prepareStatement("SELECT"
-                + " (substring(id FROM ?)::int - 1) / " + BATCH + ", max((extract(epoch FROM bench_applied_at) * 1000000)::bigint)"
-                + " FROM " + targetTable + " WHERE id LIKE ? GROUP BY 1")) {
+        try (Connection sql = target.get();
+                PreparedStatement query = sql.prepareStatement("SELECT"
+                        + " (substring(id FROM ?)::int - 1) / " + BATCH
+                        + ", max((extract(epoch FROM bench_applied_at) * 1000000)::bigint)"
+                        + " FROM " + targetTable + " WHERE id LIKE ? GROUP BY 1")) {
             query.setInt(1, prefix.length() + 1);
             query.setString(2, prefix + "%");
             try (ResultSet rs = query.executeQuery()) {
@@ -476,7 +577,9 @@ class SyncBench {
             lags[batch] = (applied[batch] - committed[batch]) / 1000.0;
         }
         int third = batches / 3;
-        return new PacedRun(onSchedule, BenchResults.median(java.util.Arrays.copyOfRange(lags, 0, third)),
+        return new PacedRun(
+                onSchedule,
+                BenchResults.median(java.util.Arrays.copyOfRange(lags, 0, third)),
                 BenchResults.median(java.util.Arrays.copyOfRange(lags, batches - third, batches)));
     }
 
@@ -506,10 +609,20 @@ class SyncBench {
                 cdsSynced[r] = cds[1];
             }
         }
-        BenchResults.add("start to ready, existing data dir, JVM + AppCDS archive, ms", cdsReady, plainReady,
-                "JVM without archive", "ms", Files.exists(archive) ? "" : "archive not written");
-        BenchResults.add("start to first synced change, JVM + AppCDS archive, ms", cdsSynced, plainSynced,
-                "JVM without archive", "ms", "");
+        BenchResults.add(
+                "start to ready, existing data dir, JVM + AppCDS archive, ms",
+                cdsReady,
+                plainReady,
+                "JVM without archive",
+                "ms",
+                Files.exists(archive) ? "" : "archive not written");
+        BenchResults.add(
+                "start to first synced change, JVM + AppCDS archive, ms",
+                cdsSynced,
+                plainSynced,
+                "JVM without archive",
+                "ms",
+                "");
     }
 
     /** [ms to ready, ms to the first change written on A after ready arriving]. */
@@ -518,8 +631,13 @@ class SyncBench {
         node.start().awaitReady();
         double ready = (System.nanoTime() - start) / 1e6;
         String id = "s" + sequence.incrementAndGet();
-        a.api().body("{\"type\":\"Bench\",\"properties\":{}}").put("/api/nodes/" + id).then().statusCode(201);
-        await().atMost(ARRIVAL).pollInterval(Duration.ofMillis(5))
+        a.api()
+                .body("{\"type\":\"Bench\",\"properties\":{}}")
+                .put("/api/nodes/" + id)
+                .then()
+                .statusCode(201);
+        await().atMost(ARRIVAL)
+                .pollInterval(Duration.ofMillis(5))
                 .until(() -> node.api().get("/api/nodes/" + id).statusCode() == 200);
         double synced = (System.nanoTime() - start) / 1e6;
         node.stop();
@@ -540,30 +658,47 @@ class SyncBench {
         io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
         try {
             io.vertx.core.http.HttpClient http = vertx.createHttpClient(new io.vertx.core.http.HttpClientOptions()
-                    .setDefaultHost("127.0.0.1").setDefaultPort(a.httpPort()).setKeepAlive(true)
+                    .setDefaultHost("127.0.0.1")
+                    .setDefaultPort(a.httpPort())
+                    .setKeepAlive(true)
                     .setMaxPoolSize(REST_CONCURRENCY));
             String warm = "rw" + sequence.incrementAndGet() + "-"; // the API's code paths are cold until now
-            httpLoad(http, io.vertx.core.http.HttpMethod.PUT, i -> "/api/nodes/" + warm + i,
+            httpLoad(
+                    http,
+                    io.vertx.core.http.HttpMethod.PUT,
+                    i -> "/api/nodes/" + warm + i,
                     "{\"type\":\"Bench\",\"properties\":{\"v\":1}}");
             httpLoad(http, io.vertx.core.http.HttpMethod.GET, i -> "/api/nodes/" + warm + (i % 500), null);
             for (int r = 0; r < ROUNDS; r++) {
                 String prefix = "r" + sequence.incrementAndGet() + "-";
-                double[] w = httpLoad(http, io.vertx.core.http.HttpMethod.PUT, i -> "/api/nodes/" + prefix + i,
+                double[] w = httpLoad(
+                        http,
+                        io.vertx.core.http.HttpMethod.PUT,
+                        i -> "/api/nodes/" + prefix + i,
                         "{\"type\":\"Bench\",\"properties\":{\"v\":1}}");
                 apiWrites[r] = w[0];
                 apiWriteP99[r] = w[1];
-                double[] rd = httpLoad(http, io.vertx.core.http.HttpMethod.GET,
-                        i -> "/api/nodes/" + prefix + ThreadLocalRandom.current().nextInt(500), null);
+                double[] rd = httpLoad(
+                        http,
+                        io.vertx.core.http.HttpMethod.GET,
+                        i -> "/api/nodes/" + prefix
+                                + ThreadLocalRandom.current().nextInt(500),
+                        null);
                 apiReads[r] = rd[0];
                 apiReadP99[r] = rd[1];
                 String sqlPrefix = "q" + sequence.incrementAndGet() + "-";
-                double[] sw = sqlLoad("INSERT INTO loom.nodes (id, type, properties) VALUES (?, 'Bench', '{\"v\":1}')"
-                        + " ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, properties = EXCLUDED.properties",
-                        sqlPrefix, false);
+                double[] sw = sqlLoad(
+                        "INSERT INTO loom.nodes (id, type, properties) VALUES (?, 'Bench', '{\"v\":1}')"
+                                + " ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, properties = EXCLUDED.properties",
+                        sqlPrefix,
+                        false);
                 sqlWrites[r] = sw[0];
                 sqlWriteP99[r] = sw[1];
-                double[] sr = sqlLoad("SELECT id, type, properties, version, hlc, origin FROM loom.nodes WHERE id = ?"
-                        + " AND NOT tombstone", sqlPrefix, true);
+                double[] sr = sqlLoad(
+                        "SELECT id, type, properties, version, hlc, origin FROM loom.nodes WHERE id = ?"
+                                + " AND NOT tombstone",
+                        sqlPrefix,
+                        true);
                 sqlReads[r] = sr[0];
                 sqlReadP99[r] = sr[1];
             }
@@ -571,11 +706,11 @@ class SyncBench {
             vertx.close().toCompletionStage().toCompletableFuture().get();
         }
         String c = " (" + REST_CONCURRENCY + " concurrent)";
-        BenchResults.add("REST PUT /api/nodes/{id}, writes/s" + c, apiWrites, sqlWrites, "same upsert over JDBC",
-                "ops/s", "");
+        BenchResults.add(
+                "REST PUT /api/nodes/{id}, writes/s" + c, apiWrites, sqlWrites, "same upsert over JDBC", "ops/s", "");
         BenchResults.add("REST PUT p99, ms" + c, apiWriteP99, sqlWriteP99, "same upsert over JDBC", "ms", "");
-        BenchResults.add("REST GET /api/nodes/{id}, reads/s" + c, apiReads, sqlReads, "same SELECT over JDBC", "ops/s",
-                "");
+        BenchResults.add(
+                "REST GET /api/nodes/{id}, reads/s" + c, apiReads, sqlReads, "same SELECT over JDBC", "ops/s", "");
         BenchResults.add("REST GET p99, ms" + c, apiReadP99, sqlReadP99, "same SELECT over JDBC", "ms", "");
     }
 
@@ -584,8 +719,12 @@ class SyncBench {
      * answered, for REST_TIME, on Vert.x's non-blocking HTTP client (a thread per client would
      * measure the load generator).
      */
-    private static double[] httpLoad(io.vertx.core.http.HttpClient http, io.vertx.core.http.HttpMethod method,
-            java.util.function.LongFunction<String> path, String body) throws Exception {
+    private static double[] httpLoad(
+            io.vertx.core.http.HttpClient http,
+            io.vertx.core.http.HttpMethod method,
+            java.util.function.LongFunction<String> path,
+            String body)
+            throws Exception {
         AtomicLong next = new AtomicLong();
         long start = System.nanoTime();
         long end = start + REST_TIME.toNanos();
@@ -603,8 +742,14 @@ class SyncBench {
         return new double[] {all.getTotalCount() / seconds, all.getValueAtPercentile(99) / 1000.0};
     }
 
-    private static void httpLoop(io.vertx.core.http.HttpClient http, io.vertx.core.http.HttpMethod method,
-            java.util.function.LongFunction<String> path, String body, AtomicLong next, long end, Histogram histogram,
+    private static void httpLoop(
+            io.vertx.core.http.HttpClient http,
+            io.vertx.core.http.HttpMethod method,
+            java.util.function.LongFunction<String> path,
+            String body,
+            AtomicLong next,
+            long end,
+            Histogram histogram,
             java.util.concurrent.CompletableFuture<Histogram> done) {
         if (System.nanoTime() >= end) {
             done.complete(histogram);
@@ -709,7 +854,8 @@ class SyncBench {
                     + " DEFAULT 0, applied boolean NOT NULL DEFAULT false, bench_applied_at timestamptz)",
             "CREATE INDEX ON bench_nodes (type, id)",
             "CREATE INDEX ON bench_nodes USING gin (properties)",
-            "ALTER TABLE bench_nodes REPLICA IDENTITY FULL"};
+            "ALTER TABLE bench_nodes REPLICA IDENTITY FULL"
+        };
 
         private final NodeProcess server;
 
@@ -727,7 +873,8 @@ class SyncBench {
 
         void create() throws Exception {
             drop();
-            try (Connection admin = server.sql("postgres"); Statement s = admin.createStatement()) {
+            try (Connection admin = server.sql("postgres");
+                    Statement s = admin.createStatement()) {
                 for (String db : List.of(SOURCE, TARGET, PLAIN, GRAPH)) {
                     s.execute("CREATE DATABASE " + db);
                 }
@@ -739,17 +886,20 @@ class SyncBench {
                 }
             }
             for (String db : List.of(SOURCE, TARGET, PLAIN)) {
-                try (Connection c = server.sql(db); Statement s = c.createStatement()) {
+                try (Connection c = server.sql(db);
+                        Statement s = c.createStatement()) {
                     for (String ddl : TABLE) {
                         s.execute(ddl);
                     }
                 }
             }
-            try (Connection src = server.sql(SOURCE); Statement s = src.createStatement()) {
+            try (Connection src = server.sql(SOURCE);
+                    Statement s = src.createStatement()) {
                 s.execute("CREATE PUBLICATION bench_pub FOR TABLE bench_nodes");
                 s.execute("SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");
             }
-            try (Connection dst = server.sql(TARGET); Statement s = dst.createStatement()) {
+            try (Connection dst = server.sql(TARGET);
+                    Statement s = dst.createStatement()) {
                 s.execute(STAMP_FUNCTION);
                 s.execute("CREATE TRIGGER zz_bench_applied BEFORE INSERT OR UPDATE ON bench_nodes FOR EACH ROW"
                         + " EXECUTE FUNCTION public.bench_stamp_applied()");
@@ -759,7 +909,12 @@ class SyncBench {
                         + " dbname=" + SOURCE + " user=postgres' PUBLICATION bench_pub WITH (create_slot = false,"
                         + " slot_name = '" + SLOT + "', copy_data = false)");
             }
-            offer(() -> server.sql(SOURCE), "bench_nodes", () -> server.sql(TARGET), "bench_nodes", 100,
+            offer(
+                    () -> server.sql(SOURCE),
+                    "bench_nodes",
+                    () -> server.sql(TARGET),
+                    "bench_nodes",
+                    100,
                     Duration.ofSeconds(1)); // warm-up; also proves the subscription runs
         }
 
@@ -770,18 +925,22 @@ class SyncBench {
          * would leave its restart point, where decoding starts, behind).
          */
         void subscription(boolean enabled) throws SQLException {
-            try (Connection src = source(); Statement s = src.createStatement()) {
+            try (Connection src = source();
+                    Statement s = src.createStatement()) {
                 if (enabled) {
                     s.execute("SELECT pg_drop_replication_slot('" + SLOT + "')");
                     s.execute("SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");
                 }
-                try (Connection dst = target(); Statement d = dst.createStatement()) {
+                try (Connection dst = target();
+                        Statement d = dst.createStatement()) {
                     d.execute("ALTER SUBSCRIPTION bench_sub " + (enabled ? "ENABLE" : "DISABLE"));
                 }
-                await("baseline slot " + (enabled ? "in use" : "released")).atMost(Duration.ofSeconds(60))
-                        .pollInterval(Duration.ofMillis(100)).until(() -> {
-                            try (ResultSet rs = s.executeQuery("SELECT active FROM pg_replication_slots WHERE slot_name = '"
-                                    + SLOT + "'")) {
+                await("baseline slot " + (enabled ? "in use" : "released"))
+                        .atMost(Duration.ofSeconds(60))
+                        .pollInterval(Duration.ofMillis(100))
+                        .until(() -> {
+                            try (ResultSet rs = s.executeQuery(
+                                    "SELECT active FROM pg_replication_slots WHERE slot_name = '" + SLOT + "'")) {
                                 return rs.next() && rs.getBoolean(1) == enabled;
                             }
                         });
@@ -840,17 +999,19 @@ class SyncBench {
         }
 
         void drop() {
-            try (Connection dst = server.sql(TARGET); Statement s = dst.createStatement()) {
+            try (Connection dst = server.sql(TARGET);
+                    Statement s = dst.createStatement()) {
                 s.execute("ALTER SUBSCRIPTION bench_sub DISABLE");
                 s.execute("ALTER SUBSCRIPTION bench_sub SET (slot_name = NONE)");
                 s.execute("DROP SUBSCRIPTION bench_sub");
             } catch (SQLException e) {
                 // not there
             }
-            try (Connection admin = server.sql("postgres"); Statement s = admin.createStatement()) {
+            try (Connection admin = server.sql("postgres");
+                    Statement s = admin.createStatement()) {
                 await().atMost(Duration.ofSeconds(30)).until(() -> {
-                    try (ResultSet rs = s.executeQuery("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '"
-                            + SLOT + "' AND active")) {
+                    try (ResultSet rs = s.executeQuery(
+                            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + SLOT + "' AND active")) {
                         rs.next();
                         return rs.getLong(1) == 0;
                     }
@@ -894,11 +1055,14 @@ class SyncBench {
         try (Connection sql = target.get();
                 PreparedStatement query = sql.prepareStatement("SELECT 1 FROM " + table + " WHERE id = ?")) {
             query.setString(1, id);
-            await().atMost(ARRIVAL).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).until(() -> {
-                try (ResultSet rs = query.executeQuery()) {
-                    return rs.next();
-                }
-            });
+            await().atMost(ARRIVAL)
+                    .pollDelay(Duration.ZERO)
+                    .pollInterval(Duration.ofMillis(5))
+                    .until(() -> {
+                        try (ResultSet rs = query.executeQuery()) {
+                            return rs.next();
+                        }
+                    });
         }
     }
 
@@ -916,7 +1080,8 @@ class SyncBench {
     }
 
     private static double rssMiB(NodeProcess node) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(node.process().pid()), "status"))) {
+        for (String line :
+                Files.readAllLines(Path.of("/proc", Long.toString(node.process().pid()), "status"))) {
             if (line.startsWith("VmRSS:")) {
                 return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
             }

@@ -28,14 +28,17 @@ class IdleSlotIT {
         String host = Infra.brokerHost();
         int port = Infra.brokerPort();
         node = NodeProcess.create(Infra.workDir("idle"), "i-" + suffix, "idle-" + suffix, host, port, !Infra.external())
-                .with("loom.capture.heartbeat-interval", "500ms").start().awaitReady();
+                .with("loom.capture.heartbeat-interval", "500ms")
+                .start()
+                .awaitReady();
         otherDatabase = "loom_it_other_" + suffix;
     }
 
     @AfterEach
     void stop() throws Exception {
         if (node != null) {
-            try (Connection sql = node.sql(); Statement s = sql.createStatement()) {
+            try (Connection sql = node.sql();
+                    Statement s = sql.createStatement()) {
                 s.execute("DROP DATABASE IF EXISTS " + otherDatabase);
             }
             node.close();
@@ -45,18 +48,21 @@ class IdleSlotIT {
     @Test
     void slotFollowsTheServerWhileTheGraphIsIdle() throws Exception {
         long written;
-        try (Connection sql = node.sql(); Statement s = sql.createStatement()) {
+        try (Connection sql = node.sql();
+                Statement s = sql.createStatement()) {
             s.execute("CREATE DATABASE " + otherDatabase);
             String url = sql.getMetaData().getURL();
-            try (Connection other = DriverManager.getConnection(url.substring(0, url.lastIndexOf('/') + 1) + otherDatabase,
-                    "postgres", ""); Statement o = other.createStatement()) {
+            try (Connection other = DriverManager.getConnection(
+                            url.substring(0, url.lastIndexOf('/') + 1) + otherDatabase, "postgres", "");
+                    Statement o = other.createStatement()) {
                 o.execute("CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g");
             }
             try (ResultSet rs = s.executeQuery("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")) {
                 rs.next();
                 written = rs.getLong(1);
             }
-            await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(250))
+            await().atMost(Duration.ofSeconds(20))
+                    .pollInterval(Duration.ofMillis(250))
                     .until(() -> node.confirmedFlushLsn(sql) >= written);
         }
     }

@@ -9,8 +9,6 @@ import dev.loomdb.edge.embedded.EmbeddedPostgresServer;
 import dev.loomdb.edge.graph.Change;
 import dev.loomdb.edge.it.Infra;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -52,7 +50,8 @@ class PgOutputRealServerIT {
             embedded = EmbeddedPostgresServer.start(Infra.workDir("decoder").resolve("pg"), Infra.freePort());
             url = "jdbc:" + embedded.reactiveUrl();
         }
-        try (Connection c = plain(); Statement s = c.createStatement()) {
+        try (Connection c = plain();
+                Statement s = c.createStatement()) {
             Infra.applyMigrations(c);
             s.execute("INSERT INTO loom.node_info (node_id) VALUES ('node-x')");
             s.execute("CREATE PUBLICATION loom_graph FOR TABLE loom.nodes, loom.edges");
@@ -85,9 +84,14 @@ class PgOutputRealServerIT {
         TransactionAssembler assembler = new TransactionAssembler("loom", warnings::add);
         PgOutputDecoder decoder = new PgOutputDecoder();
         try (Connection c = DriverManager.getConnection(url, props)) {
-            PGReplicationStream stream = c.unwrap(PGConnection.class).getReplicationAPI().replicationStream().logical()
-                    .withSlotName("decoder_test").withSlotOption("proto_version", "1")
-                    .withSlotOption("publication_names", "loom_graph").start();
+            PGReplicationStream stream = c.unwrap(PGConnection.class)
+                    .getReplicationAPI()
+                    .replicationStream()
+                    .logical()
+                    .withSlotName("decoder_test")
+                    .withSlotOption("proto_version", "1")
+                    .withSlotOption("publication_names", "loom_graph")
+                    .start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (transactions.size() < count && System.nanoTime() < deadline) {
                 ByteBuffer buffer = stream.readPending();
@@ -110,14 +114,16 @@ class PgOutputRealServerIT {
         byte[] random = new byte[100_000];
         new SecureRandom().nextBytes(random);
         String big = Base64.getEncoder().encodeToString(random);
-        try (Connection c = plain(); Statement s = c.createStatement()) {
+        try (Connection c = plain();
+                Statement s = c.createStatement()) {
             c.setAutoCommit(false);
             s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('n1', 'AGENT', '{\"a\": 1}')");
             s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('n2', 'FACT', '{}')");
             s.execute("INSERT INTO loom.edges (id, type, source_id, target_id) VALUES ('e1', 'KNOWS', 'n1', 'n2')");
             c.commit(); // 1: three changes in one transaction
-            s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('big', 'DOCUMENT', jsonb_build_object('blob', '"
-                    + big + "'))");
+            s.execute(
+                    "INSERT INTO loom.nodes (id, type, properties) VALUES ('big', 'DOCUMENT', jsonb_build_object('blob', '"
+                            + big + "'))");
             c.commit(); // 2
             s.execute("UPDATE loom.nodes SET type = 'ARCHIVE' WHERE id = 'big'");
             c.commit(); // 3: the TOASTed properties are unchanged
@@ -142,11 +148,15 @@ class PgOutputRealServerIT {
         }
 
         List<CapturedTransaction> txs = read(7);
-        List<CapturedTransaction> withChanges = txs.stream().filter(t -> !t.changes().isEmpty() || t.appliedForPeer()).toList();
+        List<CapturedTransaction> withChanges = txs.stream()
+                .filter(t -> !t.changes().isEmpty() || t.appliedForPeer())
+                .toList();
         assertTrue(withChanges.size() >= 6, "transactions read: " + txs);
 
         CapturedTransaction first = withChanges.get(0);
-        assertEquals(List.of("n1", "n2", "e1"), first.changes().stream().map(Change::id).toList());
+        assertEquals(
+                List.of("n1", "n2", "e1"),
+                first.changes().stream().map(Change::id).toList());
         assertTrue(first.endLsn().isAfter(first.commitLsn()) || first.endLsn().equals(first.commitLsn()));
         Change edge = first.changes().get(2);
         assertEquals(Change.Kind.EDGE, edge.kind());

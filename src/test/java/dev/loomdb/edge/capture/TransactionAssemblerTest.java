@@ -33,12 +33,19 @@ class TransactionAssemblerTest {
     private final TransactionAssembler assembler = new TransactionAssembler("loom", warnings::add);
 
     private static Relation nodes(List<String> names) {
-        return new Relation(1, "loom", "nodes", 'f', names.stream().map(n -> new Column(n.equals("id"), n, 25, -1)).toList());
+        return new Relation(
+                1,
+                "loom",
+                "nodes",
+                'f',
+                names.stream().map(n -> new Column(n.equals("id"), n, 25, -1)).toList());
     }
 
     private static TupleData row(String... values) {
         return new TupleData(Arrays.stream(values)
-                .map(v -> v == null ? TupleValue.NULL : v.equals("<u>") ? TupleValue.UNCHANGED_TOAST : new TupleValue.Text(v))
+                .map(v -> v == null
+                        ? TupleValue.NULL
+                        : v.equals("<u>") ? TupleValue.UNCHANGED_TOAST : new TupleValue.Text(v))
                 .toList());
     }
 
@@ -47,7 +54,9 @@ class TransactionAssemblerTest {
     }
 
     private CapturedTransaction commit() {
-        return assembler.accept(new Commit(0, new Lsn(100), new Lsn(120), Instant.EPOCH)).orElseThrow();
+        return assembler
+                .accept(new Commit(0, new Lsn(100), new Lsn(120), Instant.EPOCH))
+                .orElseThrow();
     }
 
     @Test
@@ -78,7 +87,10 @@ class TransactionAssemblerTest {
     void unchangedToastIsTakenFromTheOldRow() {
         assembler.accept(nodes(NODE_COLUMNS));
         begin();
-        assembler.accept(new Update(1, row("a", "AGENT", "{\"big\": \"…\"}", "9", "1", "n1", "f", null), false,
+        assembler.accept(new Update(
+                1,
+                row("a", "AGENT", "{\"big\": \"…\"}", "9", "1", "n1", "f", null),
+                false,
                 row("a", "RULE", "<u>", "10", "2", "n1", "f", null)));
         Change change = commit().changes().get(0);
         assertEquals("RULE", change.type());
@@ -89,8 +101,10 @@ class TransactionAssemblerTest {
     void unchangedToastWithoutOldRowFailsNamingTheFix() {
         assembler.accept(nodes(NODE_COLUMNS));
         begin();
-        PgOutputException e = assertThrows(PgOutputException.class, () -> assembler.accept(
-                new Update(1, null, false, row("a", "RULE", "<u>", "10", "2", "n1", "f", null))));
+        PgOutputException e = assertThrows(
+                PgOutputException.class,
+                () -> assembler.accept(
+                        new Update(1, null, false, row("a", "RULE", "<u>", "10", "2", "n1", "f", null))));
         assertTrue(e.getMessage().contains("REPLICA IDENTITY FULL"), e.getMessage());
     }
 
@@ -123,13 +137,15 @@ class TransactionAssemblerTest {
         assembler.accept(new Insert(1, row("a", "AGENT", "{}", "65536", "1", "n1", "f", null)));
         assembler.accept(new Insert(1, row("b", "AGENT", "{}", "65537", "3", "n1", "f", null)));
         assembler.accept(new Insert(1, row("c", "AGENT", "{}", "65538", "4", "n1", "t", null)));
-        assertEquals(List.of(Change.Op.INSERT, Change.Op.UPDATE, Change.Op.DELETE),
+        assertEquals(
+                List.of(Change.Op.INSERT, Change.Op.UPDATE, Change.Op.DELETE),
                 commit().changes().stream().map(Change::op).toList());
     }
 
     @Test
     void dropsRowsAppliedForAPeerUndecoded() {
-        ByteBuffer garbageInsert = ByteBuffer.wrap(new byte[] {'I', 0, 0, 0, 1, 'N', 0x7f}); // a tuple that cannot be read
+        ByteBuffer garbageInsert =
+                ByteBuffer.wrap(new byte[] {'I', 0, 0, 0, 1, 'N', 0x7f}); // a tuple that cannot be read
         ByteBuffer relation = ByteBuffer.wrap(new byte[] {'R'});
         assembler.accept(nodes(NODE_COLUMNS));
         assertFalse(assembler.skipsUndecoded(garbageInsert), "outside a transaction");

@@ -21,8 +21,8 @@ class EmbeddedBrokerTest {
     void aFailedSessionStoreRestartsTheBrokerFromASaveWithAConnectedPersistentSession() throws Exception {
         Path dataDir = Files.createTempDirectory("loom-broker");
         int port = Infra.freePort();
-        try (EmbeddedBroker broker = EmbeddedBroker.start("127.0.0.1", port, dataDir, 1024 * 1024,
-                Duration.ofSeconds(30));
+        try (EmbeddedBroker broker =
+                        EmbeddedBroker.start("127.0.0.1", port, dataDir, 1024 * 1024, Duration.ofSeconds(30));
                 MqttProbe peer = new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-p", false)) {
             MVStore store = EmbeddedBroker.store(broker.server());
             store.commit(); // the periodic save, taken while the persistent peer is connected

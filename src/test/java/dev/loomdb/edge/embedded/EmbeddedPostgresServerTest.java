@@ -29,7 +29,8 @@ class EmbeddedPostgresServerTest {
             checkLogOf(dataDir);
         } finally {
             try (Stream<Path> all = Files.walk(dataDir)) {
-                all.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+                all.sorted(java.util.Comparator.reverseOrder())
+                        .forEach(path -> path.toFile().delete());
             }
         }
     }
@@ -49,7 +50,8 @@ class EmbeddedPostgresServerTest {
             logs = files.toList();
         }
         assertEquals(1, logs.size(), "one file for today: " + logs);
-        assertTrue(logs.get(0).getFileName().toString().matches("postgresql-(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\\.log"),
+        assertTrue(
+                logs.get(0).getFileName().toString().matches("postgresql-(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\\.log"),
                 logs.get(0).toString());
         String log = Files.readString(logs.get(0));
         assertTrue(log.contains("database system is ready to accept connections"), log);

@@ -66,25 +66,34 @@ class PropertyClocksIT {
 
     @Test
     void anUpdateKeepsTheClocksOfWhatItLeftAloneAndStampsWhatItChangedOrRemoved() throws Exception {
-        execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('b', 'T', '{\"keep\": 1, \"change\": 1, \"drop\": 1}')");
+        execute(
+                "INSERT INTO loom.nodes (id, type, properties) VALUES ('b', 'T', '{\"keep\": 1, \"change\": 1, \"drop\": 1}')");
         String first = clocks("b")[2];
         execute("UPDATE loom.nodes SET properties = '{\"keep\": 1, \"change\": 2, \"add\": 3}' WHERE id = 'b'");
         String[] b = clocks("b");
         String second = b[2];
         // stored: the unchanged property keeps the first write's stamp, the removed one has the second's
         assertEquals("{\"drop\": [" + second + ", \"n1\"], \"keep\": [" + first + ", \"n1\"]}", b[0]);
-        assertEquals("{\"add\": [" + second + ", \"n1\"], \"drop\": [" + second + ", \"n1\"], \"keep\": [" + first
-                + ", \"n1\"], \"change\": [" + second + ", \"n1\"]}", b[1]);
+        assertEquals(
+                "{\"add\": [" + second + ", \"n1\"], \"drop\": [" + second + ", \"n1\"], \"keep\": [" + first
+                        + ", \"n1\"], \"change\": [" + second + ", \"n1\"]}",
+                b[1]);
 
-        execute("UPDATE loom.nodes SET properties = '{\"keep\": 1, \"change\": 2, \"add\": 3, \"drop\": 4}' WHERE id = 'b'");
+        execute(
+                "UPDATE loom.nodes SET properties = '{\"keep\": 1, \"change\": 2, \"add\": 3, \"drop\": 4}' WHERE id = 'b'");
         String[] again = clocks("b");
-        assertEquals("{\"add\": [" + second + ", \"n1\"], \"drop\": [" + again[2] + ", \"n1\"], \"keep\": [" + first
-                + ", \"n1\"], \"change\": [" + second + ", \"n1\"]}", again[1], "a property set again takes the new stamp");
+        assertEquals(
+                "{\"add\": [" + second + ", \"n1\"], \"drop\": [" + again[2] + ", \"n1\"], \"keep\": [" + first
+                        + ", \"n1\"], \"change\": [" + second + ", \"n1\"]}",
+                again[1],
+                "a property set again takes the new stamp");
 
         execute("DELETE FROM loom.nodes WHERE id = 'b'"); // a tombstone removes every property
         String[] gone = clocks("b");
         String t = gone[2];
-        assertEquals("{\"add\": [" + t + ", \"n1\"], \"drop\": [" + t + ", \"n1\"], \"keep\": [" + t + ", \"n1\"],"
-                + " \"change\": [" + t + ", \"n1\"]}", gone[1]);
+        assertEquals(
+                "{\"add\": [" + t + ", \"n1\"], \"drop\": [" + t + ", \"n1\"], \"keep\": [" + t + ", \"n1\"],"
+                        + " \"change\": [" + t + ", \"n1\"]}",
+                gone[1]);
     }
 }

@@ -65,7 +65,8 @@ class ChangeHistoryIT {
 
     @BeforeEach
     void emptyHistory() throws Exception {
-        try (Connection connection = database.connect(); Statement s = connection.createStatement()) {
+        try (Connection connection = database.connect();
+                Statement s = connection.createStatement()) {
             s.execute("TRUNCATE loom.change_history");
         }
     }
@@ -85,8 +86,8 @@ class ChangeHistoryIT {
         }
         await(last);
 
-        assertEquals(List.of("c-7", "c-8", "c-9", "c-10", "c-11"), recordedIds(history),
-                "the newest five, oldest first");
+        assertEquals(
+                List.of("c-7", "c-8", "c-9", "c-10", "c-11"), recordedIds(history), "the newest five, oldest first");
     }
 
     @Test
@@ -100,7 +101,9 @@ class ChangeHistoryIT {
         neverPublished.fail("broker gone");
         await(last);
 
-        assertEquals(List.of("x-2"), recordedIds(history),
+        assertEquals(
+                List.of("x-2"),
+                recordedIds(history),
                 "nothing from the failed publication, nothing half-written from the failed batch");
     }
 

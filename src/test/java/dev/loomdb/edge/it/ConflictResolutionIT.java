@@ -37,9 +37,13 @@ class ConflictResolutionIT {
         mesh = "conf-" + suffix;
         int port = Infra.brokerPort();
         a = NodeProcess.create(root, "a-" + suffix, mesh, Infra.brokerHost(), port, !Infra.external())
-                .with("loom.conflict.auto-resolve", "false").start().awaitReady();
+                .with("loom.conflict.auto-resolve", "false")
+                .start()
+                .awaitReady();
         b = NodeProcess.create(root, "b-" + suffix, mesh, Infra.brokerHost(), port, false)
-                .with("loom.conflict.auto-resolve", "false").start().awaitReady();
+                .with("loom.conflict.auto-resolve", "false")
+                .start()
+                .awaitReady();
         probe = new MqttProbe(Infra.brokerHost(), port, null);
     }
 
@@ -58,21 +62,44 @@ class ConflictResolutionIT {
 
     @Test
     void concurrentChangeIsKeptAsideAndItsResolutionSyncs() throws Exception {
-        a.api().body("{\"type\":\"FACT\",\"properties\":{\"claim\":\"original\"}}").put("/api/nodes/c-1").then()
+        a.api()
+                .body("{\"type\":\"FACT\",\"properties\":{\"claim\":\"original\"}}")
+                .put("/api/nodes/c-1")
+                .then()
                 .statusCode(201);
-        await().atMost(SYNC).untilAsserted(() -> b.api().get("/api/nodes/c-1").then().statusCode(200));
+        await().atMost(SYNC)
+                .untilAsserted(() -> b.api().get("/api/nodes/c-1").then().statusCode(200));
         long original = Long.parseLong(a.api().get("/api/nodes/c-1").jsonPath().getString("hlc"));
-        a.api().body("{\"properties\":{\"claim\":\"edited on a\"}}").patch("/api/nodes/c-1").then().statusCode(200);
-        await().atMost(SYNC).untilAsserted(() -> b.api().get("/api/nodes/c-1").then()
-                .body("properties.claim", equalTo("edited on a")));
+        a.api()
+                .body("{\"properties\":{\"claim\":\"edited on a\"}}")
+                .patch("/api/nodes/c-1")
+                .then()
+                .statusCode(200);
+        await().atMost(SYNC)
+                .untilAsserted(
+                        () -> b.api().get("/api/nodes/c-1").then().body("properties.claim", equalTo("edited on a")));
 
         SseClient watcher = new SseClient(b.httpPort(), "/api/sync/events?kind=conflict-detected").awaitSubscribed();
         // A third node edited the original too, without seeing a's edit, and with a later clock.
         long later = Long.parseLong(a.api().get("/api/nodes/c-1").jsonPath().getString("hlc")) + (1L << 20);
-        Change concurrent = new Change(Change.Op.UPDATE, Change.Kind.NODE, "c-1", "FACT",
-                "{\"claim\": \"edited on c\"}", null, null, later, 2, "zz-c", false, "{}", original);
-        probe.publish("loom/" + mesh + "/changes/zz-c", new EnvelopeCodec(new ObjectMapper()).encode(
-                new Envelope(1, mesh, "zz-c", 1, 1, "0/1", Instant.now(), 1, List.of(concurrent))));
+        Change concurrent = new Change(
+                Change.Op.UPDATE,
+                Change.Kind.NODE,
+                "c-1",
+                "FACT",
+                "{\"claim\": \"edited on c\"}",
+                null,
+                null,
+                later,
+                2,
+                "zz-c",
+                false,
+                "{}",
+                original);
+        probe.publish(
+                "loom/" + mesh + "/changes/zz-c",
+                new EnvelopeCodec(new ObjectMapper())
+                        .encode(new Envelope(1, mesh, "zz-c", 1, 1, "0/1", Instant.now(), 1, List.of(concurrent))));
 
         SseClient.Event detected = watcher.awaitEvent(SYNC, e -> "conflict-detected".equals(e.name()));
         watcher.close();
@@ -83,7 +110,13 @@ class ConflictResolutionIT {
         assertTrue(event.getString("detail").contains("/api/conflicts/"), event.getString("detail"));
 
         for (NodeProcess node : List.of(a, b)) {
-            await().atMost(SYNC).until(() -> node.api().get("/api/conflicts").jsonPath().getList("$").size() == 1);
+            await().atMost(SYNC)
+                    .until(() -> node.api()
+                                    .get("/api/conflicts")
+                                    .jsonPath()
+                                    .getList("$")
+                                    .size()
+                            == 1);
             JsonPath conflict = node.api().get("/api/conflicts").jsonPath();
             assertEquals("edited on a", conflict.getString("[0].local.properties.claim"));
             assertEquals("edited on c", conflict.getString("[0].remote.properties.claim"));
@@ -91,15 +124,30 @@ class ConflictResolutionIT {
         }
 
         long id = b.api().get("/api/conflicts").jsonPath().getLong("[0].id");
-        b.api().body("{\"resolution\":\"remote\"}").post("/api/conflicts/" + id + "/resolve").then().statusCode(200);
-        b.api().body("{\"resolution\":\"remote\"}").post("/api/conflicts/" + id + "/resolve").then().statusCode(409);
+        b.api()
+                .body("{\"resolution\":\"remote\"}")
+                .post("/api/conflicts/" + id + "/resolve")
+                .then()
+                .statusCode(200);
+        b.api()
+                .body("{\"resolution\":\"remote\"}")
+                .post("/api/conflicts/" + id + "/resolve")
+                .then()
+                .statusCode(409);
 
         for (NodeProcess node : List.of(b, a)) {
-            await().atMost(SYNC).untilAsserted(() -> node.api().get("/api/nodes/c-1").then()
-                    .body("properties.claim", equalTo("edited on c")));
-            await().atMost(SYNC).until(() -> node.api().get("/api/conflicts").jsonPath().getList("$").isEmpty());
+            await().atMost(SYNC)
+                    .untilAsserted(() ->
+                            node.api().get("/api/nodes/c-1").then().body("properties.claim", equalTo("edited on c")));
+            await().atMost(SYNC)
+                    .until(() -> node.api()
+                            .get("/api/conflicts")
+                            .jsonPath()
+                            .getList("$")
+                            .isEmpty());
         }
-        assertEquals(a.api().get("/api/sync/digest").jsonPath().getString("sha256"),
+        assertEquals(
+                a.api().get("/api/sync/digest").jsonPath().getString("sha256"),
                 b.api().get("/api/sync/digest").jsonPath().getString("sha256"));
     }
 }

@@ -39,11 +39,13 @@ class ConvergenceIT {
         int port = Infra.brokerPort();
         // Nodes (type FACT) merge property by property; edges go by last-write-wins.
         nodes.add(NodeProcess.create(root, "n1-" + suffix, mesh, host, port, !Infra.external())
-                .with("loom.conflict.types.FACT", "merge").start());
+                .with("loom.conflict.types.FACT", "merge")
+                .start());
         nodes.get(0).awaitReady();
         for (String name : List.of("n2-", "n3-")) {
             nodes.add(NodeProcess.create(root, name + suffix, mesh, host, port, false)
-                    .with("loom.conflict.types.FACT", "merge").start());
+                    .with("loom.conflict.types.FACT", "merge")
+                    .start());
         }
         for (NodeProcess node : nodes) {
             node.awaitReady();
@@ -67,18 +69,28 @@ class ConvergenceIT {
         String id = "n" + random.nextInt(6);
         int value = random.nextInt(1000);
         switch (random.nextInt(6)) {
-            case 0, 1 -> node.api().body("{\"type\":\"FACT\",\"properties\":{\"v\":" + value + ",\"by\":\"" + node.nodeId()
-                    + "\"}}").put("/api/nodes/" + id);
-            case 2 -> node.api().body("{\"properties\":{\"p" + random.nextInt(3) + "\":" + value + "}}").patch("/api/nodes/" + id);
+            case 0, 1 ->
+                node.api()
+                        .body("{\"type\":\"FACT\",\"properties\":{\"v\":" + value + ",\"by\":\"" + node.nodeId()
+                                + "\"}}")
+                        .put("/api/nodes/" + id);
+            case 2 ->
+                node.api()
+                        .body("{\"properties\":{\"p" + random.nextInt(3) + "\":" + value + "}}")
+                        .patch("/api/nodes/" + id);
             case 3 -> node.api().delete("/api/nodes/" + id);
-            case 4 -> node.api().body("{\"type\":\"LINK\",\"source\":\"" + id + "\",\"target\":\"n" + random.nextInt(6)
-                    + "\",\"properties\":{\"w\":" + value + "}}").put("/api/edges/e" + random.nextInt(4));
+            case 4 ->
+                node.api()
+                        .body("{\"type\":\"LINK\",\"source\":\"" + id + "\",\"target\":\"n" + random.nextInt(6)
+                                + "\",\"properties\":{\"w\":" + value + "}}")
+                        .put("/api/edges/e" + random.nextInt(4));
             default -> node.api().delete("/api/edges/e" + random.nextInt(4));
         }
     }
 
     private Set<String> digests() {
-        return nodes.stream().map(n -> n.api().get("/api/sync/digest").jsonPath().getString("sha256"))
+        return nodes.stream()
+                .map(n -> n.api().get("/api/sync/digest").jsonPath().getString("sha256"))
                 .collect(Collectors.toSet());
     }
 
@@ -113,8 +125,10 @@ class ConvergenceIT {
         }
         replayed += all.size();
 
-        await("the same graph on all three nodes (seed " + seed + ")").atMost(Duration.ofSeconds(180))
-                .pollInterval(Duration.ofMillis(500)).until(() -> digests().size() == 1);
+        await("the same graph on all three nodes (seed " + seed + ")")
+                .atMost(Duration.ofSeconds(180))
+                .pollInterval(Duration.ofMillis(500))
+                .until(() -> digests().size() == 1);
         String graphOnFirst = nodes.get(0).api().get("/api/nodes?limit=1000").asString();
         for (NodeProcess node : nodes) {
             assertEquals(graphOnFirst, node.api().get("/api/nodes?limit=1000").asString());

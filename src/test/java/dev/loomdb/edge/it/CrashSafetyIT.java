@@ -39,8 +39,10 @@ class CrashSafetyIT {
         String suffix = Infra.suffix();
         prefix = "w-" + suffix + "-";
         broker = new StandaloneBroker(root.resolve("broker")).start();
-        a = NodeProcess.create(root, "a-" + suffix, "crash-" + suffix, "127.0.0.1", broker.port(), false).start();
-        b = NodeProcess.create(root, "b-" + suffix, "crash-" + suffix, "127.0.0.1", broker.port(), false).start();
+        a = NodeProcess.create(root, "a-" + suffix, "crash-" + suffix, "127.0.0.1", broker.port(), false)
+                .start();
+        b = NodeProcess.create(root, "b-" + suffix, "crash-" + suffix, "127.0.0.1", broker.port(), false)
+                .start();
         a.awaitReady();
         b.awaitReady();
     }
@@ -84,20 +86,24 @@ class CrashSafetyIT {
     }
 
     private long countOnB() throws Exception {
-        try (Connection sql = b.sql(); Statement s = sql.createStatement();
-                ResultSet rs = s.executeQuery("SELECT count(*), coalesce(sum((properties->>'n')::bigint), 0) FROM loom.nodes"
-                        + " WHERE id LIKE '" + prefix + "%' AND NOT tombstone")) {
+        try (Connection sql = b.sql();
+                Statement s = sql.createStatement();
+                ResultSet rs =
+                        s.executeQuery("SELECT count(*), coalesce(sum((properties->>'n')::bigint), 0) FROM loom.nodes"
+                                + " WHERE id LIKE '" + prefix + "%' AND NOT tombstone")) {
             rs.next();
             return rs.getLong(1);
         }
     }
 
     private void assertBHasEveryRow() throws Exception {
-        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
+        await().atMost(Duration.ofSeconds(120))
+                .pollInterval(Duration.ofMillis(500))
                 .untilAsserted(() -> assertEquals(ROWS, countOnB(), "rows on B"));
-        try (Connection sql = b.sql(); Statement s = sql.createStatement();
-                ResultSet rs = s.executeQuery("SELECT sum((properties->>'n')::bigint) FROM loom.nodes WHERE id LIKE '"
-                        + prefix + "%'")) {
+        try (Connection sql = b.sql();
+                Statement s = sql.createStatement();
+                ResultSet rs = s.executeQuery(
+                        "SELECT sum((properties->>'n')::bigint) FROM loom.nodes WHERE id LIKE '" + prefix + "%'")) {
             rs.next();
             assertEquals((long) ROWS * (ROWS - 1) / 2, rs.getLong(1), "every row arrives with its own properties");
         }
@@ -122,11 +128,15 @@ class CrashSafetyIT {
         await().atMost(Duration.ofSeconds(60)).until(() -> committed.get() >= TRANSACTIONS / 4);
         broker.stop();
         await().atMost(Duration.ofSeconds(30)).until(() -> committed.get() >= TRANSACTIONS / 2);
-        await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> b.api().get("/q/health/ready").then()
-                .statusCode(503).body("checks.find { it.name == 'loom-sync' }.data.brokerConnected", equalTo(false)));
+        await().atMost(Duration.ofSeconds(15))
+                .untilAsserted(() -> b.api()
+                        .get("/q/health/ready")
+                        .then()
+                        .statusCode(503)
+                        .body("checks.find { it.name == 'loom-sync' }.data.brokerConnected", equalTo(false)));
         broker.start();
-        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> b.api().get("/q/health/ready").then()
-                .statusCode(200));
+        await().atMost(Duration.ofSeconds(30))
+                .untilAsserted(() -> b.api().get("/q/health/ready").then().statusCode(200));
         writer.get(120, TimeUnit.SECONDS);
         assertBHasEveryRow();
     }
@@ -136,15 +146,22 @@ class CrashSafetyIT {
         a.stop();
         a.with("loom.debounce", "30s").start().awaitReady(); // a window far longer than the test
         long captured = a.api().get("/api/sync/status").jsonPath().getLong("counters.captured");
-        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
-            s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('" + prefix + "last-words', 'FACT', '{}')");
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement()) {
+            s.execute(
+                    "INSERT INTO loom.nodes (id, type, properties) VALUES ('" + prefix + "last-words', 'FACT', '{}')");
         }
-        await().atMost(Duration.ofSeconds(10)).until(() ->
-                a.api().get("/api/sync/status").jsonPath().getLong("counters.captured") > captured);
-        assertEquals(404, b.api().get("/api/nodes/" + prefix + "last-words").statusCode(),
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> a.api().get("/api/sync/status").jsonPath().getLong("counters.captured") > captured);
+        assertEquals(
+                404,
+                b.api().get("/api/nodes/" + prefix + "last-words").statusCode(),
                 "the change is still waiting in the window");
         a.stop(); // SIGTERM: the open window is published before the node exits
-        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> b.api().get("/api/nodes/" + prefix + "last-words")
-                .then().statusCode(200));
+        await().atMost(Duration.ofSeconds(20))
+                .untilAsserted(() -> b.api()
+                        .get("/api/nodes/" + prefix + "last-words")
+                        .then()
+                        .statusCode(200));
     }
 }

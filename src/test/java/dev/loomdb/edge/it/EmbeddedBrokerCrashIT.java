@@ -20,8 +20,9 @@ class EmbeddedBrokerCrashIT {
 
     private final String suffix = Infra.suffix();
     private final int port = Infra.freePort();
-    private final NodeProcess hub = NodeProcess.create(Infra.workDir("broker-crash"), "hub-" + suffix, "hub-" + suffix,
-            "127.0.0.1", port, true).with("loom.embedded.broker.autosave-interval", "1s");
+    private final NodeProcess hub = NodeProcess.create(
+                    Infra.workDir("broker-crash"), "hub-" + suffix, "hub-" + suffix, "127.0.0.1", port, true)
+            .with("loom.embedded.broker.autosave-interval", "1s");
 
     @AfterEach
     void stop() {
@@ -42,12 +43,14 @@ class EmbeddedBrokerCrashIT {
         hub.start().awaitReady();
 
         try (MqttProbe peer = new MqttProbe("127.0.0.1", port, "loom/t/#", peerId, false)) {
-            await("the message queued before the kill").atMost(Duration.ofSeconds(20))
-                    .until(() -> peer.messages().stream().anyMatch(m -> m.topic().equals("loom/t/queued")));
+            await("the message queued before the kill")
+                    .atMost(Duration.ofSeconds(20))
+                    .until(() ->
+                            peer.messages().stream().anyMatch(m -> m.topic().equals("loom/t/queued")));
         }
         assertTrue(hub.log().contains("saved sessions were made loadable again"), hub.logTail());
-        assertFalse(hub.log().contains("MQTTMessageLogger"), "the broker does not log every MQTT packet: "
-                + hub.logTail());
+        assertFalse(
+                hub.log().contains("MQTTMessageLogger"), "the broker does not log every MQTT packet: " + hub.logTail());
     }
 
     /**
@@ -59,9 +62,11 @@ class EmbeddedBrokerCrashIT {
     private void publishAndAwaitSave(MqttProbe publisher, Path store, String topic) throws Exception {
         byte[] payload = (topic + "-" + suffix).getBytes(StandardCharsets.UTF_8);
         publisher.publish(topic, payload);
-        await("a save of the broker's store holding " + topic).atMost(Duration.ofSeconds(10))
+        await("a save of the broker's store holding " + topic)
+                .atMost(Duration.ofSeconds(10))
                 .pollInterval(Duration.ofMillis(100))
-                .until(() -> Files.exists(store) && new String(Files.readAllBytes(store), StandardCharsets.ISO_8859_1)
-                        .contains(new String(payload, StandardCharsets.ISO_8859_1)));
+                .until(() -> Files.exists(store)
+                        && new String(Files.readAllBytes(store), StandardCharsets.ISO_8859_1)
+                                .contains(new String(payload, StandardCharsets.ISO_8859_1)));
     }
 }

@@ -66,7 +66,8 @@ public final class Infra {
                 java.util.stream.Stream<Path> files = Files.list(Path.of("src/main/resources/db/migration"))) {
             s.execute("CREATE SCHEMA loom");
             for (Path file : files.sorted(java.util.Comparator.comparingInt(
-                    f -> Integer.parseInt(f.getFileName().toString().replaceAll("^V(\\d+)__.*", "$1")))).toList()) {
+                            f -> Integer.parseInt(f.getFileName().toString().replaceAll("^V(\\d+)__.*", "$1"))))
+                    .toList()) {
                 s.execute(Files.readString(file));
             }
         }
@@ -93,8 +94,8 @@ public final class Infra {
                 s.execute("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = '"
                         + origin + "'");
             }
-            s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '"
-                    + name + "' AND NOT active");
+            s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + name
+                    + "' AND NOT active");
             s.execute("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
         } catch (SQLException e) {
             System.err.println("could not drop test database " + name + ": " + e.getMessage());

@@ -63,16 +63,22 @@ public final class MqttProbe implements AutoCloseable {
     private void connect() throws Exception {
         CompletableFuture<Void> ready = new CompletableFuture<>();
         context.runOnContext(v -> {
-            MqttClientOptions options = new MqttClientOptions().setClientId(clientId).setCleanSession(cleanSession)
-                    .setMaxMessageSize(16 * 1024 * 1024).setMaxInflightQueue(10_000);
+            MqttClientOptions options = new MqttClientOptions()
+                    .setClientId(clientId)
+                    .setCleanSession(cleanSession)
+                    .setMaxMessageSize(16 * 1024 * 1024)
+                    .setMaxInflightQueue(10_000);
             MqttClient next = MqttClient.create(vertx, options);
-            next.publishHandler(m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
+            next.publishHandler(
+                    m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
             next.closeHandler(x -> {
                 if (filter != null && !closing && !retired.contains(next)) {
-                    vertx.setTimer(300, id -> vertx.executeBlocking(() -> {
-                        reconnect();
-                        return null;
-                    }));
+                    vertx.setTimer(
+                            300,
+                            id -> vertx.executeBlocking(() -> {
+                                reconnect();
+                                return null;
+                            }));
                 }
             });
             next.publishCompletionHandler(id -> {
@@ -82,7 +88,8 @@ public final class MqttProbe implements AutoCloseable {
                 }
             });
             next.connect(port, host)
-                    .compose(ack -> filter == null ? io.vertx.core.Future.succeededFuture(0) : next.subscribe(filter, 1))
+                    .compose(
+                            ack -> filter == null ? io.vertx.core.Future.succeededFuture(0) : next.subscribe(filter, 1))
                     .onSuccess(x -> {
                         client = next;
                         ready.complete(null);

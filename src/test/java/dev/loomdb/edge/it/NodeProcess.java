@@ -40,7 +40,12 @@ public final class NodeProcess implements AutoCloseable {
     private Process process;
     private final List<String> jvmArgs = new ArrayList<>();
 
-    private NodeProcess(String nodeId, Path workDir, Map<String, String> properties, int httpPort, String database,
+    private NodeProcess(
+            String nodeId,
+            Path workDir,
+            Map<String, String> properties,
+            int httpPort,
+            String database,
             int postgresPort) {
         this.nodeId = nodeId;
         this.workDir = workDir;
@@ -54,8 +59,8 @@ public final class NodeProcess implements AutoCloseable {
      * A node with its own database (embedded PostgreSQL, or a new database on the machine's), connected
      * to the given broker, or embedding one when {@code embedBrokerPort} is not null.
      */
-    public static NodeProcess create(Path root, String nodeId, String mesh, String brokerHost, int brokerPort,
-            boolean embedBroker) {
+    public static NodeProcess create(
+            Path root, String nodeId, String mesh, String brokerHost, int brokerPort, boolean embedBroker) {
         Path workDir = root.resolve(nodeId);
         Map<String, String> props = new LinkedHashMap<>();
         int httpPort = Infra.freePort();
@@ -114,7 +119,8 @@ public final class NodeProcess implements AutoCloseable {
             properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
             command.add("-jar");
             command.add(Path.of(System.getProperty("loom.it.app", "target/quarkus-app/quarkus-run.jar"))
-                    .toAbsolutePath().toString());
+                    .toAbsolutePath()
+                    .toString());
             Path log = workDir.resolve("node.log");
             process = new ProcessBuilder(command)
                     .directory(workDir.toFile())
@@ -128,11 +134,13 @@ public final class NodeProcess implements AutoCloseable {
     }
 
     public NodeProcess awaitReady() {
-        await("node " + nodeId + " ready").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(250))
+        await("node " + nodeId + " ready")
+                .atMost(Duration.ofSeconds(90))
+                .pollInterval(Duration.ofMillis(250))
                 .until(() -> {
                     if (!process.isAlive()) {
-                        throw new IllegalStateException("node " + nodeId + " exited with " + process.exitValue()
-                                + "; its log:\n" + logTail());
+                        throw new IllegalStateException(
+                                "node " + nodeId + " exited with " + process.exitValue() + "; its log:\n" + logTail());
                     }
                     return ready();
                 });
@@ -141,9 +149,11 @@ public final class NodeProcess implements AutoCloseable {
 
     private boolean ready() {
         try {
-            HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + httpPort + "/q/health/ready")).timeout(Duration.ofSeconds(2))
-                    .build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> response = HTTP.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/q/health/ready"))
+                            .timeout(Duration.ofSeconds(2))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             return response.statusCode() == 200;
         } catch (IOException e) {
             return false;
@@ -204,8 +214,8 @@ public final class NodeProcess implements AutoCloseable {
 
     /** A plain SQL connection to another database of this node's PostgreSQL server. */
     public Connection sql(String otherDatabase) throws SQLException {
-        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + postgresPort + "/" + otherDatabase, "postgres",
-                "");
+        return DriverManager.getConnection(
+                "jdbc:postgresql://127.0.0.1:" + postgresPort + "/" + otherDatabase, "postgres", "");
     }
 
     /** The name of this node's database on its PostgreSQL server. */
@@ -232,24 +242,28 @@ public final class NodeProcess implements AutoCloseable {
 
     /** How far this node's slot is confirmed, as a byte position in the WAL. */
     public long confirmedFlushLsn(Connection sql) throws SQLException {
-        try (java.sql.Statement s = sql.createStatement(); java.sql.ResultSet rs = s.executeQuery(
-                "SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = '" + slot() + "'")) {
+        try (java.sql.Statement s = sql.createStatement();
+                java.sql.ResultSet rs = s.executeQuery(
+                        "SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = '"
+                                + slot() + "'")) {
             return rs.next() ? rs.getLong(1) : -1;
         }
     }
 
     /** How far the WAL sender serving this node's slot has read, as a byte position in the WAL; -1 when none serves it. */
     public long walSenderSentLsn(Connection sql) throws SQLException {
-        try (java.sql.Statement s = sql.createStatement(); java.sql.ResultSet rs = s.executeQuery(
-                "SELECT r.sent_lsn - '0/0'::pg_lsn FROM pg_replication_slots s JOIN pg_stat_replication r"
-                        + " ON r.pid = s.active_pid WHERE s.slot_name = '" + slot() + "'")) {
+        try (java.sql.Statement s = sql.createStatement();
+                java.sql.ResultSet rs = s.executeQuery(
+                        "SELECT r.sent_lsn - '0/0'::pg_lsn FROM pg_replication_slots s JOIN pg_stat_replication r"
+                                + " ON r.pid = s.active_pid WHERE s.slot_name = '" + slot() + "'")) {
             return rs.next() ? rs.getLong(1) : -1;
         }
     }
 
     /** A plain SQL connection to this node's database, as psql or an app would have. */
     public Connection sql() throws SQLException {
-        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + postgresPort + "/" + database, "postgres", "");
+        return DriverManager.getConnection(
+                "jdbc:postgresql://127.0.0.1:" + postgresPort + "/" + database, "postgres", "");
     }
 
     @Override

@@ -56,8 +56,8 @@ class OperationsIT {
 
     /** A, which embeds the broker in the one-machine mode, and B. */
     private NodeProcess[] twoNodes(String aName, String bName) {
-        NodeProcess a = NodeProcess.create(root, aName + "-" + suffix, mesh, Infra.brokerHost(), brokerPort,
-                !Infra.external());
+        NodeProcess a =
+                NodeProcess.create(root, aName + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, !Infra.external());
         NodeProcess b = NodeProcess.create(root, bName + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, false);
         closing.add(a);
         closing.add(b);
@@ -65,12 +65,16 @@ class OperationsIT {
     }
 
     private static void put(NodeProcess node, String id, String type, String properties) {
-        node.api().body("{\"type\":\"" + type + "\",\"properties\":" + properties + "}").put("/api/nodes/" + id).then()
+        node.api()
+                .body("{\"type\":\"" + type + "\",\"properties\":" + properties + "}")
+                .put("/api/nodes/" + id)
+                .then()
                 .statusCode(201);
     }
 
     private static void awaitNode(NodeProcess node, String id) {
-        await().atMost(SYNC).untilAsserted(() -> node.api().get("/api/nodes/" + id).then().statusCode(200));
+        await().atMost(SYNC)
+                .untilAsserted(() -> node.api().get("/api/nodes/" + id).then().statusCode(200));
     }
 
     private static JsonPath status(NodeProcess node) {
@@ -85,7 +89,11 @@ class OperationsIT {
         put(a, "before", "Item", "{}");
         awaitNode(b, "before");
 
-        b.api().post("/api/sync/stop").then().statusCode(200).body("running", equalTo(false))
+        b.api()
+                .post("/api/sync/stop")
+                .then()
+                .statusCode(200)
+                .body("running", equalTo(false))
                 .body("changed", equalTo(true));
         b.api().post("/api/sync/stop").then().statusCode(200).body("changed", equalTo(false));
         b.api().get("/q/health/ready").then().statusCode(503);
@@ -96,7 +104,8 @@ class OperationsIT {
         for (int i = 0; i < 3; i++) {
             put(b, "from-b-" + i, "Item", "{\"i\":" + i + "}");
         }
-        try (Connection sql = b.sql(); Statement s = sql.createStatement()) {
+        try (Connection sql = b.sql();
+                Statement s = sql.createStatement()) {
             s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('from-b-sql', 'Item', '{}')");
         }
         // A's changes are with the broker, yet the stopped B applies none of them; B's own wait in its slot.
@@ -129,7 +138,8 @@ class OperationsIT {
             JsonPath after = status(b);
             assertEquals(before.getLong(peerA + ".changesReceived"), after.getLong(peerA + ".changesReceived"));
             assertEquals(before.getString(peerA + ".lastHlc"), after.getString(peerA + ".lastHlc"));
-            assertTrue(after.getLong("counters.applied") >= before.getLong("counters.applied"),
+            assertTrue(
+                    after.getLong("counters.applied") >= before.getLong("counters.applied"),
                     "counters continue across restarts");
             assertTrue(after.getLong("counters.published") >= before.getLong("counters.published"));
         });
@@ -139,7 +149,9 @@ class OperationsIT {
     void watchersSeeRemoteChangesLiveAndMetricsHoldTheLatency() throws Exception {
         NodeProcess[] nodes = twoNodes("a", "b");
         NodeProcess a = nodes[0].start().awaitReady();
-        NodeProcess b = nodes[1].with("quarkus.log.console.json.enabled", "true").start().awaitReady();
+        NodeProcess b = nodes[1].with("quarkus.log.console.json.enabled", "true")
+                .start()
+                .awaitReady();
 
         SseClient people = new SseClient(b.httpPort(), "/api/sync/events?kind=remote-change&type=Person");
         closing.add(people);
@@ -150,7 +162,8 @@ class OperationsIT {
         put(a, "robot-1", "Robot", "{}");
         put(a, "ada", "Person", "{\"name\":\"Ada\"}");
 
-        SseClient.Event ada = people.awaitEvent(Duration.ofSeconds(10), e -> e.data().contains("\"ada\""));
+        SseClient.Event ada =
+                people.awaitEvent(Duration.ofSeconds(10), e -> e.data().contains("\"ada\""));
         JsonPath event = new JsonPath(ada.data());
         assertEquals("remote-change", ada.name());
         assertEquals("Ada", event.getString("change.properties.name"));
@@ -158,14 +171,22 @@ class OperationsIT {
         assertTrue(event.getDouble("latencyMs") >= 0, ada.data());
         everything.awaitEvent(Duration.ofSeconds(10), e -> e.data().contains("\"robot-1\""));
         for (SseClient.Event e : people.events()) {
-            assertTrue(e.name().equals("subscribed") || (e.name().equals("remote-change")
-                    && e.data().contains("\"type\":\"Person\"")), "filtered out: " + e);
+            assertTrue(
+                    e.name().equals("subscribed")
+                            || (e.name().equals("remote-change") && e.data().contains("\"type\":\"Person\"")),
+                    "filtered out: " + e);
         }
 
-        b.api().accept("text/event-stream").get("/api/sync/events?kind=nope").then().statusCode(400)
-                .contentType("application/problem+json").body("detail", containsString("remote-change"));
+        b.api()
+                .accept("text/event-stream")
+                .get("/api/sync/events?kind=nope")
+                .then()
+                .statusCode(400)
+                .contentType("application/problem+json")
+                .body("detail", containsString("remote-change"));
 
-        String metrics = b.api().get("/q/metrics").then().statusCode(200).extract().asString();
+        String metrics =
+                b.api().get("/q/metrics").then().statusCode(200).extract().asString();
         Matcher count = Pattern.compile("(?m)^loom_propagation_latency_seconds_count(?:\\{[^}]*\\})? (\\S+)")
                 .matcher(metrics);
         assertTrue(count.find(), "the latency histogram is exported");
@@ -191,8 +212,11 @@ class OperationsIT {
         NodeProcess[] nodes = twoNodes("a", "b");
         NodeProcess a = nodes[0].with("loom.debounce", "0").start().awaitReady();
         NodeProcess b = nodes[1].with("loom.circuit-breaker.threshold", "3")
-                .with("loom.circuit-breaker.reset", "2s").start().awaitReady();
-        try (Connection sql = b.sql(); Statement s = sql.createStatement()) {
+                .with("loom.circuit-breaker.reset", "2s")
+                .start()
+                .awaitReady();
+        try (Connection sql = b.sql();
+                Statement s = sql.createStatement()) {
             s.execute("CREATE FUNCTION loom.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
                     + " IF NEW.type = 'Poison' THEN RAISE EXCEPTION 'poison refused by a local trigger'; END IF;"
                     + " RETURN NEW; END $$");
@@ -211,11 +235,15 @@ class OperationsIT {
         put(a, "healthy", "Item", "{}"); // arrives while the breaker is open: parked, not lost
         await().atMost(SYNC).until(() -> status(b).getInt(peerA + ".parked") >= 5);
         b.api().get("/api/nodes/healthy").then().statusCode(404);
-        assertTrue(b.api().get("/q/metrics").asString()
+        assertTrue(b.api()
+                .get("/q/metrics")
+                .asString()
                 .contains("loom_circuit_breaker_state{peer=\"" + a.nodeId() + "\"} 2.0"));
-        watcher.awaitEvent(SYNC, e -> "circuit-open".equals(e.name()) && e.data().contains(a.nodeId()));
+        watcher.awaitEvent(
+                SYNC, e -> "circuit-open".equals(e.name()) && e.data().contains(a.nodeId()));
 
-        try (Connection sql = b.sql(); Statement s = sql.createStatement()) {
+        try (Connection sql = b.sql();
+                Statement s = sql.createStatement()) {
             s.execute("DROP TRIGGER refuse_poison ON loom.nodes");
         }
         for (int i = 0; i < 4; i++) {
@@ -233,15 +261,18 @@ class OperationsIT {
     @Test
     void historyIsBoundedSurvivesRestartsAndReplays() throws Exception {
         NodeProcess[] nodes = twoNodes("a", "b");
-        NodeProcess a = nodes[0].with("loom.history.enabled", "true").with("loom.history.max-entries", "4").start()
+        NodeProcess a = nodes[0].with("loom.history.enabled", "true")
+                .with("loom.history.max-entries", "4")
+                .start()
                 .awaitReady();
         NodeProcess b = nodes[1].start().awaitReady();
         for (int i = 0; i < 10; i++) { // one envelope each (debounce 0); recorded in the order published
             put(a, "h-" + i, "Item", "{\"i\":" + i + "}");
         }
         awaitNode(b, "h-9");
-        await().atMost(SYNC).until(() -> a.api().get("/api/sync/history").jsonPath().getList("entries")
-                .stream().anyMatch(e -> e.toString().contains("h-9")));
+        await().atMost(SYNC)
+                .until(() -> a.api().get("/api/sync/history").jsonPath().getList("entries").stream()
+                        .anyMatch(e -> e.toString().contains("h-9")));
         JsonPath history = a.api().get("/api/sync/history").jsonPath();
         assertEquals(4, history.getList("entries").size(), "bounded by loom.history.max-entries");
         assertEquals(List.of("h-6", "h-7", "h-8", "h-9"), history.getList("entries.change.id"));
@@ -250,24 +281,36 @@ class OperationsIT {
 
         a.stop();
         a.start().awaitReady();
-        assertEquals(history.getList("entries.seq"), a.api().get("/api/sync/history").jsonPath().getList("entries.seq"),
+        assertEquals(
+                history.getList("entries.seq"),
+                a.api().get("/api/sync/history").jsonPath().getList("entries.seq"),
                 "the history survives a restart");
         long first = history.getLong("entries[0].seq");
-        JsonPath page = a.api().get("/api/sync/history?since=" + first + "&limit=2").jsonPath();
+        JsonPath page =
+                a.api().get("/api/sync/history?since=" + first + "&limit=2").jsonPath();
         assertEquals(List.of("h-7", "h-8"), page.getList("entries.change.id"));
 
         long superseded = status(b).getLong("counters.superseded");
         try (MqttProbe probe = new MqttProbe(Infra.brokerHost(), brokerPort, "loom/" + mesh + "/changes/#")) {
-            a.api().body("{\"from\":" + first + "}").post("/api/sync/history/replay").then().statusCode(200)
+            a.api()
+                    .body("{\"from\":" + first + "}")
+                    .post("/api/sync/history/replay")
+                    .then()
+                    .statusCode(200)
                     .body("replayed", equalTo(4));
-            await().atMost(SYNC).until(() -> probe.messages().stream()
-                    .map(m -> new String(m.payload(), StandardCharsets.UTF_8))
-                    .anyMatch(text -> text.contains("\"h-6\"") && text.contains("\"h-9\"")));
+            await().atMost(SYNC)
+                    .until(() -> probe.messages().stream()
+                            .map(m -> new String(m.payload(), StandardCharsets.UTF_8))
+                            .anyMatch(text -> text.contains("\"h-6\"") && text.contains("\"h-9\"")));
         }
         await().atMost(SYNC).until(() -> status(b).getLong("counters.superseded") >= superseded + 4);
         b.api().get("/api/nodes/h-9").then().body("version", equalTo(1)); // replaying changed nothing
 
-        a.api().body("{\"from\":5,\"to\":2}").post("/api/sync/history/replay").then().statusCode(400)
+        a.api()
+                .body("{\"from\":5,\"to\":2}")
+                .post("/api/sync/history/replay")
+                .then()
+                .statusCode(400)
                 .contentType("application/problem+json");
         a.api().delete("/api/sync/history").then().statusCode(200).body("removed", equalTo(4));
         a.api().get("/api/sync/history").then().body("entries.size()", equalTo(0));

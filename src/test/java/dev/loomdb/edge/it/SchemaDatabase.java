@@ -30,11 +30,11 @@ public final class SchemaDatabase implements AutoCloseable {
         if (Infra.external()) {
             String external = "loom_it_" + name + "_" + Infra.suffix();
             Infra.createExternalDatabase(external);
-            database = new SchemaDatabase(Infra.EXTERNAL_PG + external, "postgresql://127.0.0.1:5432/" + external,
-                    null, external);
+            database = new SchemaDatabase(
+                    Infra.EXTERNAL_PG + external, "postgresql://127.0.0.1:5432/" + external, null, external);
         } else {
-            EmbeddedPostgresServer server = EmbeddedPostgresServer.start(Infra.workDir(name).resolve("pg"),
-                    Infra.freePort());
+            EmbeddedPostgresServer server =
+                    EmbeddedPostgresServer.start(Infra.workDir(name).resolve("pg"), Infra.freePort());
             database = new SchemaDatabase("jdbc:" + server.reactiveUrl(), server.reactiveUrl(), server, null);
         }
         try (Connection connection = database.connect()) {

@@ -17,8 +17,7 @@ import java.util.stream.Stream;
 public final class SseClient implements AutoCloseable {
 
     /** One event: its name (the kind) and its data. */
-    public record Event(String name, String data) {
-    }
+    public record Event(String name, String data) {}
 
     private final List<Event> events = new CopyOnWriteArrayList<>();
     private final CompletableFuture<HttpResponse<Stream<String>>> response;
@@ -26,7 +25,9 @@ public final class SseClient implements AutoCloseable {
 
     public SseClient(int httpPort, String pathAndQuery) {
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + pathAndQuery))
-                .header("Accept", "text/event-stream").GET().build();
+                .header("Accept", "text/event-stream")
+                .GET()
+                .build();
         response = HttpClient.newHttpClient().sendAsync(request, HttpResponse.BodyHandlers.ofLines());
         response.thenAccept(r -> {
             status = r.statusCode();
@@ -50,7 +51,8 @@ public final class SseClient implements AutoCloseable {
 
     /** Waits for the stream's opening event: from then on, every event is delivered. */
     public SseClient awaitSubscribed() {
-        await().atMost(Duration.ofSeconds(15)).until(() -> events.stream().anyMatch(e -> "subscribed".equals(e.name())));
+        await().atMost(Duration.ofSeconds(15))
+                .until(() -> events.stream().anyMatch(e -> "subscribed".equals(e.name())));
         return this;
     }
 
@@ -68,8 +70,8 @@ public final class SseClient implements AutoCloseable {
     }
 
     public Event awaitEvent(Duration bound, Predicate<Event> which) {
-        return await().atMost(bound).until(() -> events.stream().filter(which).findFirst().orElse(null),
-                java.util.Objects::nonNull);
+        return await().atMost(bound)
+                .until(() -> events.stream().filter(which).findFirst().orElse(null), java.util.Objects::nonNull);
     }
 
     @Override

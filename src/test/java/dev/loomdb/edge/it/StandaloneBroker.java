@@ -32,18 +32,22 @@ public final class StandaloneBroker implements AutoCloseable {
         if (Infra.external()) {
             // Started as root, Mosquitto drops to its own user: it must be able to write its persistence file here,
             // or a restart silently loses the messages queued for persistent sessions.
-            Files.setPosixFilePermissions(dataDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+            Files.setPosixFilePermissions(
+                    dataDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
             Path conf = dataDir.resolve("mosquitto.conf");
-            Files.write(conf, List.of(
-                    "listener " + port + " 127.0.0.1",
-                    "allow_anonymous true",
-                    "persistence true",
-                    "persistence_location " + dataDir.toAbsolutePath() + "/",
-                    "max_queued_messages 0",
-                    "max_inflight_messages 100"));
+            Files.write(
+                    conf,
+                    List.of(
+                            "listener " + port + " 127.0.0.1",
+                            "allow_anonymous true",
+                            "persistence true",
+                            "persistence_location " + dataDir.toAbsolutePath() + "/",
+                            "max_queued_messages 0",
+                            "max_inflight_messages 100"));
             mosquitto = new ProcessBuilder("mosquitto", "-c", conf.toString())
                     .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.resolve("mosquitto.log").toFile()))
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                            dataDir.resolve("mosquitto.log").toFile()))
                     .start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (!listening() && System.nanoTime() < deadline) {

@@ -31,7 +31,9 @@ class TombstoneRetentionIT {
         String host = Infra.brokerHost();
         int port = Infra.brokerPort();
         node = NodeProcess.create(Infra.workDir("tombstones"), "t-" + suffix, mesh, host, port, !Infra.external())
-                .with("loom.tombstone.retention", "3s").with("loom.tombstone.purge-interval", "500ms").start()
+                .with("loom.tombstone.retention", "3s")
+                .with("loom.tombstone.purge-interval", "500ms")
+                .start()
                 .awaitReady();
         probe = new MqttProbe(host, port, null);
     }
@@ -47,7 +49,8 @@ class TombstoneRetentionIT {
     }
 
     private boolean rowExists(String id) throws Exception {
-        try (Connection sql = node.sql(); Statement s = sql.createStatement();
+        try (Connection sql = node.sql();
+                Statement s = sql.createStatement();
                 ResultSet rs = s.executeQuery("SELECT 1 FROM loom.nodes WHERE id = '" + id + "'")) {
             return rs.next();
         }
@@ -55,26 +58,31 @@ class TombstoneRetentionIT {
 
     @Test
     void tombstonesArePurgedAfterTheRetention() throws Exception {
-        node.api().body("{\"type\":\"FACT\"}").put("/api/nodes/short-lived").then().statusCode(201);
+        node.api()
+                .body("{\"type\":\"FACT\"}")
+                .put("/api/nodes/short-lived")
+                .then()
+                .statusCode(201);
         node.api().delete("/api/nodes/short-lived").then().statusCode(204);
         assertTrue(rowExists("short-lived"), "the delete is first kept as a tombstone");
         await().atMost(Duration.ofSeconds(15)).until(() -> !rowExists("short-lived"));
-        await().atMost(Duration.ofSeconds(5)).until(() ->
-                node.api().get("/api/sync/digest").jsonPath().getLong("tombstones") == 0);
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> node.api().get("/api/sync/digest").jsonPath().getLong("tombstones") == 0);
     }
 
     @Test
     void aMessageOlderThanTheRetentionIsRejected() throws Exception {
         long old = (System.currentTimeMillis() - 60_000) << 16;
-        Change stale = new Change(Change.Op.UPDATE, Change.Kind.NODE, "zombie", "FACT", "{}", null, null, old, 1,
-                "far-away", false);
-        byte[] payload = new EnvelopeCodec(new ObjectMapper()).encode(
-                new Envelope(1, mesh, "far-away", 1, 1, "0/1", Instant.now(), 1, List.of(stale)));
+        Change stale = new Change(
+                Change.Op.UPDATE, Change.Kind.NODE, "zombie", "FACT", "{}", null, null, old, 1, "far-away", false);
+        byte[] payload = new EnvelopeCodec(new ObjectMapper())
+                .encode(new Envelope(1, mesh, "far-away", 1, 1, "0/1", Instant.now(), 1, List.of(stale)));
         probe.publish("loom/" + mesh + "/changes/far-away", payload);
-        await().atMost(Duration.ofSeconds(15)).until(() ->
-                node.api().get("/api/sync/status").jsonPath().getLong("counters.rejected") == 1);
+        await().atMost(Duration.ofSeconds(15))
+                .until(() -> node.api().get("/api/sync/status").jsonPath().getLong("counters.rejected") == 1);
         node.api().get("/api/nodes/zombie").then().statusCode(404);
-        try (Connection sql = node.sql(); Statement s = sql.createStatement();
+        try (Connection sql = node.sql();
+                Statement s = sql.createStatement();
                 ResultSet rs = s.executeQuery("SELECT reason FROM loom.rejected_messages")) {
             assertTrue(rs.next());
             assertTrue(rs.getString(1).contains("loom.tombstone.retention"), rs.getString(1));

@@ -51,9 +51,12 @@ class TwoNodeSyncIT {
         brokerHost = Infra.brokerHost();
         brokerPort = Infra.brokerPort();
         a = NodeProcess.create(root, "a-" + suffix, mesh, brokerHost, brokerPort, !Infra.external())
-                .with("loom.conflict.types.COUNTER", "highest-version").with("loom.conflict.types.DOC", "merge").start();
+                .with("loom.conflict.types.COUNTER", "highest-version")
+                .with("loom.conflict.types.DOC", "merge")
+                .start();
         b = NodeProcess.create(root, "b-" + suffix, mesh, brokerHost, brokerPort, false)
-                .with("loom.conflict.types.COUNTER", "highest-version").with("loom.conflict.types.DOC", "merge");
+                .with("loom.conflict.types.COUNTER", "highest-version")
+                .with("loom.conflict.types.DOC", "merge");
         a.awaitReady();
         b.start().awaitReady();
         probe = new MqttProbe(brokerHost, brokerPort, "loom/" + mesh + "/#");
@@ -77,25 +80,46 @@ class TwoNodeSyncIT {
     }
 
     private void awaitNode(NodeProcess node, String id, String path, Object expected) {
-        await().atMost(SYNC).untilAsserted(() -> node.api().get("/api/nodes/" + id).then()
-                .statusCode(200).body(path, equalTo(expected)));
+        await().atMost(SYNC)
+                .untilAsserted(() -> node.api()
+                        .get("/api/nodes/" + id)
+                        .then()
+                        .statusCode(200)
+                        .body(path, equalTo(expected)));
     }
 
     private void awaitAbsent(NodeProcess node, String kind, String id) {
-        await().atMost(SYNC).untilAsserted(() -> node.api().get("/api/" + kind + "/" + id).then().statusCode(404));
+        await().atMost(SYNC)
+                .untilAsserted(
+                        () -> node.api().get("/api/" + kind + "/" + id).then().statusCode(404));
     }
 
     @Test
     void restPutPatchAndDeleteOnAShowOnB() {
-        a.api().body("{\"type\":\"AGENT\",\"properties\":{\"name\":\"extractor\",\"level\":1}}")
-                .put("/api/nodes/agent-1").then().statusCode(201);
+        a.api()
+                .body("{\"type\":\"AGENT\",\"properties\":{\"name\":\"extractor\",\"level\":1}}")
+                .put("/api/nodes/agent-1")
+                .then()
+                .statusCode(201);
         awaitNode(b, "agent-1", "properties.name", "extractor");
-        b.api().get("/api/nodes/agent-1").then().body("type", equalTo("AGENT")).body("origin", equalTo(a.nodeId()))
+        b.api()
+                .get("/api/nodes/agent-1")
+                .then()
+                .body("type", equalTo("AGENT"))
+                .body("origin", equalTo(a.nodeId()))
                 .body("version", equalTo(1));
 
-        a.api().body("{\"properties\":{\"level\":2,\"name\":null}}").patch("/api/nodes/agent-1").then().statusCode(200);
+        a.api()
+                .body("{\"properties\":{\"level\":2,\"name\":null}}")
+                .patch("/api/nodes/agent-1")
+                .then()
+                .statusCode(200);
         awaitNode(b, "agent-1", "properties.level", 2);
-        b.api().get("/api/nodes/agent-1").then().body("properties.name", equalTo(null)).body("version", equalTo(2));
+        b.api()
+                .get("/api/nodes/agent-1")
+                .then()
+                .body("properties.name", equalTo(null))
+                .body("version", equalTo(2));
 
         a.api().delete("/api/nodes/agent-1").then().statusCode(204);
         awaitAbsent(b, "nodes", "agent-1");
@@ -103,8 +127,10 @@ class TwoNodeSyncIT {
 
     @Test
     void plainSqlWritesOnAShowOnB() throws Exception {
-        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
-            s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('fact-1', 'FACT', '{\"claim\": \"sky is blue\"}')");
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement()) {
+            s.execute(
+                    "INSERT INTO loom.nodes (id, type, properties) VALUES ('fact-1', 'FACT', '{\"claim\": \"sky is blue\"}')");
             awaitNode(b, "fact-1", "properties.claim", "sky is blue");
             s.execute("UPDATE loom.nodes SET properties = properties || '{\"confidence\": 0.9}' WHERE id = 'fact-1'");
             awaitNode(b, "fact-1", "properties.confidence", 0.9f);
@@ -122,15 +148,20 @@ class TwoNodeSyncIT {
     @Test
     void numbersKeepEveryDigitThroughRestAndSync() throws Exception {
         String exact = "12345678901234567890.123456789";
-        a.api().body("{\"type\":\"LEDGER\",\"properties\":{\"amount\":" + exact + ",\"rate\":1.50}}")
-                .put("/api/nodes/ledger-1").then().statusCode(201);
-        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
-            s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('ledger-2', 'LEDGER', '{\"amount\": " + exact
-                    + ", \"huge\": 1e400}')");
+        a.api()
+                .body("{\"type\":\"LEDGER\",\"properties\":{\"amount\":" + exact + ",\"rate\":1.50}}")
+                .put("/api/nodes/ledger-1")
+                .then()
+                .statusCode(201);
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement()) {
+            s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('ledger-2', 'LEDGER', '{\"amount\": "
+                    + exact + ", \"huge\": 1e400}')");
         }
         String query = "SELECT properties ->> 'amount', properties ->> 'rate', length(properties ->> 'huge')"
                 + " FROM loom.nodes WHERE id = ?";
-        try (Connection sql = b.sql(); PreparedStatement ps = sql.prepareStatement(query)) {
+        try (Connection sql = b.sql();
+                PreparedStatement ps = sql.prepareStatement(query)) {
             for (String id : List.of("ledger-1", "ledger-2")) {
                 ps.setString(1, id);
                 await().atMost(SYNC).until(() -> {
@@ -142,30 +173,63 @@ class TwoNodeSyncIT {
                     assertTrue(rs.next());
                     assertEquals(exact, rs.getString(1), id + " on B");
                     assertEquals(id.equals("ledger-1") ? "1.50" : null, rs.getString(2), id + " on B");
-                    assertEquals(id.equals("ledger-2") ? Integer.valueOf(401) : null, (Integer) rs.getObject(3), id + " on B");
+                    assertEquals(
+                            id.equals("ledger-2") ? Integer.valueOf(401) : null,
+                            (Integer) rs.getObject(3),
+                            id + " on B");
                 }
             }
         }
-        String onB = b.api().get("/api/nodes/ledger-1").then().statusCode(200).extract().asString().replaceAll("\\s", "");
+        String onB = b.api()
+                .get("/api/nodes/ledger-1")
+                .then()
+                .statusCode(200)
+                .extract()
+                .asString()
+                .replaceAll("\\s", "");
         assertTrue(onB.contains("\"amount\":" + exact) && onB.contains("\"rate\":1.50"), onB);
-        assertTrue(b.api().get("/api/nodes/ledger-2").asString().replaceAll("\\s", "").contains("\"amount\":" + exact));
+        assertTrue(b.api()
+                .get("/api/nodes/ledger-2")
+                .asString()
+                .replaceAll("\\s", "")
+                .contains("\"amount\":" + exact));
     }
 
     @Test
     void edgesSyncThroughRestAndSql() throws Exception {
-        a.api().body("{\"type\":\"DERIVED_FROM\",\"source\":\"fact-9\",\"target\":\"doc-9\",\"properties\":{\"w\":1}}")
-                .put("/api/edges/edge-1").then().statusCode(201);
-        await().atMost(SYNC).untilAsserted(() -> b.api().get("/api/edges/edge-1").then().statusCode(200)
-                .body("source", equalTo("fact-9")).body("target", equalTo("doc-9")).body("properties.w", equalTo(1)));
+        a.api()
+                .body("{\"type\":\"DERIVED_FROM\",\"source\":\"fact-9\",\"target\":\"doc-9\",\"properties\":{\"w\":1}}")
+                .put("/api/edges/edge-1")
+                .then()
+                .statusCode(201);
+        await().atMost(SYNC)
+                .untilAsserted(() -> b.api()
+                        .get("/api/edges/edge-1")
+                        .then()
+                        .statusCode(200)
+                        .body("source", equalTo("fact-9"))
+                        .body("target", equalTo("doc-9"))
+                        .body("properties.w", equalTo(1)));
         b.api().queryParam("source", "fact-9").get("/api/edges").then().body("items.size()", equalTo(1));
 
-        a.api().body("{\"properties\":{\"w\":5}}").patch("/api/edges/edge-1").then().statusCode(200);
-        await().atMost(SYNC).untilAsserted(() -> b.api().get("/api/edges/edge-1").then().body("properties.w", equalTo(5)));
+        a.api()
+                .body("{\"properties\":{\"w\":5}}")
+                .patch("/api/edges/edge-1")
+                .then()
+                .statusCode(200);
+        await().atMost(SYNC)
+                .untilAsserted(() -> b.api().get("/api/edges/edge-1").then().body("properties.w", equalTo(5)));
 
-        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
-            s.execute("INSERT INTO loom.edges (id, type, source_id, target_id) VALUES ('edge-2', 'CITES', 'doc-9', 'doc-8')");
-            await().atMost(SYNC).untilAsserted(() -> b.api().get("/api/edges/edge-2").then().statusCode(200)
-                    .body("type", equalTo("CITES")));
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement()) {
+            s.execute(
+                    "INSERT INTO loom.edges (id, type, source_id, target_id) VALUES ('edge-2', 'CITES', 'doc-9', 'doc-8')");
+            await().atMost(SYNC)
+                    .untilAsserted(() -> b.api()
+                            .get("/api/edges/edge-2")
+                            .then()
+                            .statusCode(200)
+                            .body("type", equalTo("CITES")));
             s.execute("DELETE FROM loom.edges WHERE id = 'edge-2'");
         }
         a.api().delete("/api/edges/edge-1").then().statusCode(204);
@@ -175,20 +239,30 @@ class TwoNodeSyncIT {
 
     @Test
     void writesOnBShowOnA() {
-        b.api().body("{\"type\":\"RESULT\",\"properties\":{\"score\":7}}").put("/api/nodes/result-1").then().statusCode(201);
+        b.api()
+                .body("{\"type\":\"RESULT\",\"properties\":{\"score\":7}}")
+                .put("/api/nodes/result-1")
+                .then()
+                .statusCode(201);
         awaitNode(a, "result-1", "properties.score", 7);
         a.api().get("/api/nodes/result-1").then().body("origin", equalTo(b.nodeId()));
     }
 
     @Test
     void noEchoOfWhatANodeAppliedForAPeer() throws Exception {
-        a.api().body("{\"type\":\"DOCUMENT\",\"properties\":{\"title\":\"echo?\"}}").put("/api/nodes/doc-echo")
-                .then().statusCode(201);
+        a.api()
+                .body("{\"type\":\"DOCUMENT\",\"properties\":{\"title\":\"echo?\"}}")
+                .put("/api/nodes/doc-echo")
+                .then()
+                .statusCode(201);
         awaitNode(b, "doc-echo", "properties.title", "echo?");
-        await().atMost(SYNC).until(() -> probe.on(topicOf(a)).stream().anyMatch(m -> m.text().contains("doc-echo")));
+        await().atMost(SYNC)
+                .until(() ->
+                        probe.on(topicOf(a)).stream().anyMatch(m -> m.text().contains("doc-echo")));
         // B's capture has gone past the transaction that applied it (PostgreSQL 16+ leaves it out of the stream,
         // 15 sends it and B drops it): the silence below is not a capture that has not got there yet.
-        try (Connection sql = b.sql(); Statement s = sql.createStatement()) {
+        try (Connection sql = b.sql();
+                Statement s = sql.createStatement()) {
             long applied;
             try (ResultSet rs = s.executeQuery("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")) {
                 rs.next();
@@ -196,20 +270,28 @@ class TwoNodeSyncIT {
             }
             await().atMost(SYNC).until(() -> b.confirmedFlushLsn(sql) >= applied);
         }
-        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(4))
-                .until(() -> probe.on(topicOf(b)).stream().noneMatch(m -> m.text().contains("doc-echo")));
+        await().during(Duration.ofSeconds(2))
+                .atMost(Duration.ofSeconds(4))
+                .until(() ->
+                        probe.on(topicOf(b)).stream().noneMatch(m -> m.text().contains("doc-echo")));
 
         // B does publish its own writes: the silence above is not a broken publisher.
         b.api().body("{\"type\":\"DOCUMENT\"}").put("/api/nodes/doc-own").then().statusCode(201);
-        await().atMost(SYNC).until(() -> probe.on(topicOf(b)).stream().anyMatch(m -> m.text().contains("doc-own")));
+        await().atMost(SYNC)
+                .until(() ->
+                        probe.on(topicOf(b)).stream().anyMatch(m -> m.text().contains("doc-own")));
     }
 
     @Test
     void aLocalEditOfARowAppliedForAPeerIsPublishedAsAnUpdate() throws Exception {
-        a.api().body("{\"type\":\"DOCUMENT\",\"properties\":{\"title\":\"draft\"}}").put("/api/nodes/doc-edit")
-                .then().statusCode(201);
+        a.api()
+                .body("{\"type\":\"DOCUMENT\",\"properties\":{\"title\":\"draft\"}}")
+                .put("/api/nodes/doc-edit")
+                .then()
+                .statusCode(201);
         awaitNode(b, "doc-edit", "properties.title", "draft");
-        try (Connection sql = b.sql(); Statement s = sql.createStatement()) {
+        try (Connection sql = b.sql();
+                Statement s = sql.createStatement()) {
             try (ResultSet rs = s.executeQuery("SELECT applied FROM loom.nodes WHERE id = 'doc-edit'")) {
                 assertTrue(rs.next() && rs.getBoolean(1), "B marks the row it applied for A");
             }
@@ -220,7 +302,8 @@ class TwoNodeSyncIT {
                 try (ResultSet rs = s.executeQuery("SELECT rowfilter FROM pg_publication_tables"
                         + " WHERE tablename = 'nodes' AND schemaname = 'loom'")) {
                     assertTrue(rs.next());
-                    assertEquals(major == 15 ? "(NOT applied)" : null, rs.getString(1), "row filter on PostgreSQL " + major);
+                    assertEquals(
+                            major == 15 ? "(NOT applied)" : null, rs.getString(1), "row filter on PostgreSQL " + major);
                 }
             }
             s.execute("UPDATE loom.nodes SET properties = '{\"title\": \"final\"}' WHERE id = 'doc-edit'");
@@ -229,44 +312,69 @@ class TwoNodeSyncIT {
             }
         }
         awaitNode(a, "doc-edit", "properties.title", "final");
-        await().atMost(SYNC).until(() -> probe.on(topicOf(b)).stream()
-                .anyMatch(m -> m.text().contains("doc-edit") && m.text().contains("\"op\":\"update\"")));
+        await().atMost(SYNC)
+                .until(() -> probe.on(topicOf(b)).stream()
+                        .anyMatch(m -> m.text().contains("doc-edit") && m.text().contains("\"op\":\"update\"")));
         assertTrue(probe.on(topicOf(b)).stream()
                 .noneMatch(m -> m.text().contains("doc-edit") && m.text().contains("\"op\":\"insert\"")));
     }
 
     @Test
     void duplicatedAndOutOfOrderMessagesChangeNothing() throws Exception {
-        a.api().body("{\"type\":\"RULE\",\"properties\":{\"v\":1}}").put("/api/nodes/rule-1").then().statusCode(201);
+        a.api()
+                .body("{\"type\":\"RULE\",\"properties\":{\"v\":1}}")
+                .put("/api/nodes/rule-1")
+                .then()
+                .statusCode(201);
         awaitNode(b, "rule-1", "properties.v", 1); // two envelopes, not one debounce window
-        a.api().body("{\"type\":\"RULE\",\"properties\":{\"v\":2}}").put("/api/nodes/rule-1").then().statusCode(200);
+        a.api()
+                .body("{\"type\":\"RULE\",\"properties\":{\"v\":2}}")
+                .put("/api/nodes/rule-1")
+                .then()
+                .statusCode(200);
         awaitNode(b, "rule-1", "properties.v", 2);
-        await().atMost(SYNC).until(() -> probe.on(topicOf(a)).stream().filter(m -> m.text().contains("rule-1")).count() == 2);
-        List<MqttProbe.Message> sent = probe.on(topicOf(a)).stream().filter(m -> m.text().contains("rule-1")).toList();
+        await().atMost(SYNC)
+                .until(() -> probe.on(topicOf(a)).stream()
+                                .filter(m -> m.text().contains("rule-1"))
+                                .count()
+                        == 2);
+        List<MqttProbe.Message> sent = probe.on(topicOf(a)).stream()
+                .filter(m -> m.text().contains("rule-1"))
+                .toList();
         String before = b.api().get("/api/nodes/rule-1").asString();
         long applied = b.api().get("/api/sync/status").jsonPath().getLong("counters.applied");
 
         probe.publish(topicOf(a), sent.get(1).payload()); // duplicate of the newest
         probe.publish(topicOf(a), sent.get(0).payload()); // an older one, after the newer
 
-        await().atMost(SYNC).until(() -> b.api().get("/api/sync/status").jsonPath().getLong("counters.applied") >= applied + 2);
-        assertEquals(mapper.readTree(before), mapper.readTree(b.api().get("/api/nodes/rule-1").asString()));
+        await().atMost(SYNC)
+                .until(() -> b.api().get("/api/sync/status").jsonPath().getLong("counters.applied") >= applied + 2);
+        assertEquals(
+                mapper.readTree(before),
+                mapper.readTree(b.api().get("/api/nodes/rule-1").asString()));
     }
 
     @Test
     void malformedMessageIsRejectedKeptAsideAndTheStreamGoesOn() throws Exception {
         long rejected = b.api().get("/api/sync/status").jsonPath().getLong("counters.rejected");
         probe.publish("loom/" + mesh + "/changes/intruder", "{not json".getBytes(StandardCharsets.UTF_8));
-        probe.publish("loom/" + mesh + "/changes/intruder",
+        probe.publish(
+                "loom/" + mesh + "/changes/intruder",
                 "{\"v\":1,\"mesh\":\"x\",\"changes\":[]}".getBytes(StandardCharsets.UTF_8));
-        await().atMost(SYNC).until(() -> b.api().get("/api/sync/status").jsonPath().getLong("counters.rejected") >= rejected + 2);
-        try (Connection sql = b.sql(); Statement s = sql.createStatement();
-                ResultSet rs = s.executeQuery("SELECT reason FROM loom.rejected_messages WHERE topic LIKE '%intruder'"
-                        + " ORDER BY id")) {
+        await().atMost(SYNC)
+                .until(() -> b.api().get("/api/sync/status").jsonPath().getLong("counters.rejected") >= rejected + 2);
+        try (Connection sql = b.sql();
+                Statement s = sql.createStatement();
+                ResultSet rs = s.executeQuery(
+                        "SELECT reason FROM loom.rejected_messages WHERE topic LIKE '%intruder'" + " ORDER BY id")) {
             assertTrue(rs.next());
             assertTrue(rs.getString(1).contains("not JSON"), rs.getString(1));
         }
-        a.api().body("{\"type\":\"AGENT\"}").put("/api/nodes/after-garbage").then().statusCode(201);
+        a.api()
+                .body("{\"type\":\"AGENT\"}")
+                .put("/api/nodes/after-garbage")
+                .then()
+                .statusCode(201);
         awaitNode(b, "after-garbage", "type", "AGENT");
     }
 
@@ -275,10 +383,14 @@ class TwoNodeSyncIT {
         byte[] random = new byte[200_000];
         new SecureRandom().nextBytes(random);
         String big = Base64.getEncoder().encodeToString(random);
-        a.api().body("{\"type\":\"DOCUMENT\",\"properties\":{\"blob\":\"" + big + "\"}}").put("/api/nodes/big-1")
-                .then().statusCode(201);
+        a.api()
+                .body("{\"type\":\"DOCUMENT\",\"properties\":{\"blob\":\"" + big + "\"}}")
+                .put("/api/nodes/big-1")
+                .then()
+                .statusCode(201);
         awaitNode(b, "big-1", "type", "DOCUMENT");
-        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement()) {
             s.execute("UPDATE loom.nodes SET type = 'ARCHIVE' WHERE id = 'big-1'");
         }
         awaitNode(b, "big-1", "type", "ARCHIVE");
@@ -293,18 +405,28 @@ class TwoNodeSyncIT {
         b.api().body("{\"type\":\"AGENT\"}").put("/api/nodes/digest-b").then().statusCode(201);
         awaitNode(a, "digest-b", "type", "AGENT");
         awaitNode(b, "digest-a", "type", "AGENT");
-        await().atMost(SYNC).until(() -> a.api().get("/api/sync/digest").jsonPath().getString("sha256")
-                .equals(b.api().get("/api/sync/digest").jsonPath().getString("sha256")));
+        await().atMost(SYNC)
+                .until(() -> a.api()
+                        .get("/api/sync/digest")
+                        .jsonPath()
+                        .getString("sha256")
+                        .equals(b.api().get("/api/sync/digest").jsonPath().getString("sha256")));
         String same = a.api().get("/api/sync/digest").jsonPath().getString("sha256");
-        a.api().body("{\"properties\":{\"x\":1}}").patch("/api/nodes/digest-a").then().statusCode(200);
-        assertTrue(!same.equals(a.api().get("/api/sync/digest").jsonPath().getString("sha256")),
+        a.api()
+                .body("{\"properties\":{\"x\":1}}")
+                .patch("/api/nodes/digest-a")
+                .then()
+                .statusCode(200);
+        assertTrue(
+                !same.equals(a.api().get("/api/sync/digest").jsonPath().getString("sha256")),
                 "a change changes the digest");
     }
 
     @Test
     void aBurstOfUpdatesIsFoldedIntoFewChanges() throws Exception {
         long coalescedBefore = a.api().get("/api/sync/status").jsonPath().getLong("counters.coalesced");
-        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement()) {
             for (int i = 0; i < 1000; i++) { // 1,000 transactions, 100 per entity
                 s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('burst-" + (i % 10) + "', 'COUNTER',"
                         + " '{\"n\": " + i + "}') ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties");
@@ -319,33 +441,40 @@ class TwoNodeSyncIT {
 
     @Test
     void aReaderOnTheReceiverNeverSeesHalfATransaction() throws Exception {
-        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement()) {
             s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('pair-x', 'PAIR', '{\"n\": 0}'),"
                     + " ('pair-y', 'PAIR', '{\"n\": 0}')");
         }
         awaitNode(b, "pair-y", "properties.n", 0);
         java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
-        java.util.concurrent.CompletableFuture<Integer> reader = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-            int reads = 0;
-            try (Connection sql = b.sql(); Statement s = sql.createStatement()) {
-                while (!done.get()) {
-                    try (ResultSet rs = s.executeQuery("SELECT min((properties->>'n')::int), max((properties->>'n')::int)"
-                            + " FROM loom.nodes WHERE id IN ('pair-x', 'pair-y')")) {
-                        rs.next();
-                        if (rs.getInt(1) != rs.getInt(2)) {
-                            throw new AssertionError("half a transaction seen: " + rs.getInt(1) + " and " + rs.getInt(2));
+        java.util.concurrent.CompletableFuture<Integer> reader =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    int reads = 0;
+                    try (Connection sql = b.sql();
+                            Statement s = sql.createStatement()) {
+                        while (!done.get()) {
+                            try (ResultSet rs =
+                                    s.executeQuery("SELECT min((properties->>'n')::int), max((properties->>'n')::int)"
+                                            + " FROM loom.nodes WHERE id IN ('pair-x', 'pair-y')")) {
+                                rs.next();
+                                if (rs.getInt(1) != rs.getInt(2)) {
+                                    throw new AssertionError(
+                                            "half a transaction seen: " + rs.getInt(1) + " and " + rs.getInt(2));
+                                }
+                                reads++;
+                            }
                         }
-                        reads++;
+                    } catch (java.sql.SQLException e) {
+                        throw new IllegalStateException(e);
                     }
-                }
-            } catch (java.sql.SQLException e) {
-                throw new IllegalStateException(e);
-            }
-            return reads;
-        });
-        try (Connection sql = a.sql(); Statement s = sql.createStatement()) {
+                    return reads;
+                });
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement()) {
             for (int i = 1; i <= 300; i++) {
-                s.execute("UPDATE loom.nodes SET properties = jsonb_build_object('n', " + i + ") WHERE id IN ('pair-x', 'pair-y')");
+                s.execute("UPDATE loom.nodes SET properties = jsonb_build_object('n', " + i
+                        + ") WHERE id IN ('pair-x', 'pair-y')");
             }
         }
         awaitNode(b, "pair-x", "properties.n", 300);
@@ -355,10 +484,10 @@ class TwoNodeSyncIT {
     }
 
     private byte[] envelopeFrom(String origin, String id, String type, long version, long hlc, String properties) {
-        Change change = new Change(Change.Op.UPDATE, Change.Kind.NODE, id, type, properties, null, null, hlc, version,
-                origin, false);
-        return new EnvelopeCodec(mapper).encode(new Envelope(1, mesh, origin, hlc, 1, "0/1", java.time.Instant.now(), 1,
-                List.of(change)));
+        Change change = new Change(
+                Change.Op.UPDATE, Change.Kind.NODE, id, type, properties, null, null, hlc, version, origin, false);
+        return new EnvelopeCodec(mapper)
+                .encode(new Envelope(1, mesh, origin, hlc, 1, "0/1", java.time.Instant.now(), 1, List.of(change)));
     }
 
     @Test
@@ -374,7 +503,11 @@ class TwoNodeSyncIT {
         probe.publish(topic, envelopeFrom("zz-peer", "agent-9", "AGENT", 2, now + (1L << 20), "{\"n\": 2}"));
         awaitNode(b, "agent-9", "properties.n", 2);
         awaitNode(a, "agent-9", "properties.n", 2);
-        b.api().get("/api/nodes/counter-1").then().body("properties.n", equalTo(10)).body("version", equalTo(10));
+        b.api()
+                .get("/api/nodes/counter-1")
+                .then()
+                .body("properties.n", equalTo(10))
+                .body("version", equalTo(10));
         a.api().get("/api/nodes/counter-1").then().body("properties.n", equalTo(10));
     }
 
@@ -383,30 +516,83 @@ class TwoNodeSyncIT {
         long t = System.currentTimeMillis() << 16;
         String base = "[" + t + ", \"zz-base\"]";
         // x changed a, y changed b, both from {a: 0, b: 0}; under last-write-wins y's edit would be lost.
-        Change fromX = new Change(Change.Op.UPDATE, Change.Kind.NODE, "doc-m", "DOC", "{\"a\": 1, \"b\": 0}", null,
-                null, t + 2, 2, "zz-x", false, "{\"a\": [" + (t + 2) + ", \"zz-x\"], \"b\": " + base + "}");
-        Change fromY = new Change(Change.Op.UPDATE, Change.Kind.NODE, "doc-m", "DOC", "{\"a\": 0, \"b\": 2}", null,
-                null, t + 1, 2, "zz-y", false, "{\"a\": " + base + ", \"b\": [" + (t + 1) + ", \"zz-y\"]}");
+        Change fromX = new Change(
+                Change.Op.UPDATE,
+                Change.Kind.NODE,
+                "doc-m",
+                "DOC",
+                "{\"a\": 1, \"b\": 0}",
+                null,
+                null,
+                t + 2,
+                2,
+                "zz-x",
+                false,
+                "{\"a\": [" + (t + 2) + ", \"zz-x\"], \"b\": " + base + "}");
+        Change fromY = new Change(
+                Change.Op.UPDATE,
+                Change.Kind.NODE,
+                "doc-m",
+                "DOC",
+                "{\"a\": 0, \"b\": 2}",
+                null,
+                null,
+                t + 1,
+                2,
+                "zz-y",
+                false,
+                "{\"a\": " + base + ", \"b\": [" + (t + 1) + ", \"zz-y\"]}");
         EnvelopeCodec codec = new EnvelopeCodec(mapper);
-        probe.publish("loom/" + mesh + "/changes/zz-x", codec.encode(new Envelope(1, mesh, "zz-x", 1, 1, "0/1",
-                java.time.Instant.now(), 1, List.of(fromX))));
-        probe.publish("loom/" + mesh + "/changes/zz-y", codec.encode(new Envelope(1, mesh, "zz-y", 1, 1, "0/1",
-                java.time.Instant.now(), 1, List.of(fromY))));
+        probe.publish(
+                "loom/" + mesh + "/changes/zz-x",
+                codec.encode(new Envelope(1, mesh, "zz-x", 1, 1, "0/1", java.time.Instant.now(), 1, List.of(fromX))));
+        probe.publish(
+                "loom/" + mesh + "/changes/zz-y",
+                codec.encode(new Envelope(1, mesh, "zz-y", 1, 1, "0/1", java.time.Instant.now(), 1, List.of(fromY))));
         for (NodeProcess node : List.of(a, b)) {
-            await().atMost(SYNC).untilAsserted(() -> node.api().get("/api/nodes/doc-m").then().statusCode(200)
-                    .body("properties.a", equalTo(1)).body("properties.b", equalTo(2)).body("origin", equalTo("zz-x")));
+            await().atMost(SYNC)
+                    .untilAsserted(() -> node.api()
+                            .get("/api/nodes/doc-m")
+                            .then()
+                            .statusCode(200)
+                            .body("properties.a", equalTo(1))
+                            .body("properties.b", equalTo(2))
+                            .body("origin", equalTo("zz-x")));
         }
         // A local edit on top is stamped per property and merges the same way everywhere.
-        b.api().body("{\"properties\":{\"c\":3,\"a\":null}}").patch("/api/nodes/doc-m").then().statusCode(200);
-        await().atMost(SYNC).untilAsserted(() -> a.api().get("/api/nodes/doc-m").then()
-                .body("properties.c", equalTo(3)).body("properties.a", equalTo(null)).body("properties.b", equalTo(2)));
+        b.api()
+                .body("{\"properties\":{\"c\":3,\"a\":null}}")
+                .patch("/api/nodes/doc-m")
+                .then()
+                .statusCode(200);
+        await().atMost(SYNC)
+                .untilAsserted(() -> a.api()
+                        .get("/api/nodes/doc-m")
+                        .then()
+                        .body("properties.c", equalTo(3))
+                        .body("properties.a", equalTo(null))
+                        .body("properties.b", equalTo(2)));
     }
 
-    private void publishState(String origin, String id, long hlc, boolean tombstone, String properties) throws Exception {
-        Change change = new Change(tombstone ? Change.Op.DELETE : Change.Op.UPDATE, Change.Kind.NODE, id, "FACT",
-                properties, null, null, hlc, 2, origin, tombstone);
-        probe.publish("loom/" + mesh + "/changes/" + origin, new EnvelopeCodec(mapper).encode(
-                new Envelope(1, mesh, origin, hlc, 1, "0/1", java.time.Instant.now(), 1, List.of(change))));
+    private void publishState(String origin, String id, long hlc, boolean tombstone, String properties)
+            throws Exception {
+        Change change = new Change(
+                tombstone ? Change.Op.DELETE : Change.Op.UPDATE,
+                Change.Kind.NODE,
+                id,
+                "FACT",
+                properties,
+                null,
+                null,
+                hlc,
+                2,
+                origin,
+                tombstone);
+        probe.publish(
+                "loom/" + mesh + "/changes/" + origin,
+                new EnvelopeCodec(mapper)
+                        .encode(new Envelope(
+                                1, mesh, origin, hlc, 1, "0/1", java.time.Instant.now(), 1, List.of(change))));
     }
 
     @Test

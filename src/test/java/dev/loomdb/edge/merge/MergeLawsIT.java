@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.loomdb.edge.apply.Applier;
 import dev.loomdb.edge.it.SchemaDatabase;
 import dev.loomdb.edge.merge.MergeRule.Strategy;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -43,13 +41,20 @@ class MergeLawsIT {
      */
     record Clock(int hlc, String origin) {}
 
-    record State(String type, long version, long hlc, String origin, boolean tombstone, Clock v, Clock w,
-            boolean compact) {
+    record State(
+            String type, long version, long hlc, String origin, boolean tombstone, Clock v, Clock w, boolean compact) {
         /** A state whose write set v: v's clock is the row's stamp, and a compact state leaves it out. */
-        static State of(String type, long version, long hlc, String origin, boolean tombstone, Clock v, Clock w,
+        static State of(
+                String type,
+                long version,
+                long hlc,
+                String origin,
+                boolean tombstone,
+                Clock v,
+                Clock w,
                 boolean compact) {
-            return new State(type, version, hlc, origin, tombstone, compact ? new Clock((int) hlc, origin) : v, w,
-                    compact);
+            return new State(
+                    type, version, hlc, origin, tombstone, compact ? new Clock((int) hlc, origin) : v, w, compact);
         }
 
         State withType(String newType) {
@@ -71,7 +76,10 @@ class MergeLawsIT {
                 json.append("\"v\": \"").append(v.hlc()).append(v.origin()).append("\"");
             }
             if (present("w", w.hlc(), w.origin())) {
-                json.append(json.length() > 1 ? ", " : "").append("\"w\": \"").append(w.hlc()).append(w.origin())
+                json.append(json.length() > 1 ? ", " : "")
+                        .append("\"w\": \"")
+                        .append(w.hlc())
+                        .append(w.origin())
                         .append("\"");
             }
             return json.append("}").toString();
@@ -83,8 +91,11 @@ class MergeLawsIT {
          */
         String clocks() {
             String wEntry = "\"w\": [" + w.hlc() + ", \"" + w.origin() + "\"]";
-            boolean leaveOutV = compact && v.hlc() == hlc && v.origin().equals(origin) && present("v", v.hlc(), v.origin());
-            return leaveOutV ? "{" + wEntry + "}" : "{\"v\": [" + v.hlc() + ", \"" + v.origin() + "\"], " + wEntry + "}";
+            boolean leaveOutV =
+                    compact && v.hlc() == hlc && v.origin().equals(origin) && present("v", v.hlc(), v.origin());
+            return leaveOutV
+                    ? "{" + wEntry + "}"
+                    : "{\"v\": [" + v.hlc() + ", \"" + v.origin() + "\"], " + wEntry + "}";
         }
     }
 
@@ -110,16 +121,25 @@ class MergeLawsIT {
     @Provide
     Arbitrary<State> states() {
         Arbitrary<String> origins = Arbitraries.of("a", "b", "c");
-        Arbitrary<Clock> clocks = Combinators.combine(Arbitraries.integers().between(1, 3), origins).as(Clock::new);
-        return Combinators.combine(Arbitraries.just("FACT"), Arbitraries.longs().between(1, 3),
-                Arbitraries.longs().between(1, 3), origins, Arbitraries.of(true, false), clocks, clocks,
-                Arbitraries.of(true, false))
+        Arbitrary<Clock> clocks = Combinators.combine(Arbitraries.integers().between(1, 3), origins)
+                .as(Clock::new);
+        return Combinators.combine(
+                        Arbitraries.just("FACT"),
+                        Arbitraries.longs().between(1, 3),
+                        Arbitraries.longs().between(1, 3),
+                        origins,
+                        Arbitraries.of(true, false),
+                        clocks,
+                        clocks,
+                        Arbitraries.of(true, false))
                 .as(State::of);
     }
 
     @Provide
     Arbitrary<MergeRule> rules() {
-        return Arbitraries.of(MergeRule.lastWriteWins(), new MergeRule(Strategy.HIGHEST_VERSION, Map.of()),
+        return Arbitraries.of(
+                MergeRule.lastWriteWins(),
+                new MergeRule(Strategy.HIGHEST_VERSION, Map.of()),
                 new MergeRule(Strategy.MERGE, Map.of()),
                 new MergeRule(Strategy.LAST_WRITE_WINS, Map.of("COUNTER", Strategy.HIGHEST_VERSION)),
                 new MergeRule(Strategy.HIGHEST_VERSION, Map.of("COUNTER", Strategy.MERGE)));
@@ -155,13 +175,22 @@ class MergeLawsIT {
     }
 
     private static int compare(Clock a, Clock b) {
-        return a.hlc() != b.hlc() ? Integer.compare(a.hlc(), b.hlc()) : a.origin().compareTo(b.origin());
+        return a.hlc() != b.hlc()
+                ? Integer.compare(a.hlc(), b.hlc())
+                : a.origin().compareTo(b.origin());
     }
 
     private static State winner(MergeRule rule, List<State> states) {
         State best = states.get(0);
         for (State s : states.subList(1, states.size())) {
-            if (rule.incomingWins(best.type(), best.version(), best.hlc(), best.origin(), s.type(), s.version(), s.hlc(),
+            if (rule.incomingWins(
+                    best.type(),
+                    best.version(),
+                    best.hlc(),
+                    best.origin(),
+                    s.type(),
+                    s.version(),
+                    s.hlc(),
                     s.origin())) {
                 best = s;
             }
@@ -180,24 +209,33 @@ class MergeLawsIT {
      * strategies is outside these laws (see the README).
      */
     @Property(tries = 150)
-    void anyOrderWithDuplicatesGivesTheSameRow(@ForAll("rules") MergeRule rule, @ForAll("types") String type,
-            @ForAll("states") State first, @ForAll("states") State second, @ForAll("states") State third,
-            @ForAll long seed) throws Exception {
+    void anyOrderWithDuplicatesGivesTheSameRow(
+            @ForAll("rules") MergeRule rule,
+            @ForAll("types") String type,
+            @ForAll("states") State first,
+            @ForAll("states") State second,
+            @ForAll("states") State third,
+            @ForAll long seed)
+            throws Exception {
         first = first.withType(type);
         second = second.withType(type);
         third = third.withType(type);
         // Distinct states never tie on the whole key; a real mesh never has two writes with one (hlc, origin).
         List<State> states = new ArrayList<>(List.of(first, second, third));
         List<State> all = List.copyOf(states);
-        states.removeIf(s -> all.stream().anyMatch(o -> all.indexOf(o) < all.indexOf(s) && o.hlc() == s.hlc()
-                && o.origin().equals(s.origin())));
+        states.removeIf(s -> all.stream()
+                .anyMatch(o -> all.indexOf(o) < all.indexOf(s)
+                        && o.hlc() == s.hlc()
+                        && o.origin().equals(s.origin())));
         String inOrder = applyAll(rule, states);
 
         List<State> shuffled = new ArrayList<>(states);
         shuffled.addAll(states); // every message twice
         Collections.shuffle(shuffled, new Random(seed));
         assertEquals(inOrder, applyAll(rule, shuffled), "order and duplicates change nothing");
-        assertEquals(inOrder, applyAll(rule, states.stream().map(State::writtenOut).toList()),
+        assertEquals(
+                inOrder,
+                applyAll(rule, states.stream().map(State::writtenOut).toList()),
                 "clocks written out are stored as the compact ones, byte for byte");
 
         boolean merges = rule.sqlMergingCondition().equals("true")
@@ -205,12 +243,15 @@ class MergeLawsIT {
         if (merges) { // each property from the write with its greatest clock
             Clock v = states.stream().map(State::v).max(MergeLawsIT::compare).orElseThrow();
             Clock w = states.stream().map(State::w).max(MergeLawsIT::compare).orElseThrow();
-            assertEquals(new State(type, 0, 0, "", false, v, w, false).properties(), inOrder.split("\\|")[1],
+            assertEquals(
+                    new State(type, 0, 0, "", false, v, w, false).properties(),
+                    inOrder.split("\\|")[1],
                     "every property comes from its latest write");
         }
 
         State expected = winner(rule, states);
-        assertEquals(expected.hlc() + "|" + expected.version() + "|" + expected.origin(),
+        assertEquals(
+                expected.hlc() + "|" + expected.version() + "|" + expected.origin(),
                 inOrder.split("\\|")[2] + "|" + inOrder.split("\\|")[3] + "|" + inOrder.split("\\|")[4],
                 "the stored row is the one the rule picks");
     }

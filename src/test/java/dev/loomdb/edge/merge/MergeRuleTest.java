@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 
 class MergeRuleTest {
 
-    private final MergeRule mixed = new MergeRule(Strategy.LAST_WRITE_WINS, Map.of("COUNTER", Strategy.HIGHEST_VERSION));
+    private final MergeRule mixed =
+            new MergeRule(Strategy.LAST_WRITE_WINS, Map.of("COUNTER", Strategy.HIGHEST_VERSION));
 
     @Test
     void highestVersionPrefersTheMoreEditedStateOverALaterClock() {
@@ -38,15 +39,16 @@ class MergeRuleTest {
 
     @Test
     void sqlConditionNamesTheOverriddenTypesQuoted() {
-        String sql = new MergeRule(Strategy.LAST_WRITE_WINS, Map.of("O'Brien", Strategy.HIGHEST_VERSION)).sqlCondition();
+        String sql =
+                new MergeRule(Strategy.LAST_WRITE_WINS, Map.of("O'Brien", Strategy.HIGHEST_VERSION)).sqlCondition();
         assertTrue(sql.contains("t.type IN ('O''Brien')"), sql);
         assertEquals(LastWriteWins.SQL_CONDITION, MergeRule.lastWriteWins().sqlCondition());
     }
 
     @Test
     void unknownStrategyNamesTheSetting() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Strategy.parse("loom.conflict.strategy", "newest"));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> Strategy.parse("loom.conflict.strategy", "newest"));
         assertTrue(e.getMessage().contains("loom.conflict.strategy"));
     }
 }

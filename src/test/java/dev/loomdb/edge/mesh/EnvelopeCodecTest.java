@@ -17,11 +17,40 @@ class EnvelopeCodecTest {
     private final EnvelopeCodec codec = new EnvelopeCodec(mapper);
 
     private static Envelope sample() {
-        return new Envelope(1, "demo", "node-a", 42, 745, "0/16B3748", Instant.parse("2026-11-24T18:00:00.123456Z"), 1,
-                List.of(new Change(Change.Op.INSERT, Change.Kind.NODE, "n1", "AGENT", "{\"name\":\"x\",\"n\":[1,2]}",
-                                null, null, 117672777673998336L, 1, "node-a", false),
-                        new Change(Change.Op.DELETE, Change.Kind.EDGE, "e1", "KNOWS", "{}", "n1", "n2", 5, 3,
-                                "node-b", true)));
+        return new Envelope(
+                1,
+                "demo",
+                "node-a",
+                42,
+                745,
+                "0/16B3748",
+                Instant.parse("2026-11-24T18:00:00.123456Z"),
+                1,
+                List.of(
+                        new Change(
+                                Change.Op.INSERT,
+                                Change.Kind.NODE,
+                                "n1",
+                                "AGENT",
+                                "{\"name\":\"x\",\"n\":[1,2]}",
+                                null,
+                                null,
+                                117672777673998336L,
+                                1,
+                                "node-a",
+                                false),
+                        new Change(
+                                Change.Op.DELETE,
+                                Change.Kind.EDGE,
+                                "e1",
+                                "KNOWS",
+                                "{}",
+                                "n1",
+                                "n2",
+                                5,
+                                3,
+                                "node-b",
+                                true)));
     }
 
     @Test
@@ -31,7 +60,8 @@ class EnvelopeCodecTest {
         assertEquals(envelope.origin(), decoded.origin());
         assertEquals(envelope.seq(), decoded.seq());
         assertEquals(envelope.commitTime(), decoded.commitTime());
-        assertEquals(mapper.readTree(envelope.changes().get(0).properties()),
+        assertEquals(
+                mapper.readTree(envelope.changes().get(0).properties()),
                 mapper.readTree(decoded.changes().get(0).properties()));
         assertEquals(envelope.changes().get(1), decoded.changes().get(1));
         assertEquals(117672777673998336L, decoded.changes().get(0).hlc());
@@ -43,8 +73,8 @@ class EnvelopeCodecTest {
         assertTrue(!new String(codec.encode(single), StandardCharsets.UTF_8).contains("firstCommitTime"));
         assertEquals(single.commitTime(), codec.decode(codec.encode(single)).firstCommitTime());
         Instant first = single.commitTime().minusMillis(80);
-        Envelope window = new Envelope(1, "demo", "node-a", 42, 745, "0/16B3748", single.commitTime(), 3,
-                single.changes(), first);
+        Envelope window = new Envelope(
+                1, "demo", "node-a", 42, 745, "0/16B3748", single.commitTime(), 3, single.changes(), first);
         assertEquals(first, codec.decode(codec.encode(window)).firstCommitTime());
     }
 
@@ -65,14 +95,15 @@ class EnvelopeCodecTest {
 
     @Test
     void shouldRejectMalformedJson() {
-        MalformedEnvelopeException e = assertThrows(MalformedEnvelopeException.class,
-                () -> codec.decode("{\"v\":1,".getBytes(StandardCharsets.UTF_8)));
+        MalformedEnvelopeException e = assertThrows(
+                MalformedEnvelopeException.class, () -> codec.decode("{\"v\":1,".getBytes(StandardCharsets.UTF_8)));
         assertTrue(e.getMessage().startsWith("not JSON"), e.getMessage());
     }
 
     @Test
     void shouldRejectUnknownVersion() {
-        MalformedEnvelopeException e = assertThrows(MalformedEnvelopeException.class,
+        MalformedEnvelopeException e = assertThrows(
+                MalformedEnvelopeException.class,
                 () -> codec.decode("{\"v\":2,\"changes\":[]}".getBytes(StandardCharsets.UTF_8)));
         assertTrue(e.getMessage().contains("version 2"), e.getMessage());
     }
@@ -81,15 +112,15 @@ class EnvelopeCodecTest {
     void shouldRejectAChangeWithoutProperties() throws Exception {
         String json = new String(codec.encode(sample()), StandardCharsets.UTF_8)
                 .replace("\"properties\":{}", "\"properties\":[]");
-        MalformedEnvelopeException e = assertThrows(MalformedEnvelopeException.class,
-                () -> codec.decode(json.getBytes(StandardCharsets.UTF_8)));
+        MalformedEnvelopeException e = assertThrows(
+                MalformedEnvelopeException.class, () -> codec.decode(json.getBytes(StandardCharsets.UTF_8)));
         assertTrue(e.getMessage().contains("changes[1].properties"), e.getMessage());
     }
 
     @Test
     void shouldRejectAnOversizedId() {
-        String json = new String(codec.encode(sample()), StandardCharsets.UTF_8).replace("\"n1\"",
-                "\"" + "x".repeat(300) + "\"");
+        String json = new String(codec.encode(sample()), StandardCharsets.UTF_8)
+                .replace("\"n1\"", "\"" + "x".repeat(300) + "\"");
         assertThrows(MalformedEnvelopeException.class, () -> codec.decode(json.getBytes(StandardCharsets.UTF_8)));
     }
 
@@ -111,18 +142,25 @@ class EnvelopeCodecTest {
 
     @Test
     void keepsPropertiesAndClocksAsTheSenderWroteThemSoNumbersKeepTheirPrecision() throws Exception {
-        String properties = "{\"price\": 12345678901234567890.123456789, \"tags\": [\"a\", {\"b\": null}], \"big\": 1e400}";
+        String properties =
+                "{\"price\": 12345678901234567890.123456789, \"tags\": [\"a\", {\"b\": null}], \"big\": 1e400}";
         String clocks = "{\"price\": [117672777673998336, \"node-a\"]}";
-        Change change = decode(envelope(CHANGE.formatted(properties, ",\"propertyClocks\":" + clocks))).changes().get(0);
+        Change change = decode(envelope(CHANGE.formatted(properties, ",\"propertyClocks\":" + clocks)))
+                .changes()
+                .get(0);
         assertEquals(properties, change.properties());
         assertEquals(clocks, change.propertyClocks());
-        assertEquals("{}", decode(envelope(CHANGE.formatted("{}", ""))).changes().get(0).propertyClocks());
+        assertEquals(
+                "{}",
+                decode(envelope(CHANGE.formatted("{}", ""))).changes().get(0).propertyClocks());
     }
 
     @Test
     void lineBreaksBetweenTokensBecomeSpacesSoTheTextStaysOneLine() throws Exception {
-        Change change = decode(envelope(CHANGE.formatted("{\n  \"a\": \"x\\ny\",\r\n  \"b\": 1\n}",
-                ",\"propertyClocks\":{\"a\":\n[1, \"n\"]}"))).changes().get(0);
+        Change change = decode(envelope(CHANGE.formatted(
+                        "{\n  \"a\": \"x\\ny\",\r\n  \"b\": 1\n}", ",\"propertyClocks\":{\"a\":\n[1, \"n\"]}")))
+                .changes()
+                .get(0);
         assertEquals("{   \"a\": \"x\\ny\",    \"b\": 1 }", change.properties());
         assertEquals("{\"a\": [1, \"n\"]}", change.propertyClocks());
     }
@@ -139,28 +177,48 @@ class EnvelopeCodecTest {
 
     @Test
     void judgesTheVersionFirstAndASyntaxErrorAnywhereAsSuch() {
-        assertTrue(rejected("{\"changes\":[{\"kind\":\"bogus\"}],\"v\":2}").getMessage().contains("version 2"));
-        assertTrue(rejected("{\"v\":1,\"changes\":[{\"kind\":\"bogus\"}],\"mesh\":[1,}").getMessage()
+        assertTrue(rejected("{\"changes\":[{\"kind\":\"bogus\"}],\"v\":2}")
+                .getMessage()
+                .contains("version 2"));
+        assertTrue(rejected("{\"v\":1,\"changes\":[{\"kind\":\"bogus\"}],\"mesh\":[1,}")
+                .getMessage()
                 .startsWith("not JSON"));
         assertTrue(rejected("{\"v\":1,\"changes\":[{\"kind\":").getMessage().startsWith("not JSON"));
-        assertEquals("changes[1] is not an object",
+        assertEquals(
+                "changes[1] is not an object",
                 rejected(envelope(CHANGE.formatted("{}", ""), "7")).getMessage());
-        assertEquals("'changes' must be an array", rejected("{\"v\":1,\"changes\":{}}").getMessage());
+        assertEquals(
+                "'changes' must be an array",
+                rejected("{\"v\":1,\"changes\":{}}").getMessage());
         assertEquals("the envelope is not a JSON object", rejected("").getMessage());
     }
 
     @Test
     void rejectsPropertyClocksThatAreNotHlcOriginPairs() {
-        for (String clocks : List.of("{\"a\":[1]}", "{\"a\":[\"1\",\"x\"]}", "{\"a\":[1,2]}", "{\"a\":[1,\"x\",3]}",
-                "{\"a\":1}", "{\"a\":[1,\"x\"],\"b\":{}}")) {
-            assertEquals("changes[0].propertyClocks values must be [hlc, origin]",
-                    rejected(envelope(CHANGE.formatted("{}", ",\"propertyClocks\":" + clocks))).getMessage(), clocks);
+        for (String clocks : List.of(
+                "{\"a\":[1]}",
+                "{\"a\":[\"1\",\"x\"]}",
+                "{\"a\":[1,2]}",
+                "{\"a\":[1,\"x\",3]}",
+                "{\"a\":1}",
+                "{\"a\":[1,\"x\"],\"b\":{}}")) {
+            assertEquals(
+                    "changes[0].propertyClocks values must be [hlc, origin]",
+                    rejected(envelope(CHANGE.formatted("{}", ",\"propertyClocks\":" + clocks)))
+                            .getMessage(),
+                    clocks);
         }
-        assertEquals("changes[0].propertyClocks must be a JSON object",
-                rejected(envelope(CHANGE.formatted("{}", ",\"propertyClocks\":[]"))).getMessage());
-        assertEquals("changes[0].tombstone must be true or false",
-                rejected(envelope(CHANGE.formatted("{}", "").replace("false", "\"no\""))).getMessage());
-        assertEquals("changes[0].version must be an integer",
-                rejected(envelope(CHANGE.formatted("{}", "").replace(":1,", ":1.5,"))).getMessage());
+        assertEquals(
+                "changes[0].propertyClocks must be a JSON object",
+                rejected(envelope(CHANGE.formatted("{}", ",\"propertyClocks\":[]")))
+                        .getMessage());
+        assertEquals(
+                "changes[0].tombstone must be true or false",
+                rejected(envelope(CHANGE.formatted("{}", "").replace("false", "\"no\"")))
+                        .getMessage());
+        assertEquals(
+                "changes[0].version must be an integer",
+                rejected(envelope(CHANGE.formatted("{}", "").replace(":1,", ":1.5,")))
+                        .getMessage());
     }
 }

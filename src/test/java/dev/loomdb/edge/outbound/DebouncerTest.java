@@ -31,7 +31,8 @@ class DebouncerTest {
     void burstOfUpdatesToFewEntitiesLeavesTheLastStateOfEach() {
         Debouncer debouncer = new Debouncer(Duration.ofMillis(100), 10_000, 1 << 22);
         for (int i = 0; i < 1000; i++) {
-            assertTrue(debouncer.add(tx(change(Change.Op.UPDATE, "e" + (i % 10), "{\"n\":" + i + "}", i, false)), i * 50_000L)
+            assertTrue(debouncer
+                    .add(tx(change(Change.Op.UPDATE, "e" + (i % 10), "{\"n\":" + i + "}", i, false)), i * 50_000L)
                     .isEmpty());
         }
         assertTrue(debouncer.due(99 * MS).isEmpty(), "the window is still open");
@@ -39,7 +40,10 @@ class DebouncerTest {
         assertEquals(1000, window.transactions().size(), "every transaction is acknowledged with the window");
         assertEquals(10, window.changes().size());
         assertEquals(990, window.coalesced());
-        Change e3 = window.changes().stream().filter(c -> c.id().equals("e3")).findFirst().orElseThrow();
+        Change e3 = window.changes().stream()
+                .filter(c -> c.id().equals("e3"))
+                .findFirst()
+                .orElseThrow();
         assertEquals("{\"n\":993}", e3.properties());
         assertTrue(debouncer.isEmpty());
     }
@@ -61,20 +65,36 @@ class DebouncerTest {
     @Test
     void aWindowHoldsWholeTransactionsAndClosesEarlyAtItsBound() {
         Debouncer debouncer = new Debouncer(Duration.ofMillis(100), 5, 1 << 22);
-        assertTrue(debouncer.add(tx(change(Change.Op.INSERT, "a", "{}", 1, false),
-                change(Change.Op.INSERT, "b", "{}", 1, false), change(Change.Op.INSERT, "c", "{}", 1, false)), 0).isEmpty());
-        List<Window> ready = debouncer.add(tx(change(Change.Op.INSERT, "d", "{}", 1, false),
-                change(Change.Op.INSERT, "e", "{}", 1, false), change(Change.Op.INSERT, "f", "{}", 1, false)), MS);
+        assertTrue(debouncer
+                .add(
+                        tx(
+                                change(Change.Op.INSERT, "a", "{}", 1, false),
+                                change(Change.Op.INSERT, "b", "{}", 1, false),
+                                change(Change.Op.INSERT, "c", "{}", 1, false)),
+                        0)
+                .isEmpty());
+        List<Window> ready = debouncer.add(
+                tx(
+                        change(Change.Op.INSERT, "d", "{}", 1, false),
+                        change(Change.Op.INSERT, "e", "{}", 1, false),
+                        change(Change.Op.INSERT, "f", "{}", 1, false)),
+                MS);
         assertEquals(1, ready.size(), "the first transaction goes alone rather than be split");
         assertEquals(3, ready.get(0).changes().size());
         Optional<Window> rest = debouncer.flush();
-        assertEquals(List.of("d", "e", "f"), rest.orElseThrow().changes().stream().map(Change::id).toList());
+        assertEquals(
+                List.of("d", "e", "f"),
+                rest.orElseThrow().changes().stream().map(Change::id).toList());
     }
 
     @Test
     void zeroWindowSendsEveryTransactionAtOnce() {
         Debouncer debouncer = new Debouncer(Duration.ZERO, 10_000, 1 << 22);
-        assertEquals(1, debouncer.add(tx(change(Change.Op.INSERT, "a", "{}", 1, false)), 0).size());
+        assertEquals(
+                1,
+                debouncer
+                        .add(tx(change(Change.Op.INSERT, "a", "{}", 1, false)), 0)
+                        .size());
         assertTrue(debouncer.isEmpty());
     }
 }

@@ -24,7 +24,9 @@ class SyncEventsTest {
         events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_CONNECTED, null, "one"));
         events.emit(SyncEvent.of(SyncEvent.Kind.CIRCUIT_OPEN, "node-b", "two"));
 
-        assertEquals(List.of("one", "two"), watcher.getItems().stream().map(SyncEvent::detail).toList());
+        assertEquals(
+                List.of("one", "two"),
+                watcher.getItems().stream().map(SyncEvent::detail).toList());
         assertEquals("node-b", watcher.getItems().get(1).peer());
         assertEquals(3, heard.size(), "the listener (CDI forwarding) hears every event");
         assertNull(watcher.getFailure());
@@ -34,8 +36,8 @@ class SyncEventsTest {
     void aWatcherThatFallsTooFarBehindLosesItsStreamAndSyncGoesOn() {
         SyncEvents events = new SyncEvents();
         AssertSubscriber<SyncEvent> stalled = events.stream().subscribe().withSubscriber(AssertSubscriber.create(0));
-        AssertSubscriber<SyncEvent> keepingUp = events.stream().subscribe()
-                .withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
+        AssertSubscriber<SyncEvent> keepingUp =
+                events.stream().subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
 
         for (int i = 0; i <= SyncEvents.BUFFER; i++) { // one more than the stalled watcher's buffer holds
             events.emit(SyncEvent.of(SyncEvent.Kind.REMOTE_CHANGE, "node-a", Integer.toString(i)));

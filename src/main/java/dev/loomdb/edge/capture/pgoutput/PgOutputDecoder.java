@@ -35,8 +35,16 @@ public final class PgOutputDecoder {
 
     /** The message tags of the protocol, built from the tag byte. */
     enum Tag {
-        BEGIN('B'), COMMIT('C'), ORIGIN('O'), RELATION('R'), TYPE('Y'), INSERT('I'), UPDATE('U'), DELETE('D'),
-        TRUNCATE('T'), MESSAGE('M');
+        BEGIN('B'),
+        COMMIT('C'),
+        ORIGIN('O'),
+        RELATION('R'),
+        TYPE('Y'),
+        INSERT('I'),
+        UPDATE('U'),
+        DELETE('D'),
+        TRUNCATE('T'),
+        MESSAGE('M');
 
         final char code;
 
@@ -50,7 +58,8 @@ public final class PgOutputDecoder {
                     return tag;
                 }
             }
-            throw new PgOutputException("unknown pgoutput message tag '" + (char) b + "' (0x" + Integer.toHexString(b & 0xFF) + ")");
+            throw new PgOutputException(
+                    "unknown pgoutput message tag '" + (char) b + "' (0x" + Integer.toHexString(b & 0xFF) + ")");
         }
     }
 
@@ -187,8 +196,9 @@ public final class PgOutputDecoder {
                     in.get(bytes); // Byten: the value in text format
                     values.add(new TupleValue.Text(new String(bytes, StandardCharsets.UTF_8)));
                 }
-                default -> throw new PgOutputException(
-                        "unknown tuple value kind '" + (char) kind + "' (binary mode is not requested)");
+                default ->
+                    throw new PgOutputException(
+                            "unknown tuple value kind '" + (char) kind + "' (binary mode is not requested)");
             }
         }
         return new TupleData(values);

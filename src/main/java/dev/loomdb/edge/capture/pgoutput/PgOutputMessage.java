@@ -39,7 +39,8 @@ public sealed interface PgOutputMessage {
      * 'U': a changed row. {@code oldTuple} is present when the table's replica identity sends it
      * ('O' full row, or 'K' key columns only); {@code oldIsKeyOnly} says which.
      */
-    record Update(int relationId, TupleData oldTuple, boolean oldIsKeyOnly, TupleData newTuple) implements PgOutputMessage {}
+    record Update(int relationId, TupleData oldTuple, boolean oldIsKeyOnly, TupleData newTuple)
+            implements PgOutputMessage {}
 
     /** 'D': a removed row, identified by its key ('K') or its full old row ('O'). */
     record Delete(int relationId, TupleData oldTuple, boolean oldIsKeyOnly) implements PgOutputMessage {}

@@ -113,16 +113,25 @@ class PgOutputDecoderTest {
                 .string("nodes") // name
                 .int8('f') // replica identity FULL
                 .int16(2) // columns
-                .int8(1).string("id").int32(25).int32(-1) // key column, text
-                .int8(0).string("properties").int32(3802).int32(-1) // jsonb
+                .int8(1)
+                .string("id")
+                .int32(25)
+                .int32(-1) // key column, text
+                .int8(0)
+                .string("properties")
+                .int32(3802)
+                .int32(-1) // jsonb
                 .buffer();
         PgOutputMessage.Relation relation = assertInstanceOf(PgOutputMessage.Relation.class, decoder.decode(bytes));
         assertEquals(16385, relation.relationId());
         assertEquals("loom", relation.namespace());
         assertEquals("nodes", relation.name());
         assertEquals('f', relation.replicaIdentity());
-        assertEquals(List.of(new PgOutputMessage.Column(true, "id", 25, -1),
-                new PgOutputMessage.Column(false, "properties", 3802, -1)), relation.columns());
+        assertEquals(
+                List.of(
+                        new PgOutputMessage.Column(true, "id", 25, -1),
+                        new PgOutputMessage.Column(false, "properties", 3802, -1)),
+                relation.columns());
     }
 
     @Test
@@ -137,7 +146,8 @@ class PgOutputDecoderTest {
                 .text("{\"name\": \"ä\"}") // multi-byte UTF-8
                 .buffer();
         PgOutputMessage.Insert insert = assertInstanceOf(PgOutputMessage.Insert.class, decoder.decode(bytes));
-        assertEquals(List.of(new TupleValue.Text("n1"), TupleValue.NULL, new TupleValue.Text("{\"name\": \"ä\"}")),
+        assertEquals(
+                List.of(new TupleValue.Text("n1"), TupleValue.NULL, new TupleValue.Text("{\"name\": \"ä\"}")),
                 insert.newTuple().values());
     }
 
@@ -147,26 +157,33 @@ class PgOutputDecoderTest {
                 .byte1('U')
                 .int32(7) // relation OID
                 .byte1('O') // old row follows (REPLICA IDENTITY FULL)
-                .int16(2).text("n1").text("{\"big\": 1}")
+                .int16(2)
+                .text("n1")
+                .text("{\"big\": 1}")
                 .byte1('N') // new row
-                .int16(2).text("n1").byte1('u') // unchanged TOASTed value
+                .int16(2)
+                .text("n1")
+                .byte1('u') // unchanged TOASTed value
                 .buffer();
         PgOutputMessage.Update update = assertInstanceOf(PgOutputMessage.Update.class, decoder.decode(bytes));
         assertFalse(update.oldIsKeyOnly());
-        assertEquals(new TupleValue.Text("{\"big\": 1}"), update.oldTuple().values().get(1));
+        assertEquals(
+                new TupleValue.Text("{\"big\": 1}"), update.oldTuple().values().get(1));
         assertEquals(TupleValue.UNCHANGED_TOAST, update.newTuple().values().get(1));
     }
 
     @Test
     void decodesUpdateWithoutOldRow() {
-        ByteBuffer bytes = new Wire().byte1('U').int32(7).byte1('N').int16(1).text("n1").buffer();
+        ByteBuffer bytes =
+                new Wire().byte1('U').int32(7).byte1('N').int16(1).text("n1").buffer();
         PgOutputMessage.Update update = assertInstanceOf(PgOutputMessage.Update.class, decoder.decode(bytes));
         assertNull(update.oldTuple());
     }
 
     @Test
     void decodesDeleteByKey() {
-        ByteBuffer bytes = new Wire().byte1('D').int32(7).byte1('K').int16(1).text("n1").buffer();
+        ByteBuffer bytes =
+                new Wire().byte1('D').int32(7).byte1('K').int16(1).text("n1").buffer();
         PgOutputMessage.Delete delete = assertInstanceOf(PgOutputMessage.Delete.class, decoder.decode(bytes));
         assertTrue(delete.oldIsKeyOnly());
         assertEquals(List.of(new TupleValue.Text("n1")), delete.oldTuple().values());
@@ -178,7 +195,8 @@ class PgOutputDecoderTest {
                 .byte1('T')
                 .int32(2) // relations
                 .int8(1) // CASCADE
-                .int32(100).int32(200)
+                .int32(100)
+                .int32(200)
                 .buffer();
         PgOutputMessage.Truncate truncate = assertInstanceOf(PgOutputMessage.Truncate.class, decoder.decode(bytes));
         assertEquals(1, truncate.options());
@@ -187,23 +205,33 @@ class PgOutputDecoderTest {
 
     @Test
     void decodesLogicalMessage() {
-        ByteBuffer bytes = new Wire().byte1('M').int8(0).int64(9).string("loom").int32(2).byte1('h').byte1('i').buffer();
-        PgOutputMessage.LogicalMessage message = assertInstanceOf(PgOutputMessage.LogicalMessage.class,
-                decoder.decode(bytes));
+        ByteBuffer bytes = new Wire()
+                .byte1('M')
+                .int8(0)
+                .int64(9)
+                .string("loom")
+                .int32(2)
+                .byte1('h')
+                .byte1('i')
+                .buffer();
+        PgOutputMessage.LogicalMessage message =
+                assertInstanceOf(PgOutputMessage.LogicalMessage.class, decoder.decode(bytes));
         assertEquals("loom", message.prefix());
         assertEquals("hi", new String(message.content(), StandardCharsets.UTF_8));
     }
 
     @Test
     void shouldRejectUnknownTagNamingIt() {
-        PgOutputException e = assertThrows(PgOutputException.class,
+        PgOutputException e = assertThrows(
+                PgOutputException.class,
                 () -> decoder.decode(new Wire().byte1('Z').buffer()));
         assertTrue(e.getMessage().contains("'Z'"), e.getMessage());
     }
 
     @Test
     void shouldRejectTruncatedMessage() {
-        PgOutputException e = assertThrows(PgOutputException.class,
+        PgOutputException e = assertThrows(
+                PgOutputException.class,
                 () -> decoder.decode(new Wire().byte1('B').int32(1).buffer()));
         assertTrue(e.getMessage().contains("truncated"), e.getMessage());
     }
@@ -216,7 +244,14 @@ class PgOutputDecoderTest {
 
     @Test
     void shouldRejectBinaryTupleValue() {
-        ByteBuffer bytes = new Wire().byte1('I').int32(7).byte1('N').int16(1).byte1('b').int32(0).buffer();
+        ByteBuffer bytes = new Wire()
+                .byte1('I')
+                .int32(7)
+                .byte1('N')
+                .int16(1)
+                .byte1('b')
+                .int32(0)
+                .buffer();
         assertThrows(PgOutputException.class, () -> decoder.decode(bytes));
     }
 }
