@@ -1,6 +1,6 @@
 package dev.loomdb.edge.apply;
 
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.flow.Change;
 import java.util.List;
 
 /**

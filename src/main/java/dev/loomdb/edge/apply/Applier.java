@@ -1,9 +1,9 @@
 package dev.loomdb.edge.apply;
 
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.merge.MergeRule;
-import dev.loomdb.edge.mesh.Envelope;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgConnectOptions;

@@ -50,6 +50,7 @@ public final class Rejects {
         this.counters = counters;
     }
 
+    /** Fails when the message could not be stored: the caller must then not acknowledge it. */
     public Uni<Void> keepAside(String topic, byte[] payload, Reason reason, String detail) {
         LOG.warnf(
                 "Rejected a message on %s (%d bytes, %s): %s. Kept in loom.rejected_messages.",
@@ -58,9 +59,9 @@ public final class Rejects {
                 .execute(Tuple.of(topic, reason.label() + ": " + detail, Buffer.buffer(payload)))
                 .replaceWithVoid()
                 .onFailure()
-                .invoke(e -> LOG.errorf("Could not keep the rejected message aside: %s", e.getMessage()))
-                .onFailure()
-                .recoverWithNull()
+                .invoke(e -> LOG.errorf(
+                        "Could not keep the rejected message aside: %s; it stays unacknowledged with the broker",
+                        e.getMessage()))
                 .invoke(() -> {
                     counters.increment(Counters.REJECTED);
                     counters.increment(reason.counter());

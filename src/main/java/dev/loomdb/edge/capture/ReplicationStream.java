@@ -2,16 +2,16 @@ package dev.loomdb.edge.capture;
 
 import dev.loomdb.edge.capture.pgoutput.PgOutputDecoder;
 import dev.loomdb.edge.capture.pgoutput.PgOutputException;
+import dev.loomdb.edge.flow.CapturedTransaction;
+import dev.loomdb.edge.flow.Lsn;
+import dev.loomdb.edge.flow.TransactionSink;
 import dev.loomdb.edge.telemetry.Counters;
 import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.List;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -25,28 +25,36 @@ import org.postgresql.replication.fluent.logical.ChainedLogicalStreamBuilder;
 
 /**
  * Reads this node's logical replication slot (pgoutput) on its own thread, {@code loom-capture},
- * and hands whole transactions of graph changes to the outbound stage. pgjdbc's replication API
- * is blocking, so it never runs on the event loop.
+ * and hands whole transactions of graph changes to the outbound stage through its bounded
+ * {@link TransactionSink}. pgjdbc's replication API is blocking, so it never runs on the event loop;
+ * the thread blocks in {@code read()} until PostgreSQL sends something (a change, a heartbeat
+ * through the slot, or the server's keepalive), and pgjdbc sends the standby status on the way.
  *
- * <p>It creates the publication and the slot when they are missing, confirms to the slot only what
- * {@link SlotPosition} allows, and reconnects (reading again from the slot's confirmed position)
- * whenever the connection is lost. Transactions that were applied for a peer (they carry a
- * replication origin) are never handed on: that is what keeps the mesh free of echoes.
+ * <p>It confirms to the slot only what {@link SlotPosition} allows, and reconnects (reading again
+ * from the slot's confirmed position) whenever the connection is lost. A message it cannot decode
+ * is read again the same way, at most {@link DecodeFailures#ATTEMPTS} times; then capture stops
+ * with an error naming the LSN ({@link #failure()}), since skipping it would lose a change.
+ * Transactions that were applied for a peer (they carry a replication origin) are never handed on:
+ * that is what keeps the mesh free of echoes.
  */
 public final class ReplicationStream implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(ReplicationStream.class);
-    private static final java.time.Duration DRAIN_TIMEOUT = java.time.Duration.ofSeconds(3);
-    private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
+    private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(3);
+    /** While the hand-off is full, how often the standby status still goes to PostgreSQL. */
+    private static final Duration STATUS_WHILE_FULL = Duration.ofSeconds(1);
 
     private final ReplicationSettings settings;
     private final TransactionSink sink;
     private final SlotPosition position;
     private final PgOutputDecoder decoder = new PgOutputDecoder();
+    private final DecodeFailures decodeFailures = new DecodeFailures();
     private final Counters counters;
     private volatile boolean running;
     private volatile boolean streaming;
+    private volatile String failure;
     private volatile Lsn confirmed = Lsn.ZERO;
+    private volatile Connection connection;
     private Thread thread;
 
     public ReplicationStream(
@@ -59,7 +67,9 @@ public final class ReplicationStream implements AutoCloseable {
 
     /** Checks PostgreSQL, creates the publication and slot if missing, then starts reading. */
     public synchronized void start() {
-        prepare();
+        new SlotSetup(settings).prepare();
+        failure = null;
+        decodeFailures.clear();
         running = true;
         thread = new Thread(this::run, "loom-capture");
         thread.setDaemon(true);
@@ -74,166 +84,27 @@ public final class ReplicationStream implements AutoCloseable {
         return confirmed;
     }
 
-    private void prepare() {
-        try (Connection connection = DriverManager.getConnection(settings.jdbcUrl(), plainProperties());
-                Statement statement = connection.createStatement()) {
-            try (ResultSet rs = statement.executeQuery("SHOW wal_level")) {
-                rs.next();
-                String walLevel = rs.getString(1);
-                if (!"logical".equals(walLevel)) {
-                    throw new CaptureStartException(
-                            "PostgreSQL at " + settings.jdbcUrl() + " runs with wal_level="
-                                    + walLevel
-                                    + "; capturing changes needs wal_level=logical. Run ALTER SYSTEM SET wal_level ="
-                                    + " logical; and restart PostgreSQL.",
-                            null);
-                }
-            }
-            ensurePublication(connection);
-            leaveOutAppliedRows(connection);
-            ensureSlot(connection);
-        } catch (SQLException e) {
-            throw new CaptureStartException(
-                    "cannot prepare logical replication on " + settings.jdbcUrl() + ": " + e.getMessage()
-                            + " (the user needs the REPLICATION attribute and CREATE on the database)",
-                    e);
-        }
-    }
-
-    private void ensurePublication(Connection connection) throws SQLException {
-        try (PreparedStatement query = connection.prepareStatement("SELECT 1 FROM pg_publication WHERE pubname = ?")) {
-            query.setString(1, settings.publication());
-            if (query.executeQuery().next()) {
-                return;
-            }
-        }
-        try (Statement create = connection.createStatement()) {
-            create.execute("CREATE PUBLICATION " + quote(settings.publication()) + " FOR TABLE "
-                    + quote(settings.schema()) + ".nodes, " + quote(settings.schema()) + ".edges");
-        }
-        LOG.infof("Created publication %s for the graph tables", settings.publication());
-    }
-
-    /**
-     * On PostgreSQL 15 the publication leaves out the rows this node applied for a peer, with a row
-     * filter on the column the apply statement sets and a local write clears ({@code WHERE (NOT applied)}): 15 would
-     * otherwise decode and send every applied row for capture to drop. PostgreSQL 16+ leaves them out
-     * by their replication origin ({@code origin=none}); 14 and older have no row filters and send
-     * them (capture drops them unread). Under the filter, a local update of a row last applied for a
-     * peer arrives as an INSERT; capture reads it as the update it is.
-     */
-    private void leaveOutAppliedRows(Connection connection) throws SQLException {
-        if (connection.getMetaData().getDatabaseMajorVersion() != 15) {
-            return;
-        }
-        List<String> unfiltered = new ArrayList<>();
-        try (PreparedStatement query = connection.prepareStatement("SELECT tablename FROM pg_publication_tables"
-                + " WHERE pubname = ? AND schemaname = ? AND tablename IN ('nodes', 'edges') AND rowfilter IS NULL")) {
-            query.setString(1, settings.publication());
-            query.setString(2, settings.schema());
-            try (ResultSet rs = query.executeQuery()) {
-                while (rs.next()) {
-                    unfiltered.add(rs.getString(1));
-                }
-            }
-        }
-        if (unfiltered.isEmpty()) {
-            return;
-        }
-        boolean autoCommit = connection.getAutoCommit();
-        connection.setAutoCommit(false); // the table is never out of the publication for a reader
-        try (Statement alter = connection.createStatement()) {
-            for (String table : unfiltered) {
-                String qualified = quote(settings.schema()) + "." + quote(table);
-                alter.execute("ALTER PUBLICATION " + quote(settings.publication()) + " DROP TABLE " + qualified);
-                alter.execute("ALTER PUBLICATION " + quote(settings.publication()) + " ADD TABLE " + qualified
-                        + " WHERE (NOT applied)");
-            }
-            connection.commit();
-            LOG.infof(
-                    "Publication %s leaves out the rows applied for peers (PostgreSQL 15 row filter)",
-                    settings.publication());
-        } catch (SQLException e) {
-            connection.rollback();
-            // e.g. a publication FOR ALL TABLES made by hand: applied rows are still dropped by capture, just later
-            LOG.warnf(
-                    "Publication %s keeps the rows applied for peers (%s); capture drops them, at some CPU cost",
-                    settings.publication(), e.getMessage());
-        } finally {
-            connection.setAutoCommit(autoCommit);
-        }
-    }
-
-    private void ensureSlot(Connection connection) throws SQLException {
-        try (PreparedStatement query = connection.prepareStatement(
-                "SELECT plugin, database = current_database(), wal_status FROM pg_replication_slots WHERE slot_name = ?")) {
-            query.setString(1, settings.slot());
-            ResultSet rs = query.executeQuery();
-            if (rs.next()) {
-                if (!"pgoutput".equals(rs.getString(1)) || !rs.getBoolean(2)) {
-                    throw new CaptureStartException(
-                            "replication slot " + settings.slot() + " exists but belongs to"
-                                    + " another database or plugin; choose another slot with loom.capture.slot",
-                            null);
-                }
-                if ("lost".equals(rs.getString(3))) {
-                    LOG.errorf(
-                            "Replication slot %s was invalidated by PostgreSQL (max_slot_wal_keep_size): changes"
-                                    + " written while it was behind were NOT captured and peers do not have them. Recreating"
-                                    + " the slot; rewrite or resync the affected rows.",
-                            settings.slot());
-                    try (PreparedStatement drop = connection.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
-                        drop.setString(1, settings.slot());
-                        drop.execute();
-                    }
-                } else {
-                    return;
-                }
-            }
-        }
-        try (PreparedStatement create =
-                connection.prepareStatement("SELECT pg_create_logical_replication_slot(?, 'pgoutput')")) {
-            create.setString(1, settings.slot());
-            create.execute();
-        }
-        LOG.infof("Created replication slot %s", settings.slot());
+    /** Why capture stopped by itself (a message it cannot decode), or empty while it runs or was stopped. */
+    public Optional<String> failure() {
+        return Optional.ofNullable(failure);
     }
 
     private void run() {
         while (running) {
-            try (Connection connection = DriverManager.getConnection(settings.jdbcUrl(), replicationProperties())) {
+            try (Connection replication = DriverManager.getConnection(settings.jdbcUrl(), replicationProperties())) {
+                connection = replication;
+                sink.discardQueued();
                 position.reset();
-                ChainedLogicalStreamBuilder builder = connection
-                        .unwrap(PGConnection.class)
-                        .getReplicationAPI()
-                        .replicationStream()
-                        .logical()
-                        .withSlotName(settings.slot())
-                        .withSlotOption("proto_version", "1")
-                        .withSlotOption("publication_names", settings.publication())
-                        .withSlotOption("messages", "true")
-                        .withStatusInterval(10, TimeUnit.SECONDS);
-                boolean serverFiltersApplied = connection.getMetaData().getDatabaseMajorVersion() >= 16;
-                if (serverFiltersApplied) {
-                    // PostgreSQL 16+ leaves out what was applied for a peer (it carries a replication origin) while
-                    // decoding, instead of decoding and sending it for us to drop: on a receiver under load that was a
-                    // fifth of a core in the WAL sender, and the decoding in this JVM besides.
-                    builder.withSlotOption("origin", "none");
-                }
-                PGReplicationStream stream = builder.start();
+                PGReplicationStream stream = open(replication);
                 streaming = true;
-                LOG.infof(
-                        "Capturing changes from slot %s (%s)",
-                        settings.slot(),
-                        serverFiltersApplied
-                                ? "PostgreSQL leaves out what was applied for peers"
-                                : "what was applied for peers is dropped here: PostgreSQL before 16 cannot leave it out");
                 read(stream);
                 stream.close();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
-            } catch (SQLException | PgOutputException e) {
+            } catch (PgOutputException e) {
+                undecodable(e);
+            } catch (SQLException e) {
                 if (running) {
                     LOG.warnf(
                             "Replication stream from slot %s stopped: %s. Reading again from the slot in 1 s;"
@@ -243,8 +114,57 @@ public final class ReplicationStream implements AutoCloseable {
                 }
             } finally {
                 streaming = false;
+                connection = null;
             }
         }
+    }
+
+    private PGReplicationStream open(Connection replication) throws SQLException {
+        ChainedLogicalStreamBuilder builder = replication
+                .unwrap(PGConnection.class)
+                .getReplicationAPI()
+                .replicationStream()
+                .logical()
+                .withSlotName(settings.slot())
+                .withSlotOption("proto_version", "1")
+                .withSlotOption("publication_names", settings.publication())
+                .withSlotOption("messages", "true")
+                .withStatusInterval(10, TimeUnit.SECONDS);
+        boolean serverFiltersApplied = replication.getMetaData().getDatabaseMajorVersion() >= 16;
+        if (serverFiltersApplied) {
+            // PostgreSQL 16+ leaves out what was applied for a peer (it carries a replication origin) while
+            // decoding, instead of decoding and sending it for us to drop: on a receiver under load that was a
+            // fifth of a core in the WAL sender, and the decoding in this JVM besides.
+            builder.withSlotOption("origin", "none");
+        }
+        PGReplicationStream stream = builder.start();
+        LOG.infof(
+                "Capturing changes from slot %s (%s)",
+                settings.slot(),
+                serverFiltersApplied
+                        ? "PostgreSQL leaves out what was applied for peers"
+                        : "what was applied for peers is dropped here: PostgreSQL before 16 cannot leave it out");
+        return stream;
+    }
+
+    /** The same message is read again after a reconnect, a bounded number of times; then capture stops. */
+    private void undecodable(PgOutputException e) {
+        Lsn at = e.lsn() == null ? Lsn.ZERO : e.lsn();
+        if (!decodeFailures.failedAt(at)) {
+            LOG.warnf(
+                    "Cannot decode the pgoutput message at LSN %s of slot %s (%s); reading it again in 1 s"
+                            + " (attempt %d of %d)",
+                    at, settings.slot(), e.getMessage(), decodeFailures.attempts(), DecodeFailures.ATTEMPTS);
+            LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
+            return;
+        }
+        failure = "the pgoutput message at LSN " + at + " of slot " + settings.slot() + " cannot be decoded: "
+                + e.getMessage();
+        running = false;
+        LOG.errorf(
+                "Capture stopped after %d attempts: %s. Nothing after it is published; it stays in the slot."
+                        + " Fix the cause (see docs/operations.md, 'Capture stopped'), then POST /api/sync/start.",
+                DecodeFailures.ATTEMPTS, failure);
     }
 
     private void read(PGReplicationStream stream) throws SQLException, InterruptedException {
@@ -252,24 +172,25 @@ public final class ReplicationStream implements AutoCloseable {
         long confirmEveryNanos = settings.confirmInterval().toNanos();
         long lastConfirm = System.nanoTime();
         while (running) {
-            ByteBuffer buffer = stream.readPending();
-            sink.tick();
+            ByteBuffer buffer = stream.read();
             if (buffer == null) {
-                if (!assembler.inTransaction()) {
-                    position.idleAt(new Lsn(stream.getLastReceiveLSN().asLong()));
-                }
-                if (System.nanoTime() - lastConfirm >= confirmEveryNanos) {
-                    confirm(stream);
-                    lastConfirm = System.nanoTime();
-                }
-                LockSupport.parkNanos(IDLE_PARK_NANOS);
-                continue;
+                throw new SQLException("PostgreSQL ended the replication stream");
             }
+            Lsn received = new Lsn(stream.getLastReceiveLSN().asLong());
             if (!assembler.skipsUndecoded(buffer)) { // rows applied for a peer are dropped undecoded
-                Optional<CapturedTransaction> transaction = assembler.accept(decoder.decode(buffer));
-                if (transaction.isPresent()) {
-                    handOn(transaction.get());
+                Optional<CapturedTransaction> transaction;
+                try {
+                    transaction = assembler.accept(decoder.decode(buffer));
+                } catch (PgOutputException e) {
+                    throw e.at(received);
                 }
+                if (transaction.isPresent()) {
+                    handOn(transaction.get(), stream);
+                }
+            }
+            decodeFailures.readPast(received);
+            if (!assembler.inTransaction()) {
+                position.idleAt(received);
             }
             if (System.nanoTime() - lastConfirm >= confirmEveryNanos) {
                 confirm(stream);
@@ -285,7 +206,14 @@ public final class ReplicationStream implements AutoCloseable {
         confirm(stream);
     }
 
-    private void handOn(CapturedTransaction transaction) throws InterruptedException {
+    /**
+     * Registers the transaction, then hands it to the outbound stage. While the hand-off is full (the
+     * broker is slow or away), the changes wait in the slot: this thread stops reading, and every
+     * {@link #STATUS_WHILE_FULL} confirms what has been acknowledged meanwhile, which also sends the
+     * standby status PostgreSQL expects (wal_sender_timeout).
+     */
+    private void handOn(CapturedTransaction transaction, PGReplicationStream stream)
+            throws InterruptedException, SQLException {
         position.register(transaction.endLsn(), transaction.commitTime());
         if (transaction.appliedForPeer()) {
             counters.increment(Counters.SKIPPED_FOR_PEERS);
@@ -294,7 +222,13 @@ public final class ReplicationStream implements AutoCloseable {
             position.acknowledge(transaction.endLsn());
         } else {
             counters.increment(Counters.CAPTURED);
-            sink.accept(transaction);
+            while (!sink.offer(transaction, STATUS_WHILE_FULL)) {
+                if (!running) {
+                    return; // stopping: the transaction stays in the slot
+                }
+                confirm(stream);
+                stream.forceUpdateStatus();
+            }
         }
     }
 
@@ -309,18 +243,8 @@ public final class ReplicationStream implements AutoCloseable {
         }
     }
 
-    private Properties plainProperties() {
-        Properties props = new Properties();
-        PGProperty.USER.set(props, settings.user());
-        if (settings.password() != null) {
-            PGProperty.PASSWORD.set(props, settings.password());
-        }
-        PGProperty.APPLICATION_NAME.set(props, "loom-capture");
-        return props;
-    }
-
     private Properties replicationProperties() {
-        Properties props = plainProperties();
+        Properties props = SlotSetup.plainProperties(settings);
         PGProperty.REPLICATION.set(props, "database");
         PGProperty.ASSUME_MIN_SERVER_VERSION.set(props, "10");
         PGProperty.PREFER_QUERY_MODE.set(props, "simple");
@@ -328,24 +252,41 @@ public final class ReplicationStream implements AutoCloseable {
         return props;
     }
 
-    private static String quote(String identifier) {
-        return "\"" + identifier.replace("\"", "\"\"") + "\"";
-    }
-
-    /** Stops reading after confirming what may be confirmed; what is in flight stays in the slot. */
+    /**
+     * Stops reading after confirming what may be confirmed; what is in flight stays in the slot. The
+     * reader blocks until PostgreSQL sends something, so a logical message through the slot wakes it;
+     * if that cannot be sent, its connection is closed under it.
+     */
     @Override
     public synchronized void close() {
         running = false;
-        if (thread != null) {
-            try {
-                thread.join(TimeUnit.SECONDS.toMillis(5));
-                if (thread.isAlive()) {
-                    thread.interrupt();
-                    thread.join(TimeUnit.SECONDS.toMillis(2));
+        if (thread == null) {
+            return;
+        }
+        wake();
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(5));
+            if (thread.isAlive()) {
+                Connection current = connection;
+                if (current != null) {
+                    current.close();
                 }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                thread.interrupt();
+                thread.join(TimeUnit.SECONDS.toMillis(2));
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (SQLException e) {
+            LOG.debugf("Closing the replication connection failed: %s", e.getMessage());
+        }
+    }
+
+    private void wake() {
+        try (Connection plain = DriverManager.getConnection(settings.jdbcUrl(), SlotSetup.plainProperties(settings));
+                Statement statement = plain.createStatement()) {
+            statement.execute("SELECT pg_logical_emit_message(false, 'loom-wake', '')");
+        } catch (SQLException e) {
+            LOG.debugf("Could not wake the capture thread through the slot: %s", e.getMessage());
         }
     }
 }

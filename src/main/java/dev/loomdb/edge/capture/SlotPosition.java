@@ -1,5 +1,7 @@
 package dev.loomdb.edge.capture;
 
+import dev.loomdb.edge.flow.Acknowledgements;
+import dev.loomdb.edge.flow.Lsn;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -17,7 +19,7 @@ import java.util.Set;
  * registered in commit order; acknowledgements may come in any order. On a restart, everything
  * after the confirmed position is read again from the slot, so nothing unacknowledged is lost.
  */
-public final class SlotPosition {
+public final class SlotPosition implements Acknowledgements {
 
     private final Deque<Lsn> pending = new ArrayDeque<>();
     private final Map<Lsn, Instant> commitTimes = new HashMap<>();
@@ -48,6 +50,7 @@ public final class SlotPosition {
     }
 
     /** Everything in the transaction ending at this LSN is safe (acknowledged or not to be published). */
+    @Override
     public synchronized void acknowledge(Lsn endLsn) {
         acknowledged.add(endLsn);
         while (!pending.isEmpty() && acknowledged.remove(pending.peekFirst())) {

@@ -242,6 +242,22 @@ public interface LoomConfig {
         @WithName("confirm-interval")
         @WithDefault("200ms")
         Duration confirmInterval();
+
+        /**
+         * How many captured transactions may wait between the capture thread and the publisher. When
+         * full, capture stops reading (the changes wait in the slot) and keeps sending its status. Default 1024.
+         */
+        @WithName("handoff-capacity")
+        @WithDefault("1024")
+        int handoffCapacity();
+
+        /**
+         * Retained WAL (written since the slot's confirmed position) above which the node warns, naming
+         * max_slot_wal_keep_size; the warning repeats each time it doubles. Default 1073741824 (1 GiB).
+         */
+        @WithName("wal-warning-bytes")
+        @WithDefault("1073741824")
+        long walWarningBytes();
     }
 
     /** REST API limits. */

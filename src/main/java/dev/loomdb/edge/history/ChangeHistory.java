@@ -1,6 +1,6 @@
 package dev.loomdb.edge.history;
 
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.flow.Change;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Future;
 import io.vertx.mutiny.sqlclient.Pool;

@@ -1,5 +1,6 @@
 package dev.loomdb.edge.mesh;
 
+import dev.loomdb.edge.flow.Delivery;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.netty.handler.codec.mqtt.MqttQoS;

@@ -1,13 +1,14 @@
 package dev.loomdb.edge.outbound;
 
-import dev.loomdb.edge.capture.CapturedTransaction;
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.flow.CapturedTransaction;
+import dev.loomdb.edge.flow.Change;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * The debounce window (the seed's debounceMs): gathers whole transactions for at most
@@ -71,6 +72,11 @@ public final class Debouncer {
             return Optional.of(close());
         }
         return Optional.empty();
+    }
+
+    /** When the open window is due (in {@code System.nanoTime()} terms), if one is open. */
+    public OptionalLong deadline() {
+        return transactions.isEmpty() ? OptionalLong.empty() : OptionalLong.of(openedAt + windowNanos);
     }
 
     /** The open window whatever its time (shutdown). */

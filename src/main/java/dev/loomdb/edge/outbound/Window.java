@@ -1,7 +1,7 @@
 package dev.loomdb.edge.outbound;
 
-import dev.loomdb.edge.capture.CapturedTransaction;
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.flow.CapturedTransaction;
+import dev.loomdb.edge.flow.Change;
 import java.util.List;
 
 /**

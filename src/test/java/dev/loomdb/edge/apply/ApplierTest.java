@@ -3,7 +3,7 @@ package dev.loomdb.edge.apply;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.flow.Change;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -6,7 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loomdb.edge.capture.pgoutput.PgOutputDecoder;
 import dev.loomdb.edge.embedded.EmbeddedPostgresServer;
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.flow.CapturedTransaction;
+import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.it.Infra;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;

@@ -2,6 +2,7 @@ package dev.loomdb.edge.capture;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.loomdb.edge.flow.Lsn;
 import org.junit.jupiter.api.Test;
 
 class SlotPositionTest {

@@ -3,9 +3,9 @@ package dev.loomdb.edge.history;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.it.SchemaDatabase;
-import dev.loomdb.edge.mesh.EnvelopeCodec;
+import dev.loomdb.edge.mesh.ChangeJson;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.mutiny.core.Vertx;
@@ -37,7 +37,7 @@ class ChangeHistoryIT {
     private static Vertx vertx;
     private static Pool pool;
 
-    private final EnvelopeCodec codec = new EnvelopeCodec(new ObjectMapper());
+    private final ChangeJson codec = new ChangeJson(new ObjectMapper());
 
     @BeforeAll
     static void startPostgres() throws Exception {
@@ -73,7 +73,7 @@ class ChangeHistoryIT {
 
     @Test
     void acknowledgementsInReverseOrderStillRecordInPublicationOrder() throws Exception {
-        ChangeHistory history = new ChangeHistory(pool, true, 5, codec::encodeChange);
+        ChangeHistory history = new ChangeHistory(pool, true, 5, codec::encode);
         List<Promise<Void>> acknowledgements = new ArrayList<>();
         Future<Void> last = null;
         for (int i = 0; i < 12; i++) {
@@ -92,7 +92,7 @@ class ChangeHistoryIT {
 
     @Test
     void aFailedPublicationOrWriteRecordsNothingAndHoldsUpNothing() throws Exception {
-        Function<Change, String> json = change -> change.id().equals("bad") ? "{not json" : codec.encodeChange(change);
+        Function<Change, String> json = change -> change.id().equals("bad") ? "{not json" : codec.encode(change);
         ChangeHistory history = new ChangeHistory(pool, true, 10, json);
         Promise<Void> neverPublished = Promise.promise();
         history.recordLocal(neverPublished.future(), "n1", Instant.now(), List.of(change("lost")));
@@ -109,7 +109,7 @@ class ChangeHistoryIT {
 
     @Test
     void aDisabledHistoryRecordsNothing() throws Exception {
-        ChangeHistory history = new ChangeHistory(pool, false, 10, codec::encodeChange);
+        ChangeHistory history = new ChangeHistory(pool, false, 10, codec::encode);
         await(history.recordLocal(Future.succeededFuture(), "n1", Instant.now(), List.of(change("c-0"))));
 
         assertEquals(List.of(), recordedIds(history));

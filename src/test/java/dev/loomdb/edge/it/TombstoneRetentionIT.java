@@ -4,8 +4,8 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.loomdb.edge.graph.Change;
-import dev.loomdb.edge.mesh.Envelope;
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.mesh.EnvelopeCodec;
 import java.sql.Connection;
 import java.sql.ResultSet;

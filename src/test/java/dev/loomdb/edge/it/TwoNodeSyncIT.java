@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.loomdb.edge.graph.Change;
-import dev.loomdb.edge.mesh.Envelope;
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.mesh.EnvelopeCodec;
 import io.restassured.response.Response;
 import java.nio.charset.StandardCharsets;

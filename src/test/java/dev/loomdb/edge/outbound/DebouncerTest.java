@@ -3,9 +3,9 @@ package dev.loomdb.edge.outbound;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.loomdb.edge.capture.CapturedTransaction;
-import dev.loomdb.edge.capture.Lsn;
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.flow.CapturedTransaction;
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Lsn;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

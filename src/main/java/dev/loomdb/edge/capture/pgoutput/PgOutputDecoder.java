@@ -1,6 +1,5 @@
 package dev.loomdb.edge.capture.pgoutput;
 
-import dev.loomdb.edge.capture.Lsn;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.Begin;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.Column;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.Commit;
@@ -14,6 +13,7 @@ import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.TupleData;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.TupleValue;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.Type;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.Update;
+import dev.loomdb.edge.flow.Lsn;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

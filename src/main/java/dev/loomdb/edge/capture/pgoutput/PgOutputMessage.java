@@ -1,6 +1,6 @@
 package dev.loomdb.edge.capture.pgoutput;
 
-import dev.loomdb.edge.capture.Lsn;
+import dev.loomdb.edge.flow.Lsn;
 import java.time.Instant;
 import java.util.List;
 

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.loomdb.edge.capture.Lsn;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.TupleValue;
+import dev.loomdb.edge.flow.Lsn;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package dev.loomdb.edge.capture;
+package dev.loomdb.edge.flow;
 
 /**
  * A PostgreSQL write-ahead-log position. Compares by position and prints itself the way

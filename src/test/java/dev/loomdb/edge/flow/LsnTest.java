@@ -1,4 +1,4 @@
-package dev.loomdb.edge.capture;
+package dev.loomdb.edge.flow;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,5 +1,6 @@
-package dev.loomdb.edge.mesh;
+package dev.loomdb.edge.apply;
 
+import dev.loomdb.edge.flow.Envelope;
 import io.vertx.mutiny.sqlclient.Pool;
 import java.time.Duration;
 import java.time.Instant;

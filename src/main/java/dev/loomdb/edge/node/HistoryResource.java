@@ -1,15 +1,17 @@
-package dev.loomdb.edge.sync;
+package dev.loomdb.edge.node;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loomdb.edge.config.LoomConfig;
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.MalformedEnvelopeException;
 import dev.loomdb.edge.graph.ApiProblem;
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.history.HistoryEntry;
-import dev.loomdb.edge.mesh.EnvelopeCodec;
-import dev.loomdb.edge.mesh.MalformedEnvelopeException;
+import dev.loomdb.edge.mesh.ChangeJson;
+import dev.loomdb.edge.outbound.Replay;
 import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -31,12 +33,24 @@ public class HistoryResource {
 
     private static final int REPLAY_PER_ENVELOPE = 500;
 
-    private final SyncNode node;
+    private final ChangeHistory history;
+    private final ChangeJson changeJson;
+    private final Replay replay;
+    private final SyncControl control;
     private final ObjectMapper mapper;
     private final LoomConfig config;
 
-    public HistoryResource(SyncNode node, ObjectMapper mapper, LoomConfig config) {
-        this.node = node;
+    public HistoryResource(
+            ChangeHistory history,
+            ChangeJson changeJson,
+            Replay replay,
+            SyncControl control,
+            ObjectMapper mapper,
+            LoomConfig config) {
+        this.history = history;
+        this.changeJson = changeJson;
+        this.replay = replay;
+        this.control = control;
         this.mapper = mapper;
         this.config = config;
     }
@@ -52,10 +66,10 @@ public class HistoryResource {
         if (since != null && since < 0) {
             throw ApiProblem.badRequest("since must be a sequence number (0 or more).");
         }
-        return node.history().list(since == null ? 0 : since, n).map(entries -> {
+        return history.list(since == null ? 0 : since, n).map(entries -> {
             ObjectNode json = mapper.createObjectNode();
-            json.put("enabled", node.history().enabled());
-            json.put("maxEntries", node.history().maxEntries());
+            json.put("enabled", history.enabled());
+            json.put("maxEntries", history.maxEntries());
             ArrayNode items = json.putArray("entries");
             for (HistoryEntry entry : entries) {
                 ObjectNode item = items.addObject();
@@ -78,7 +92,7 @@ public class HistoryResource {
     @DELETE
     @Operation(summary = "clearChangeHistory: removes every entry")
     public Uni<ObjectNode> clear() {
-        return node.history().clear().map(n -> mapper.createObjectNode().put("removed", n));
+        return history.clear().map(n -> mapper.createObjectNode().put("removed", n));
     }
 
     /** Body {@code {"from": 10, "to": 20}} (seq numbers, inclusive; {@code to} defaults to the newest). */
@@ -98,24 +112,21 @@ public class HistoryResource {
         if (last < from.longValue()) {
             throw ApiProblem.badRequest("\"to\" must not be before \"from\".");
         }
-        if (!node.running()) {
+        if (!control.running()) {
             throw new ApiProblem(409, "Sync stopped", "Sync is stopped; POST /api/sync/start before replaying.");
         }
-        EnvelopeCodec codec = new EnvelopeCodec(mapper);
-        return node.history()
-                .changes(from.longValue(), last)
+        return history.changes(from.longValue(), last)
                 .chain(texts -> {
                     List<Change> changes = new ArrayList<>(texts.size());
                     for (String text : texts) {
                         try {
-                            changes.add(codec.decodeChange(text));
+                            changes.add(changeJson.decode(text));
                         } catch (MalformedEnvelopeException e) {
                             throw new IllegalStateException("unreadable history entry: " + e.getMessage(), e);
                         }
                     }
                     return Uni.createFrom()
-                            .completionStage(() -> node.publisher()
-                                    .republish(changes, REPLAY_PER_ENVELOPE)
+                            .completionStage(() -> replay.republish(changes, REPLAY_PER_ENVELOPE)
                                     .toCompletionStage());
                 })
                 .map(n -> mapper.createObjectNode().put("replayed", n));

@@ -1,4 +1,4 @@
-package dev.loomdb.edge.mesh;
+package dev.loomdb.edge.apply;
 
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;

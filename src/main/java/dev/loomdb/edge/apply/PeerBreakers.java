@@ -1,4 +1,4 @@
-package dev.loomdb.edge.mesh;
+package dev.loomdb.edge.apply;
 
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
@@ -12,7 +12,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.jboss.logging.Logger;
@@ -32,7 +32,7 @@ public final class PeerBreakers {
     private final Duration reset;
     private final Predicate<Throwable> countsAsFailure;
     private final SyncEvents events;
-    private final Consumer<String> newPeer;
+    private final BiConsumer<PeerBreakers, String> newPeer;
     private final Map<String, Breaker> breakers = new ConcurrentHashMap<>();
 
     /**
@@ -44,7 +44,7 @@ public final class PeerBreakers {
             Duration reset,
             Predicate<Throwable> countsAsFailure,
             SyncEvents events,
-            Consumer<String> newPeer) {
+            BiConsumer<PeerBreakers, String> newPeer) {
         this.threshold = threshold;
         this.reset = reset;
         this.countsAsFailure = countsAsFailure;
@@ -87,7 +87,7 @@ public final class PeerBreakers {
             return existing;
         }
         Breaker created = breakers.computeIfAbsent(peer, Breaker::new);
-        newPeer.accept(peer);
+        newPeer.accept(this, peer);
         return created;
     }
 

@@ -1,4 +1,4 @@
-package dev.loomdb.edge.mesh;
+package dev.loomdb.edge.flow;
 
 /**
  * A message received from the broker. {@link #ack} sends the QoS 1 acknowledgement: call it only

@@ -1,11 +1,12 @@
-package dev.loomdb.edge.sync;
+package dev.loomdb.edge.node;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.util.RawValue;
+import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.graph.ApiProblem;
-import dev.loomdb.edge.graph.Change;
 import dev.loomdb.edge.telemetry.SyncEvent;
+import dev.loomdb.edge.telemetry.SyncEvents;
 import io.smallrye.mutiny.Multi;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -31,11 +32,13 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 @Path("/api/sync/events")
 public class SyncEventsResource {
 
-    private final SyncNode node;
+    private final SyncEvents events;
+    private final NodeIdentity identity;
     private final ObjectMapper mapper;
 
-    public SyncEventsResource(SyncNode node, ObjectMapper mapper) {
-        this.node = node;
+    public SyncEventsResource(SyncEvents events, NodeIdentity identity, ObjectMapper mapper) {
+        this.events = events;
+        this.identity = identity;
         this.mapper = mapper;
     }
 
@@ -46,7 +49,7 @@ public class SyncEventsResource {
             @QueryParam("kind") List<String> kinds, @QueryParam("type") List<String> types, @Context Sse sse) {
         Set<SyncEvent.Kind> wanted = kinds(kinds);
         Set<String> wantedTypes = split(types);
-        Multi<OutboundSseEvent> live = node.events().stream()
+        Multi<OutboundSseEvent> live = events.stream()
                 .filter(e -> wanted.contains(e.kind()))
                 .filter(e -> wantedTypes.isEmpty() || wantedTypes.contains(e.entityType()))
                 .map(e -> sse.newEventBuilder()
@@ -55,7 +58,7 @@ public class SyncEventsResource {
                         .build());
         OutboundSseEvent subscribed = sse.newEventBuilder()
                 .name("subscribed")
-                .data("{\"nodeId\":\"" + node.nodeId() + "\"}")
+                .data("{\"nodeId\":\"" + identity.nodeId() + "\"}")
                 .build();
         Multi<OutboundSseEvent> keepAlive = Multi.createFrom()
                 .ticks()

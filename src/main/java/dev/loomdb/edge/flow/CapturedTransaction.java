@@ -1,6 +1,5 @@
-package dev.loomdb.edge.capture;
+package dev.loomdb.edge.flow;
 
-import dev.loomdb.edge.graph.Change;
 import java.time.Instant;
 import java.util.List;
 

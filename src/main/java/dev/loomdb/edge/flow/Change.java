@@ -1,4 +1,4 @@
-package dev.loomdb.edge.graph;
+package dev.loomdb.edge.flow;
 
 /**
  * The state of one node or edge after a write: what travels from capture to the mesh and from

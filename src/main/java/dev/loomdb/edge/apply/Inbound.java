@@ -1,10 +1,10 @@
-package dev.loomdb.edge.mesh;
+package dev.loomdb.edge.apply;
 
-import dev.loomdb.edge.apply.Applied;
-import dev.loomdb.edge.apply.Applier;
-import dev.loomdb.edge.apply.Rejects;
-import dev.loomdb.edge.apply.TombstonePurge;
-import dev.loomdb.edge.graph.Change;
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Delivery;
+import dev.loomdb.edge.flow.Envelope;
+import dev.loomdb.edge.flow.EnvelopeFormat;
+import dev.loomdb.edge.flow.MalformedEnvelopeException;
 import dev.loomdb.edge.telemetry.Counters;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
@@ -50,7 +50,7 @@ public final class Inbound {
     }
 
     private final Vertx vertx;
-    private final EnvelopeCodec codec;
+    private final EnvelopeFormat format;
     private final Applier applier;
     private final Rejects rejects;
     private final Parking parking;
@@ -72,7 +72,7 @@ public final class Inbound {
 
     public Inbound(
             Vertx vertx,
-            EnvelopeCodec codec,
+            EnvelopeFormat format,
             Applier applier,
             Rejects rejects,
             Parking parking,
@@ -86,7 +86,7 @@ public final class Inbound {
             Timer latency,
             Timer applyDuration) {
         this.vertx = vertx;
-        this.codec = codec;
+        this.format = format;
         this.applier = applier;
         this.rejects = rejects;
         this.parking = parking;
@@ -179,7 +179,7 @@ public final class Inbound {
         }
         Envelope envelope;
         try {
-            envelope = codec.decode(delivery.payload());
+            envelope = format.decode(delivery.payload());
         } catch (MalformedEnvelopeException e) {
             reject(item, Rejects.Reason.MALFORMED, e.getMessage());
             return;
@@ -331,7 +331,10 @@ public final class Inbound {
     private void reject(Item item, Rejects.Reason reason, String detail) {
         rejects.keepAside(item.delivery().topic(), item.delivery().payload(), reason, detail)
                 .subscribe()
-                .with(v -> context.runOnContext(x -> done(item)), e -> context.runOnContext(x -> done(item)));
+                .with(
+                        v -> context.runOnContext(x -> done(item)),
+                        e -> vertx.setTimer(
+                                RETRY_MILLIS, id -> context.runOnContext(x -> handle(item, 1)))); // not acknowledged
     }
 
     private void done(Item item) {

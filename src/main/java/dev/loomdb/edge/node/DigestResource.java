@@ -1,4 +1,4 @@
-package dev.loomdb.edge.sync;
+package dev.loomdb.edge.node;
 
 import dev.loomdb.edge.graph.GraphDigest;
 import dev.loomdb.edge.graph.GraphStore;

@@ -1,4 +1,4 @@
-package dev.loomdb.edge.apply;
+package dev.loomdb.edge.node;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;

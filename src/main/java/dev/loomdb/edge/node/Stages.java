@@ -1,0 +1,261 @@
+package dev.loomdb.edge.node;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loomdb.edge.apply.Applier;
+import dev.loomdb.edge.apply.Inbound;
+import dev.loomdb.edge.apply.Parking;
+import dev.loomdb.edge.apply.PeerBreakers;
+import dev.loomdb.edge.apply.Peers;
+import dev.loomdb.edge.apply.Rejects;
+import dev.loomdb.edge.apply.TombstonePurge;
+import dev.loomdb.edge.capture.ReplicationSettings;
+import dev.loomdb.edge.capture.ReplicationStream;
+import dev.loomdb.edge.capture.SlotPosition;
+import dev.loomdb.edge.config.LoomConfig;
+import dev.loomdb.edge.config.Names;
+import dev.loomdb.edge.flow.EnvelopeFormat;
+import dev.loomdb.edge.history.ChangeHistory;
+import dev.loomdb.edge.merge.MergeRule;
+import dev.loomdb.edge.mesh.ChangeJson;
+import dev.loomdb.edge.mesh.EnvelopeCodec;
+import dev.loomdb.edge.mesh.MeshLink;
+import dev.loomdb.edge.mesh.MeshSettings;
+import dev.loomdb.edge.outbound.Debouncer;
+import dev.loomdb.edge.outbound.Publisher;
+import dev.loomdb.edge.outbound.Replay;
+import dev.loomdb.edge.telemetry.Counters;
+import dev.loomdb.edge.telemetry.SyncEvents;
+import io.vertx.core.Vertx;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.pgclient.PgConnectOptions;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+/**
+ * Makes each stage of the flow a bean from the configuration, so that the stages themselves stay
+ * plain classes that a test builds with nothing but their inputs. One method per stage, in the order
+ * of the flow: capture, outbound, mesh, apply, and what they share.
+ */
+@Singleton
+public class Stages {
+
+    private static final Logger LOG = Logger.getLogger(Stages.class);
+    private static final String SCHEMA = "loom";
+
+    private final LoomConfig config;
+    private final NodeIdentity identity;
+    private final Vertx vertx;
+    private final Pool pool;
+    private final Counters counters;
+    private final SyncEvents events;
+
+    public Stages(
+            LoomConfig config, NodeIdentity identity, Vertx vertx, Pool pool, Counters counters, SyncEvents events) {
+        this.config = config;
+        this.identity = identity;
+        this.vertx = vertx;
+        this.pool = pool;
+        this.counters = counters;
+        this.events = events;
+    }
+
+    // capture
+
+    @Produces
+    @Singleton
+    SlotPosition slotPosition() {
+        return new SlotPosition();
+    }
+
+    @Produces
+    @Singleton
+    ReplicationStream replicationStream(
+            Publisher publisher,
+            SlotPosition position,
+            @ConfigProperty(name = "quarkus.datasource.jdbc.url") String jdbcUrl,
+            @ConfigProperty(name = "quarkus.datasource.username") String user,
+            @ConfigProperty(name = "quarkus.datasource.password") Optional<String> password) {
+        LoomConfig.Capture capture = config.capture();
+        ReplicationSettings settings = new ReplicationSettings(
+                capture.jdbcUrl().orElse(jdbcUrl),
+                user,
+                password.orElse(null),
+                identity.slot(),
+                capture.publication(),
+                SCHEMA,
+                capture.confirmInterval());
+        return new ReplicationStream(settings, publisher, position, counters);
+    }
+
+    // outbound
+
+    @Produces
+    @Singleton
+    Publisher publisher(MeshLink link, EnvelopeFormat format, SlotPosition position, ChangeHistory history) {
+        LoomConfig.Debounce debounce = config.debounce();
+        return new Publisher(
+                vertx,
+                link,
+                format,
+                position,
+                identity.mesh(),
+                identity.nodeId(),
+                identity.changesTopic(),
+                config.mqtt().maxInflight(),
+                config.capture().handoffCapacity(),
+                new Debouncer(debounce.window(), debounce.maxChanges(), debounce.maxBytes()),
+                counters,
+                events,
+                history,
+                debounce.window());
+    }
+
+    @Produces
+    @Singleton
+    Replay replay(MeshLink link, EnvelopeFormat format) {
+        return new Replay(vertx, link, format, identity.mesh(), identity.nodeId(), identity.changesTopic());
+    }
+
+    // mesh
+
+    @Produces
+    @Singleton
+    EnvelopeFormat envelopeFormat(ObjectMapper mapper) {
+        return new EnvelopeCodec(mapper);
+    }
+
+    @Produces
+    @Singleton
+    ChangeJson changeJson(ObjectMapper mapper) {
+        return new ChangeJson(mapper);
+    }
+
+    @Produces
+    @Singleton
+    MeshLink meshLink(Inbound inbound) {
+        LoomConfig.Mqtt mqtt = config.mqtt();
+        MeshSettings settings = new MeshSettings(
+                mqtt.host(),
+                mqtt.port(),
+                mqtt.username(),
+                mqtt.password(),
+                mqtt.clientId().orElse("loom-" + identity.mesh() + "-" + identity.nodeId()),
+                identity.mesh(),
+                identity.nodeId(),
+                mqtt.maxInflight(),
+                mqtt.maxMessageSize(),
+                mqtt.reconnectInterval());
+        return new MeshLink(vertx, settings, inbound::accept, events);
+    }
+
+    // apply
+
+    @Produces
+    @Singleton
+    Inbound inbound(
+            EnvelopeFormat format,
+            Applier applier,
+            Rejects rejects,
+            Parking parking,
+            PeerBreakers breakers,
+            Peers peers,
+            SyncMetrics metrics) {
+        return new Inbound(
+                vertx,
+                format,
+                applier,
+                rejects,
+                parking,
+                breakers,
+                peers,
+                identity.mesh(),
+                identity.nodeId(),
+                config.tombstone().retention(),
+                counters,
+                events,
+                metrics.latencyTimer(),
+                metrics.applyTimer());
+    }
+
+    @Produces
+    @Singleton
+    Applier applier(
+            ChangeHistory history,
+            @ConfigProperty(name = "quarkus.datasource.reactive.url") String reactiveUrl,
+            @ConfigProperty(name = "quarkus.datasource.username") String user,
+            @ConfigProperty(name = "quarkus.datasource.password") Optional<String> password) {
+        PgConnectOptions options = PgConnectOptions.fromUri(reactiveUrl.replaceFirst("^vertx-reactive:", ""))
+                .setUser(user);
+        password.ifPresent(options::setPassword);
+        return new Applier(
+                vertx,
+                options,
+                Names.applyOriginFor(identity.nodeId()),
+                mergeRule(),
+                config.conflict().autoResolve(),
+                history);
+    }
+
+    private MergeRule mergeRule() {
+        Map<String, MergeRule.Strategy> byType = new HashMap<>();
+        config.conflict()
+                .types()
+                .forEach((type, strategy) ->
+                        byType.put(type, MergeRule.Strategy.parse("loom.conflict.types." + type, strategy)));
+        MergeRule rule = new MergeRule(
+                MergeRule.Strategy.parse(
+                        "loom.conflict.strategy", config.conflict().strategy()),
+                byType);
+        LOG.infof("Conflicts are decided by %s", rule);
+        return rule;
+    }
+
+    @Produces
+    @Singleton
+    Rejects rejects() {
+        return new Rejects(pool, counters);
+    }
+
+    @Produces
+    @Singleton
+    Parking parking() {
+        return new Parking(pool);
+    }
+
+    @Produces
+    @Singleton
+    Peers peers() {
+        return new Peers();
+    }
+
+    @Produces
+    @Singleton
+    PeerBreakers peerBreakers(SyncMetrics metrics) {
+        return new PeerBreakers(
+                config.circuitBreaker().threshold(),
+                config.circuitBreaker().reset(),
+                Inbound::isPeersFault,
+                events,
+                metrics::breakerGauge);
+    }
+
+    @Produces
+    @Singleton
+    TombstonePurge tombstonePurge() {
+        return new TombstonePurge(pool, config.tombstone().retention());
+    }
+
+    // shared
+
+    @Produces
+    @Singleton
+    ChangeHistory changeHistory(ChangeJson json) {
+        return new ChangeHistory(
+                pool, config.history().enabled(), config.history().maxEntries(), json::encode);
+    }
+}
