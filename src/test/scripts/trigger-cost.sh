@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # What the stamping trigger costs per write, with psql on the machine's PostgreSQL (127.0.0.1:5432,
 # user postgres): 50,000 inserts of two properties into loom.nodes in 1,000-row transactions, then
-# 50,000 updates of one property, with no trigger, with the trigger of migration V4 (a clock for
-# every property on every write) and with the current one (compact clocks, V7), in an order that
-# turns from round to round. Prints each round and the medians. Usage: src/test/scripts/trigger-cost.sh [rounds, default 7]
+# 50,000 updates of one property, with no trigger and with the stamping trigger (R__20_stamp.sql),
+# in an order that turns from round to round. Prints each round and the medians. Usage: src/test/scripts/trigger-cost.sh [rounds, default 7]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 rounds=${1:-7}
@@ -12,11 +11,10 @@ psql_() { psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
 psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 trap 'psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null' EXIT
 psql_ -d $db -c "CREATE SCHEMA loom"
-for f in src/main/resources/db/migration/V*.sql; do psql_ -d $db -f "$f" >/dev/null; done
+for f in src/main/resources/db/migration/V*.sql src/main/resources/db/migration/R__*.sql; do
+  psql_ -d $db -f "$f" >/dev/null
+done
 psql_ -d $db -c "INSERT INTO loom.node_info (node_id) VALUES ('n1')"
-current=$(mktemp) old=$(mktemp)
-{ psql_ -d $db -c "SELECT pg_get_functiondef('loom.stamp()'::regprocedure)"; echo ';'; } > "$current"
-sed -n '/CREATE OR REPLACE FUNCTION loom.stamp()/,/^\$\$;/p' src/main/resources/db/migration/V4__mark_applied_rows.sql > "$old"
 
 timed() { # sums the \timing of the statements read from stdin, in ms
   { echo '\timing on'; cat; } | psql_ -d $db | grep -o '[0-9.]* ms' | awk '{s += $1} END {printf "%.0f", s}'
@@ -36,16 +34,15 @@ updates() {
 }
 median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 declare -A all
-variants=(none v4 current)
+variants=(none current)
 for r in $(seq 1 "$rounds"); do
   line="round $r:"
   # each round starts with another variant: the last of a round runs slower (WAL, checkpoints)
-  for k in 0 1 2; do
-    variant=${variants[$(( (r + k) % 3 ))]}
+  for k in 0 1; do
+    variant=${variants[$(( (r + k) % 2 ))]}
     case $variant in
       none) psql_ -d $db -c "ALTER TABLE loom.nodes DISABLE TRIGGER nodes_stamp" >/dev/null ;;
-      v4) psql_ -d $db -c "ALTER TABLE loom.nodes ENABLE TRIGGER nodes_stamp" -f "$old" >/dev/null ;;
-      current) psql_ -d $db -f "$current" >/dev/null ;;
+      current) psql_ -d $db -c "ALTER TABLE loom.nodes ENABLE TRIGGER nodes_stamp" >/dev/null ;;
     esac
     i=$(inserts); u=$(updates)
     all[$variant-i]+="$i "; all[$variant-u]+="$u "
@@ -53,7 +50,7 @@ for r in $(seq 1 "$rounds"); do
   done
   echo "$line"
 done
-for variant in none v4 current; do
+for variant in none current; do
   echo "median of $rounds, $variant: 50,000 inserts $(echo ${all[$variant-i]} | median) ms," \
        "50,000 updates $(echo ${all[$variant-u]} | median) ms"
 done

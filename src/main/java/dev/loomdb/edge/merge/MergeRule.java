@@ -6,7 +6,9 @@ import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
- * Which of two states of a node or edge wins, by strategy (the seed's conflictResolution):
+ * Which strategy decides two states of a node or edge (the seed's conflictResolution): chosen here
+ * from the configuration, decided in PostgreSQL by the merge trigger ({@code loom.merge_state} in
+ * R__30_merge.sql), which the apply session is told the strategy of ({@link #SESSION_SETTINGS}).
  *
  * <ul>
  *   <li>{@code last-write-wins}: the later hybrid logical clock; equal clocks go to the greater
@@ -20,9 +22,13 @@ import java.util.stream.Collectors;
  * A strategy is chosen for the mesh and may be overridden per type; an override applies when both
  * states have that type (a change of type is decided by the mesh's strategy), which keeps the
  * choice the same whichever state arrives first. Every node of a mesh must use the same rule.
- * An equal state never wins, so applying a message twice changes nothing.
  */
 public final class MergeRule {
+
+    /** Sets the session's strategy: $1 the mesh's, $2 the per-type ones as JSON, $3 auto-resolve on|off. */
+    public static final String SESSION_SETTINGS = "SELECT set_config('loom.apply', 'on', false),"
+            + " set_config('loom.merge_strategy', $1, false), set_config('loom.merge_types', $2, false),"
+            + " set_config('loom.auto_resolve', $3, false)";
 
     public enum Strategy {
         LAST_WRITE_WINS("last-write-wins"),
@@ -62,78 +68,16 @@ public final class MergeRule {
         return new MergeRule(Strategy.LAST_WRITE_WINS, Map.of());
     }
 
-    /** Whether the incoming state replaces the stored one: the rule the SQL condition applies inside PostgreSQL. */
-    public boolean incomingWins(
-            String storedType,
-            long storedVersion,
-            long storedHlc,
-            String storedOrigin,
-            String incomingType,
-            long incomingVersion,
-            long incomingHlc,
-            String incomingOrigin) {
-        Strategy strategy = storedType.equals(incomingType) ? byType.getOrDefault(incomingType, mesh) : mesh;
-        if (strategy == Strategy.HIGHEST_VERSION && storedVersion != incomingVersion) {
-            return storedVersion < incomingVersion;
-        }
-        return LastWriteWins.incomingWins(storedHlc, storedOrigin, incomingHlc, incomingOrigin);
+    /** The mesh's strategy as the merge trigger reads it ({@code loom.merge_strategy}). */
+    public String strategyName() {
+        return mesh.configName();
     }
 
-    /** Whether some type, or the whole mesh, merges per property. */
-    public boolean anyMerge() {
-        return mesh == Strategy.MERGE || byType.containsValue(Strategy.MERGE);
-    }
-
-    /**
-     * When properties are merged one by one: the SQL condition on {@code t} and {@code EXCLUDED}. Like
-     * the row rule, a type's override applies when both states have that type.
-     */
-    public String sqlMergingCondition() {
-        if (mesh == Strategy.MERGE) {
-            String others = typesWhere(s -> s != Strategy.MERGE);
-            return others.isEmpty() ? "true" : "NOT (t.type = EXCLUDED.type AND t.type IN (" + others + "))";
-        }
-        String merging = typesWhere(s -> s == Strategy.MERGE);
-        return merging.isEmpty() ? "false" : "(t.type = EXCLUDED.type AND t.type IN (" + merging + "))";
-    }
-
-    private String typesWhere(java.util.function.Predicate<Strategy> which) {
-        return byType.entrySet().stream()
-                .filter(e -> which.test(e.getValue()))
-                .map(e -> "'" + e.getKey().replace("'", "''") + "'")
-                .collect(Collectors.joining(", "));
-    }
-
-    /**
-     * The rule as the condition of {@code INSERT ... ON CONFLICT DO UPDATE ... WHERE}, comparing the
-     * stored row {@code t} with the incoming {@code EXCLUDED}.
-     */
-    public String sqlCondition() {
-        String lww = LastWriteWins.SQL_CONDITION;
-        String highest =
-                "(t.version, t.hlc, t.origin COLLATE \"C\") < (EXCLUDED.version, EXCLUDED.hlc, EXCLUDED.origin COLLATE \"C\")";
-        String meshCondition = mesh == Strategy.HIGHEST_VERSION ? highest : lww;
-        Strategy meshRow = rowStrategy(mesh);
-        Map<Strategy, String> overrides = byType.entrySet().stream()
-                .filter(e -> rowStrategy(e.getValue()) != meshRow)
-                .collect(Collectors.groupingBy(
-                        e -> rowStrategy(e.getValue()),
-                        TreeMap::new,
-                        Collectors.mapping(e -> "'" + e.getKey().replace("'", "''") + "'", Collectors.joining(", "))));
-        if (overrides.isEmpty()) {
-            return meshCondition;
-        }
-        StringBuilder sql = new StringBuilder("(CASE");
-        overrides.forEach((strategy, types) -> sql.append(" WHEN t.type = EXCLUDED.type AND t.type IN (")
-                .append(types)
-                .append(") THEN ")
-                .append(strategy == Strategy.HIGHEST_VERSION ? highest : lww));
-        return sql.append(" ELSE ").append(meshCondition).append(" END)").toString();
-    }
-
-    /** The rule for the row itself: merge decides whole rows by last-write-wins. */
-    private static Strategy rowStrategy(Strategy strategy) {
-        return strategy == Strategy.MERGE ? Strategy.LAST_WRITE_WINS : strategy;
+    /** The per-type strategies by type name, as the merge trigger reads them ({@code loom.merge_types}, JSON). */
+    public Map<String, String> typeStrategyNames() {
+        Map<String, String> names = new TreeMap<>();
+        byType.forEach((type, strategy) -> names.put(type, strategy.configName()));
+        return names;
     }
 
     @Override

@@ -9,6 +9,7 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.UUID;
+import org.flywaydb.core.Flyway;
 
 /**
  * Which real PostgreSQL and broker the integration tests use, chosen by the system property
@@ -60,17 +61,21 @@ public final class Infra {
         }
     }
 
-    /** Creates the schema loom and applies the node's migrations in order, as Flyway does at start. */
-    public static void applyMigrations(Connection connection) throws IOException, SQLException {
-        try (Statement s = connection.createStatement();
-                java.util.stream.Stream<Path> files = Files.list(Path.of("src/main/resources/db/migration"))) {
-            s.execute("CREATE SCHEMA loom");
-            for (Path file : files.sorted(java.util.Comparator.comparingInt(
-                            f -> Integer.parseInt(f.getFileName().toString().replaceAll("^V(\\d+)__.*", "$1"))))
-                    .toList()) {
-                s.execute(Files.readString(file));
-            }
-        }
+    /**
+     * Creates the schema loom and applies the node's migrations with Flyway, as the node does at start,
+     * to the database {@code connection} is on (trust auth, as on every test server).
+     */
+    public static void applyMigrations(Connection connection) throws SQLException {
+        Flyway.configure()
+                .dataSource(
+                        connection.getMetaData().getURL(),
+                        connection.getMetaData().getUserName(),
+                        "")
+                .schemas("loom")
+                .createSchemas(true)
+                .locations("filesystem:src/main/resources/db/migration")
+                .load()
+                .migrate();
     }
 
     /** Creates a database on the machine's PostgreSQL (external mode). */

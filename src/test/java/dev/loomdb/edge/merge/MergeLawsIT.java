@@ -2,7 +2,6 @@ package dev.loomdb.edge.merge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.loomdb.edge.apply.Applier;
 import dev.loomdb.edge.it.SchemaDatabase;
 import dev.loomdb.edge.merge.MergeRule.Strategy;
 import java.sql.Connection;
@@ -17,6 +16,7 @@ import java.util.Random;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -24,10 +24,11 @@ import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
- * The merge laws, checked on the real merge: the conditional upsert the applier runs in PostgreSQL.
- * For random sets of states of one node (equal clocks, equal versions, deletes and per-property
- * clocks included), applying them in any order, with duplicates, ends in the same row (commutative,
- * associative, idempotent), and that row is the one the rule picks.
+ * The merge laws, checked on the real merge: {@code loom.apply_nodes} in an apply session, decided by
+ * PostgreSQL's merge trigger. For random sets of states of one node (equal clocks, equal versions,
+ * deletes and per-property clocks included), applying them in any order, with duplicates, ends in the
+ * same row (commutative, associative, idempotent), and that row is the one the rule picks, as
+ * {@link #winner} states it here on its own.
  */
 class MergeLawsIT {
 
@@ -103,9 +104,6 @@ class MergeLawsIT {
     static void startPostgres() throws Exception {
         database = SchemaDatabase.create("laws");
         connection = database.connect();
-        try (Statement s = connection.createStatement()) {
-            s.execute("SET loom.apply = 'on'"); // keep the incoming stamps, as the applier's session does
-        }
     }
 
     @AfterContainer
@@ -149,19 +147,21 @@ class MergeLawsIT {
         try (Statement s = connection.createStatement()) {
             s.execute("TRUNCATE loom.nodes");
         }
-        try (PreparedStatement upsert = connection.prepareStatement(
-                Applier.upsertNodeSql(rule).replaceAll("\\$(\\d)", "?").replace("?::text::jsonb", "?::jsonb"))) {
+        session(rule);
+        try (PreparedStatement apply = connection.prepareStatement("SELECT * FROM loom.apply_nodes(ARRAY[?],"
+                + " ARRAY[?], ARRAY[?], ARRAY[?], ARRAY[?]::bigint[], ARRAY[?]::bigint[], ARRAY[?], ARRAY[?],"
+                + " ARRAY[?]::bigint[])")) {
             for (State st : states) {
-                upsert.setString(1, "x");
-                upsert.setString(2, st.type());
-                upsert.setString(3, st.properties());
-                upsert.setString(4, st.clocks());
-                upsert.setLong(5, st.hlc());
-                upsert.setLong(6, st.version());
-                upsert.setString(7, st.origin());
-                upsert.setBoolean(8, st.tombstone());
-                upsert.setLong(9, 0);
-                upsert.execute();
+                apply.setString(1, "x");
+                apply.setString(2, st.type());
+                apply.setString(3, st.properties());
+                apply.setString(4, st.clocks());
+                apply.setLong(5, st.hlc());
+                apply.setLong(6, st.version());
+                apply.setString(7, st.origin());
+                apply.setBoolean(8, st.tombstone());
+                apply.setLong(9, 0);
+                apply.executeQuery().close();
             }
         }
         try (Statement s = connection.createStatement();
@@ -180,18 +180,52 @@ class MergeLawsIT {
                 : a.origin().compareTo(b.origin());
     }
 
+    /** The apply session's strategy, as the applier sets it. */
+    private static void session(MergeRule rule) throws Exception {
+        try (PreparedStatement settings =
+                connection.prepareStatement(MergeRule.SESSION_SETTINGS.replaceAll("\\$\\d", "?"))) {
+            settings.setString(1, rule.strategyName());
+            settings.setString(2, typesJson(rule));
+            settings.setString(3, "on");
+            settings.executeQuery().close();
+        }
+    }
+
+    private static String typesJson(MergeRule rule) {
+        StringBuilder json = new StringBuilder("{");
+        rule.typeStrategyNames()
+                .forEach((type, strategy) -> json.append(json.length() > 1 ? ", " : "")
+                        .append('"')
+                        .append(type)
+                        .append("\": \"")
+                        .append(strategy)
+                        .append('"'));
+        return json.append('}').toString();
+    }
+
+    /** The strategy that decides two states: a type's own when both have it, else the mesh's. */
+    private static String strategy(MergeRule rule, String storedType, String incomingType) {
+        return storedType.equals(incomingType)
+                ? rule.typeStrategyNames().getOrDefault(storedType, rule.strategyName())
+                : rule.strategyName();
+    }
+
+    /** The rule, stated on its own: the greater (version, hlc, origin) or (hlc, origin) wins the row. */
+    private static boolean incomingWins(MergeRule rule, State stored, State incoming) {
+        if (strategy(rule, stored.type(), incoming.type()).equals("highest-version")
+                && stored.version() != incoming.version()) {
+            return stored.version() < incoming.version();
+        }
+        if (stored.hlc() != incoming.hlc()) {
+            return stored.hlc() < incoming.hlc();
+        }
+        return stored.origin().compareTo(incoming.origin()) < 0;
+    }
+
     private static State winner(MergeRule rule, List<State> states) {
         State best = states.get(0);
         for (State s : states.subList(1, states.size())) {
-            if (rule.incomingWins(
-                    best.type(),
-                    best.version(),
-                    best.hlc(),
-                    best.origin(),
-                    s.type(),
-                    s.version(),
-                    s.hlc(),
-                    s.origin())) {
+            if (incomingWins(rule, best, s)) {
                 best = s;
             }
         }
@@ -238,8 +272,7 @@ class MergeLawsIT {
                 applyAll(rule, states.stream().map(State::writtenOut).toList()),
                 "clocks written out are stored as the compact ones, byte for byte");
 
-        boolean merges = rule.sqlMergingCondition().equals("true")
-                || rule.sqlMergingCondition().contains("'" + type + "'");
+        boolean merges = strategy(rule, type, type).equals("merge");
         if (merges) { // each property from the write with its greatest clock
             Clock v = states.stream().map(State::v).max(MergeLawsIT::compare).orElseThrow();
             Clock w = states.stream().map(State::w).max(MergeLawsIT::compare).orElseThrow();
@@ -254,5 +287,54 @@ class MergeLawsIT {
                 expected.hlc() + "|" + expected.version() + "|" + expected.origin(),
                 inOrder.split("\\|")[2] + "|" + inOrder.split("\\|")[3] + "|" + inOrder.split("\\|")[4],
                 "the stored row is the one the rule picks");
+    }
+
+    private static final MergeRule COUNTERS_BY_VERSION =
+            new MergeRule(Strategy.LAST_WRITE_WINS, Map.of("COUNTER", Strategy.HIGHEST_VERSION));
+
+    private static State state(String type, long version, long hlc, String origin) {
+        Clock clock = new Clock((int) hlc, origin);
+        return State.of(type, version, hlc, origin, false, clock, clock, true);
+    }
+
+    /** hlc|version|origin of the stored row after applying the states in this order. */
+    private String stamp(MergeRule rule, State... states) throws Exception {
+        String[] row = applyAll(rule, List.of(states)).split("\\|");
+        return row[2] + "|" + row[3] + "|" + row[4];
+    }
+
+    @Example
+    void highestVersionPrefersTheMoreEditedStateOverALaterClock() throws Exception {
+        State edited = state("COUNTER", 5, 50, "b");
+        State later = state("COUNTER", 3, 100, "a");
+        assertEquals("50|5|b", stamp(COUNTERS_BY_VERSION, edited, later));
+        assertEquals("50|5|b", stamp(COUNTERS_BY_VERSION, later, edited));
+    }
+
+    @Example
+    void otherTypesKeepTheMeshStrategy() throws Exception {
+        assertEquals("100|3|a", stamp(COUNTERS_BY_VERSION, state("AGENT", 5, 50, "b"), state("AGENT", 3, 100, "a")));
+    }
+
+    @Example
+    void aChangeOfTypeIsDecidedTheSameWayWhicheverArrivesFirst() throws Exception {
+        State counter = state("COUNTER", 5, 50, "a");
+        State agent = state("AGENT", 3, 100, "b");
+        assertEquals(stamp(COUNTERS_BY_VERSION, counter, agent), stamp(COUNTERS_BY_VERSION, agent, counter));
+        assertEquals("100|3|b", stamp(COUNTERS_BY_VERSION, counter, agent), "the mesh's strategy decides");
+    }
+
+    @Example
+    void aPeersStateIsRefusedOutsideAnApplySession() throws Exception {
+        try (Connection plain = database.connect();
+                Statement s = plain.createStatement()) {
+            java.sql.SQLException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                    java.sql.SQLException.class,
+                    () -> s.executeQuery("SELECT * FROM loom.apply_nodes(ARRAY['y'], ARRAY['T'], ARRAY['{}'],"
+                            + " ARRAY['{}'], ARRAY[1]::bigint[], ARRAY[1]::bigint[], ARRAY['a'], ARRAY[false],"
+                            + " ARRAY[0]::bigint[])"));
+            org.junit.jupiter.api.Assertions.assertTrue(
+                    refused.getMessage().contains("apply session"), refused.getMessage());
+        }
     }
 }

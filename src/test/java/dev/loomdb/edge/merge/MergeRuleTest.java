@@ -1,7 +1,6 @@
 package dev.loomdb.edge.merge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,40 +8,22 @@ import dev.loomdb.edge.merge.MergeRule.Strategy;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
+/** The choice of strategy; what it decides is tested on PostgreSQL's merge trigger (MergeLawsIT). */
 class MergeRuleTest {
 
-    private final MergeRule mixed =
-            new MergeRule(Strategy.LAST_WRITE_WINS, Map.of("COUNTER", Strategy.HIGHEST_VERSION));
-
     @Test
-    void highestVersionPrefersTheMoreEditedStateOverALaterClock() {
-        assertTrue(mixed.incomingWins("COUNTER", 3, 100, "a", "COUNTER", 5, 50, "b"));
-        assertFalse(mixed.incomingWins("COUNTER", 5, 50, "b", "COUNTER", 3, 100, "a"));
+    void strategiesAreReadAsTheyAreConfigured() {
+        assertEquals(Strategy.HIGHEST_VERSION, Strategy.parse("loom.conflict.strategy", " Highest-Version "));
+        assertEquals(Strategy.MERGE, Strategy.parse("loom.conflict.strategy", "merge"));
     }
 
     @Test
-    void otherTypesKeepTheMeshStrategy() {
-        assertFalse(mixed.incomingWins("AGENT", 3, 100, "a", "AGENT", 5, 50, "b"));
-    }
-
-    @Test
-    void aChangeOfTypeIsDecidedTheSameWayFromBothSides() {
-        boolean oneWay = mixed.incomingWins("COUNTER", 5, 50, "a", "AGENT", 3, 100, "b");
-        boolean otherWay = mixed.incomingWins("AGENT", 3, 100, "b", "COUNTER", 5, 50, "a");
-        assertTrue(oneWay != otherWay, "exactly one of the two states wins");
-    }
-
-    @Test
-    void equalVersionsFallBackToTheClock() {
-        assertTrue(mixed.incomingWins("COUNTER", 5, 50, "a", "COUNTER", 5, 51, "a"));
-    }
-
-    @Test
-    void sqlConditionNamesTheOverriddenTypesQuoted() {
-        String sql =
-                new MergeRule(Strategy.LAST_WRITE_WINS, Map.of("O'Brien", Strategy.HIGHEST_VERSION)).sqlCondition();
-        assertTrue(sql.contains("t.type IN ('O''Brien')"), sql);
-        assertEquals(LastWriteWins.SQL_CONDITION, MergeRule.lastWriteWins().sqlCondition());
+    void theSessionIsToldTheMeshStrategyAndEachTypesOwn() {
+        MergeRule rule = new MergeRule(
+                Strategy.LAST_WRITE_WINS, Map.of("O'Brien \"x\"", Strategy.HIGHEST_VERSION, "A", Strategy.MERGE));
+        assertEquals("last-write-wins", rule.strategyName());
+        assertEquals(Map.of("A", "merge", "O'Brien \"x\"", "highest-version"), rule.typeStrategyNames());
+        assertEquals("last-write-wins (A=merge, O'Brien \"x\"=highest-version)", rule.toString());
     }
 
     @Test
