@@ -144,7 +144,7 @@ public final class Applier {
     private Future<Void> recordPeer(PgConnection conn, Envelope envelope) {
         long maxHlc = 0;
         for (Change c : envelope.changes()) {
-            maxHlc = Math.max(maxHlc, c.hlc());
+            maxHlc = Math.max(maxHlc, c.hlc().value());
         }
         return conn.preparedQuery(RECORD_PEER)
                 .execute(Tuple.of(envelope.origin(), maxHlc, envelope.seq(), (long)

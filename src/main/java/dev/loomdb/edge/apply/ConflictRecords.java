@@ -78,11 +78,11 @@ final class ConflictRecords {
                                     c.type(),
                                     c.properties(),
                                     c.propertyClocks(),
-                                    c.hlc(),
+                                    c.hlc().value(),
                                     c.version(),
                                     c.origin(),
                                     c.tombstone(),
-                                    c.baseHlc()))
+                                    c.baseHlc().value()))
                             : Tuple.tuple(List.of(
                                     c.id(),
                                     c.type(),
@@ -90,11 +90,11 @@ final class ConflictRecords {
                                     c.target(),
                                     c.properties(),
                                     c.propertyClocks(),
-                                    c.hlc(),
+                                    c.hlc().value(),
                                     c.version(),
                                     c.origin(),
                                     c.tombstone(),
-                                    c.baseHlc())));
+                                    c.baseHlc().value())));
         }
         String sql = kind == Change.Kind.NODE ? RECORD_NODE : RECORD_EDGE;
         return conn.preparedQuery(sql).executeBatch(tuples).map(rows -> {
@@ -117,7 +117,8 @@ final class ConflictRecords {
     static Future<Void> closeResolved(PgConnection conn, List<Change> changes) {
         List<Tuple> closes = new ArrayList<>(changes.size());
         for (Change c : changes) {
-            closes.add(Tuple.of(c.kind().wireName(), c.id(), c.origin(), c.baseHlc()));
+            closes.add(Tuple.of(
+                    c.kind().wireName(), c.id(), c.origin(), c.baseHlc().value()));
         }
         return conn.preparedQuery(CLOSE_RESOLVED).executeBatch(closes).mapEmpty();
     }

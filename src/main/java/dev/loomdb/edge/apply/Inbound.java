@@ -1,24 +1,20 @@
 package dev.loomdb.edge.apply;
 
-import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Delivery;
 import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.flow.EnvelopeFormat;
+import dev.loomdb.edge.flow.Hlc;
 import dev.loomdb.edge.flow.MalformedEnvelopeException;
 import dev.loomdb.edge.telemetry.Counters;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
-import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
-import io.vertx.pgclient.PgException;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
 import org.jboss.logging.Logger;
 
@@ -55,14 +51,12 @@ public final class Inbound {
     private final Rejects rejects;
     private final Parking parking;
     private final PeerBreakers breakers;
-    private final Peers peers;
     private final String mesh;
     private final String nodeId;
     private final Duration retention;
     private final Counters counters;
     private final SyncEvents events;
-    private final Timer latency;
-    private final Timer applyDuration;
+    private final AppliedReport report;
     private final Deque<Item> queue = new ArrayDeque<>();
     private final Set<String> parkedRetryQueued = new HashSet<>();
     private final Context context;
@@ -77,28 +71,24 @@ public final class Inbound {
             Rejects rejects,
             Parking parking,
             PeerBreakers breakers,
-            Peers peers,
             String mesh,
             String nodeId,
             Duration retention,
             Counters counters,
             SyncEvents events,
-            Timer latency,
-            Timer applyDuration) {
+            AppliedReport report) {
         this.vertx = vertx;
         this.format = format;
         this.applier = applier;
         this.rejects = rejects;
         this.parking = parking;
         this.breakers = breakers;
-        this.peers = peers;
         this.mesh = mesh;
         this.nodeId = nodeId;
         this.retention = retention;
         this.counters = counters;
         this.events = events;
-        this.latency = latency;
-        this.applyDuration = applyDuration;
+        this.report = report;
         this.context = vertx.getOrCreateContext();
         this.ownTopic = "loom/" + mesh + "/changes/" + nodeId;
     }
@@ -196,8 +186,8 @@ public final class Inbound {
             counters.increment(Counters.RECEIVED);
             counters.add(Counters.RECEIVED_BYTES, delivery.payload().length);
         }
-        long horizon = TombstonePurge.horizon(retention);
-        if (envelope.changes().stream().anyMatch(c -> c.hlc() < horizon)) {
+        Hlc horizon = Hlc.horizon(retention);
+        if (envelope.changes().stream().anyMatch(c -> c.hlc().isBefore(horizon))) {
             reject(
                     item,
                     Rejects.Reason.BEYOND_HORIZON,
@@ -211,15 +201,14 @@ public final class Inbound {
         breakers.<Applied>call(envelope.origin(), context, () -> applier.apply(envelope))
                 .onComplete(result -> {
                     if (result.succeeded()) {
-                        applyDuration.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
-                        applied(envelope, result.result());
+                        report.applied(envelope, result.result(), System.nanoTime() - started);
                         done(item);
                         return;
                     }
                     Throwable cause = result.cause();
                     if (cause instanceof CircuitBreakerOpenException) {
                         park(item, envelope, "the circuit breaker for peer " + envelope.origin() + " is open");
-                    } else if (isTransient(cause)) {
+                    } else if (ApplyFailures.isTransient(cause)) {
                         if (attempt % 10 == 0) {
                             LOG.warnf(
                                     "Applying transaction %d from %s failed (%s); retrying in %d ms",
@@ -231,7 +220,7 @@ public final class Inbound {
                         }
                         applier.reset();
                         vertx.setTimer(RETRY_MILLIS, id -> context.runOnContext(v -> handle(item, attempt + 1)));
-                    } else if (isBadData(cause)) {
+                    } else if (ApplyFailures.isBadData(cause)) {
                         events.emit(SyncEvent.of(
                                 SyncEvent.Kind.SYNC_ERROR, envelope.origin(), "rejected: " + cause.getMessage()));
                         reject(item, Rejects.Reason.BAD_DATA, "cannot be applied: " + cause.getMessage());
@@ -246,63 +235,6 @@ public final class Inbound {
                         park(item, envelope, "applying failed: " + cause.getMessage());
                     }
                 });
-    }
-
-    private void applied(Envelope envelope, Applied applied) {
-        Instant now = Instant.now();
-        counters.increment(Counters.APPLIED);
-        counters.add(Counters.APPLIED_CHANGES, applied.effective().size());
-        counters.add(Counters.SUPERSEDED, applied.superseded());
-        counters.add(Counters.CONFLICTS, applied.conflicts().size());
-        peers.applied(envelope);
-        latency.record(Duration.between(envelope.firstCommitTime(), now).toNanos(), TimeUnit.NANOSECONDS);
-        for (Change change : applied.effective()) {
-            events.emit(new SyncEvent(
-                    SyncEvent.Kind.REMOTE_CHANGE,
-                    now,
-                    envelope.origin(),
-                    change,
-                    envelope.firstCommitTime(),
-                    now,
-                    null));
-        }
-        for (Applied.Conflict conflict : applied.conflicts()) {
-            events.emit(new SyncEvent(
-                    SyncEvent.Kind.CONFLICT_DETECTED,
-                    now,
-                    envelope.origin(),
-                    conflict.change(),
-                    envelope.firstCommitTime(),
-                    null,
-                    "kept aside as conflict " + conflict.id() + "; resolve with POST /api/conflicts/" + conflict.id()
-                            + "/resolve"));
-        }
-    }
-
-    /** A connection that broke, a server going down, a deadlock or serialization failure: trying again may work. */
-    static boolean isTransient(Throwable failure) {
-        if (failure instanceof PgException pg) {
-            String state = pg.getSqlState();
-            return state == null
-                    || state.startsWith("08")
-                    || state.startsWith("53")
-                    || state.startsWith("57P")
-                    || state.equals("40001")
-                    || state.equals("40P01");
-        }
-        return true;
-    }
-
-    /** SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): retrying will not help. */
-    static boolean isBadData(Throwable failure) {
-        return failure instanceof PgException pg
-                && pg.getSqlState() != null
-                && (pg.getSqlState().startsWith("22") || pg.getSqlState().startsWith("23"));
-    }
-
-    /** Whether a failure counts against the peer's breaker. */
-    public static boolean isPeersFault(Throwable failure) {
-        return !isTransient(failure);
     }
 
     private void park(Item item, Envelope envelope, String reason) {

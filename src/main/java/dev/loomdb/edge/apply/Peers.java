@@ -46,7 +46,10 @@ public final class Peers {
 
     /** A message of the peer was applied (mirrors the row update of the apply transaction). */
     public void applied(Envelope envelope) {
-        long maxHlc = envelope.changes().stream().mapToLong(c -> c.hlc()).max().orElse(0);
+        long maxHlc = envelope.changes().stream()
+                .mapToLong(c -> c.hlc().value())
+                .max()
+                .orElse(0);
         peers.merge(
                 envelope.origin(),
                 new Peer(

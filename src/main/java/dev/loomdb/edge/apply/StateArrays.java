@@ -34,11 +34,11 @@ final class StateArrays {
             type[i] = c.type();
             properties[i] = c.properties();
             clocks[i] = c.propertyClocks();
-            hlc[i] = c.hlc();
+            hlc[i] = c.hlc().value();
             version[i] = c.version();
             origin[i] = c.origin();
             tombstone[i] = c.tombstone();
-            base[i] = c.baseHlc();
+            base[i] = c.baseHlc().value();
         }
         return Tuple.tuple(List.of(id, type, properties, clocks, hlc, version, origin, tombstone, base));
     }
@@ -62,11 +62,11 @@ final class StateArrays {
             target[i] = c.target();
             properties[i] = c.properties();
             clocks[i] = c.propertyClocks();
-            hlc[i] = c.hlc();
+            hlc[i] = c.hlc().value();
             version[i] = c.version();
             origin[i] = c.origin();
             tombstone[i] = c.tombstone();
-            base[i] = c.baseHlc();
+            base[i] = c.baseHlc().value();
         }
         return Tuple.tuple(
                 List.of(id, type, source, target, properties, clocks, hlc, version, origin, tombstone, base));

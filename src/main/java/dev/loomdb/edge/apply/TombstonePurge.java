@@ -1,5 +1,6 @@
 package dev.loomdb.edge.apply;
 
+import dev.loomdb.edge.flow.Hlc;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
@@ -22,13 +23,8 @@ public final class TombstonePurge {
         this.retention = retention;
     }
 
-    /** The oldest clock still accepted: (now - retention) in hybrid logical clock units. */
-    public static long horizon(Duration retention) {
-        return (System.currentTimeMillis() - retention.toMillis()) << 16;
-    }
-
     public Uni<Long> purge() {
-        long horizon = horizon(retention);
+        long horizon = Hlc.horizon(retention).value();
         return pool.withTransaction(conn -> conn.query("SET LOCAL loom.purge = 'on'")
                         .execute()
                         .chain(() -> conn.preparedQuery("DELETE FROM loom.nodes WHERE tombstone AND hlc < $1")

@@ -282,7 +282,10 @@ public final class ReplicationStream implements AutoCloseable {
     }
 
     private void wake() {
-        try (Connection plain = DriverManager.getConnection(settings.jdbcUrl(), SlotSetup.plainProperties(settings));
+        Properties props = SlotSetup.plainProperties(settings);
+        PGProperty.CONNECT_TIMEOUT.set(props, 2); // seconds: a server that is gone must not hold up the stop
+        PGProperty.SOCKET_TIMEOUT.set(props, 2);
+        try (Connection plain = DriverManager.getConnection(settings.jdbcUrl(), props);
                 Statement statement = plain.createStatement()) {
             statement.execute("SELECT pg_logical_emit_message(false, 'loom-wake', '')");
         } catch (SQLException e) {

@@ -10,6 +10,7 @@ import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.TupleData;
 import dev.loomdb.edge.capture.pgoutput.PgOutputMessage.TupleValue;
 import dev.loomdb.edge.flow.CapturedTransaction;
 import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Hlc;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -132,12 +133,12 @@ public final class TransactionAssembler {
                 row.getOrDefault("properties", "{}"),
                 edge ? required(row, "source_id", relation) : null,
                 edge ? required(row, "target_id", relation) : null,
-                Long.parseLong(required(row, "hlc", relation)),
+                Hlc.parse(required(row, "hlc", relation)),
                 version,
                 row.getOrDefault("origin", ""),
                 tombstone,
                 row.getOrDefault("property_clocks", "{}"),
-                Long.parseLong(row.getOrDefault("base_hlc", "0"))));
+                Hlc.parse(row.getOrDefault("base_hlc", "0"))));
     }
 
     private static String required(Map<String, String> row, String column, Relation relation) {

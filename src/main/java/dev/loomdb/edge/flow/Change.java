@@ -9,7 +9,7 @@ package dev.loomdb.edge.flow;
  * @param properties the properties as a JSON object, in text
  * @param source the edge's source node id, null for a node
  * @param target the edge's target node id, null for a node
- * @param hlc the hybrid logical clock of the write (milliseconds since the epoch << 16 | counter)
+ * @param hlc the hybrid logical clock of the write
  * @param version how many writes this row has seen
  * @param origin the id of the node that made the write
  * @param propertyClocks for each property name the row has had, [hlc, origin] of the write that last set or
@@ -26,12 +26,12 @@ public record Change(
         String properties,
         String source,
         String target,
-        long hlc,
+        Hlc hlc,
         long version,
         String origin,
         boolean tombstone,
         String propertyClocks,
-        long baseHlc) {
+        Hlc baseHlc) {
 
     /** A change whose every property has the change's own clock, without a base. */
     public Change(
@@ -46,7 +46,7 @@ public record Change(
             long version,
             String origin,
             boolean tombstone) {
-        this(op, kind, id, type, properties, source, target, hlc, version, origin, tombstone, "{}", 0);
+        this(op, kind, id, type, properties, source, target, new Hlc(hlc), version, origin, tombstone, "{}", Hlc.ZERO);
     }
 
     /** A change without a base. */
@@ -63,7 +63,20 @@ public record Change(
             String origin,
             boolean tombstone,
             String propertyClocks) {
-        this(op, kind, id, type, properties, source, target, hlc, version, origin, tombstone, propertyClocks, 0);
+        this(
+                op,
+                kind,
+                id,
+                type,
+                properties,
+                source,
+                target,
+                new Hlc(hlc),
+                version,
+                origin,
+                tombstone,
+                propertyClocks,
+                Hlc.ZERO);
     }
 
     public enum Op {

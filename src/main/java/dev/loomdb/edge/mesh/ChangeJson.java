@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Hlc;
 import dev.loomdb.edge.flow.MalformedEnvelopeException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -66,11 +67,11 @@ public final class ChangeJson {
         }
         json.writeFieldName("properties");
         json.writeRawValue(change.properties());
-        json.writeStringField("hlc", Long.toString(change.hlc()));
+        json.writeStringField("hlc", change.hlc().toString());
         json.writeNumberField("version", change.version());
         json.writeStringField("origin", change.origin());
         json.writeBooleanField("tombstone", change.tombstone());
-        json.writeStringField("baseHlc", Long.toString(change.baseHlc()));
+        json.writeStringField("baseHlc", change.baseHlc().toString());
         json.writeFieldName("propertyClocks");
         json.writeRawValue(change.propertyClocks());
         json.writeEndObject();
@@ -249,12 +250,12 @@ public final class ChangeJson {
                     properties,
                     edge ? JsonScalar.id(source, "source", where) : null,
                     edge ? JsonScalar.id(target, "target", where) : null,
-                    clock,
+                    new Hlc(clock),
                     JsonScalar.integer(version, "version", where),
                     JsonScalar.id(origin, "origin", where),
                     tombstone.token() == JsonToken.VALUE_TRUE,
                     propertyClocks == null ? "{}" : propertyClocks,
-                    base);
+                    new Hlc(base));
         }
     }
 }

@@ -1,7 +1,9 @@
 package dev.loomdb.edge.node;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loomdb.edge.apply.AppliedReport;
 import dev.loomdb.edge.apply.Applier;
+import dev.loomdb.edge.apply.ApplyFailures;
 import dev.loomdb.edge.apply.Inbound;
 import dev.loomdb.edge.apply.Parking;
 import dev.loomdb.edge.apply.PeerBreakers;
@@ -172,14 +174,12 @@ public class Stages {
                 rejects,
                 parking,
                 breakers,
-                peers,
                 identity.mesh(),
                 identity.nodeId(),
                 config.tombstone().retention(),
                 counters,
                 events,
-                metrics.latencyTimer(),
-                metrics.applyTimer());
+                new AppliedReport(counters, peers, events, metrics.latencyTimer(), metrics.applyTimer()));
     }
 
     @Produces
@@ -239,7 +239,7 @@ public class Stages {
         return new PeerBreakers(
                 config.circuitBreaker().threshold(),
                 config.circuitBreaker().reset(),
-                Inbound::isPeersFault,
+                ApplyFailures::isPeersFault,
                 events,
                 metrics::breakerGauge);
     }

@@ -131,7 +131,7 @@ public class SyncEventsResource {
                 change.put("target", c.target());
             }
             change.putRawValue("properties", new RawValue(c.properties()));
-            change.put("hlc", Long.toString(c.hlc()));
+            change.put("hlc", c.hlc().toString());
             change.put("version", c.version());
             change.put("origin", c.origin());
             change.put("tombstone", c.tombstone());

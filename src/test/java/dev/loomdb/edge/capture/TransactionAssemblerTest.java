@@ -72,7 +72,7 @@ class TransactionAssemblerTest {
         assertEquals(new Lsn(120), tx.endLsn());
         assertEquals(List.of("a", "b"), tx.changes().stream().map(Change::id).toList());
         assertEquals(Change.Op.INSERT, tx.changes().get(0).op());
-        assertEquals(65537, tx.changes().get(1).hlc());
+        assertEquals(65537, tx.changes().get(1).hlc().value());
     }
 
     @Test
@@ -120,7 +120,7 @@ class TransactionAssemblerTest {
         assembler.accept(new Insert(1, row("a", "AGENT", "hello", "{}", "5", "1", "n1", "f", null)));
         Change change = commit().changes().get(0);
         assertEquals("{}", change.properties());
-        assertEquals(5, change.hlc());
+        assertEquals(5, change.hlc().value());
     }
 
     @Test

@@ -67,7 +67,7 @@ class EnvelopeCodecTest {
                 mapper.readTree(envelope.changes().get(0).properties()),
                 mapper.readTree(decoded.changes().get(0).properties()));
         assertEquals(envelope.changes().get(1), decoded.changes().get(1));
-        assertEquals(117672777673998336L, decoded.changes().get(0).hlc());
+        assertEquals(117672777673998336L, decoded.changes().get(0).hlc().value());
     }
 
     @Test
