@@ -8,15 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Envelope;
+import dev.loomdb.edge.flow.Hlc;
 import dev.loomdb.edge.mesh.EnvelopeCodec;
 import io.restassured.path.json.JsonPath;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * With loom.conflict.auto-resolve=false, a concurrent change is kept aside with both versions instead
@@ -25,6 +26,10 @@ import org.junit.jupiter.api.Test;
 class ConflictResolutionIT {
 
     private static final Duration SYNC = Duration.ofSeconds(20);
+
+    @RegisterExtension
+    final Mesh meshOfTwo = Mesh.named("conflicts").nodes("a", "b").with("loom.conflict.auto-resolve", "false");
+
     private NodeProcess a;
     private NodeProcess b;
     private MqttProbe probe;
@@ -32,31 +37,16 @@ class ConflictResolutionIT {
 
     @BeforeEach
     void start() throws Exception {
-        Path root = Infra.workDir("conflicts");
-        String suffix = Infra.suffix();
-        mesh = "conf-" + suffix;
-        int port = Infra.brokerPort();
-        a = NodeProcess.create(root, "a-" + suffix, mesh, Infra.brokerHost(), port, !Infra.external())
-                .with("loom.conflict.auto-resolve", "false")
-                .start()
-                .awaitReady();
-        b = NodeProcess.create(root, "b-" + suffix, mesh, Infra.brokerHost(), port, false)
-                .with("loom.conflict.auto-resolve", "false")
-                .start()
-                .awaitReady();
-        probe = new MqttProbe(Infra.brokerHost(), port, null);
+        a = meshOfTwo.node("a");
+        b = meshOfTwo.node("b");
+        mesh = meshOfTwo.name();
+        probe = new MqttProbe(meshOfTwo.brokerHost(), meshOfTwo.brokerPort(), null);
     }
 
     @AfterEach
     void stop() {
         if (probe != null) {
             probe.close();
-        }
-        if (b != null) {
-            b.close();
-        }
-        if (a != null) {
-            a.close();
         }
     }
 
@@ -90,12 +80,12 @@ class ConflictResolutionIT {
                 "{\"claim\": \"edited on c\"}",
                 null,
                 null,
-                later,
+                new Hlc(later),
                 2,
                 "zz-c",
                 false,
                 "{}",
-                original);
+                new Hlc(original));
         probe.publish(
                 "loom/" + mesh + "/changes/zz-c",
                 new EnvelopeCodec(new ObjectMapper())

@@ -4,7 +4,6 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -16,6 +15,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Three nodes write conflicting changes to the same few nodes and edges at the same time (property
@@ -25,33 +25,21 @@ import org.junit.jupiter.api.Test;
 class ConvergenceIT {
 
     private static final int OPERATIONS_PER_NODE = 150;
-    private final List<NodeProcess> nodes = new ArrayList<>();
+    /** Nodes (type FACT) merge property by property; edges go by last-write-wins. */
+    @RegisterExtension
+    final Mesh meshOfThree = Mesh.named("converge").nodes("n1", "n2", "n3").with("loom.conflict.types.FACT", "merge");
+
+    private List<NodeProcess> nodes;
     private MqttProbe observer;
     private MqttProbe injector;
     private String mesh;
 
     @BeforeEach
     void start() throws Exception {
-        Path root = Infra.workDir("converge");
-        String suffix = Infra.suffix();
-        mesh = "conv-" + suffix;
-        String host = Infra.brokerHost();
-        int port = Infra.brokerPort();
-        // Nodes (type FACT) merge property by property; edges go by last-write-wins.
-        nodes.add(NodeProcess.create(root, "n1-" + suffix, mesh, host, port, !Infra.external())
-                .with("loom.conflict.types.FACT", "merge")
-                .start());
-        nodes.get(0).awaitReady();
-        for (String name : List.of("n2-", "n3-")) {
-            nodes.add(NodeProcess.create(root, name + suffix, mesh, host, port, false)
-                    .with("loom.conflict.types.FACT", "merge")
-                    .start());
-        }
-        for (NodeProcess node : nodes) {
-            node.awaitReady();
-        }
-        observer = new MqttProbe(host, port, "loom/" + mesh + "/changes/+");
-        injector = new MqttProbe(host, port, null);
+        nodes = meshOfThree.all();
+        mesh = meshOfThree.name();
+        observer = new MqttProbe(meshOfThree.brokerHost(), meshOfThree.brokerPort(), "loom/" + mesh + "/changes/+");
+        injector = new MqttProbe(meshOfThree.brokerHost(), meshOfThree.brokerPort(), null);
     }
 
     @AfterEach
@@ -62,7 +50,6 @@ class ConvergenceIT {
         if (injector != null) {
             injector.close();
         }
-        nodes.forEach(NodeProcess::close);
     }
 
     private static void randomOperation(NodeProcess node, Random random) {

@@ -141,6 +141,53 @@ class CrashSafetyIT {
         assertBHasEveryRow();
     }
 
+    /** When the transaction waiting to be handed on was read, as PostgreSQL records A's last standby status. */
+    private java.time.OffsetDateTime replyTimeOfA() throws Exception {
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement();
+                ResultSet rs = s.executeQuery("SELECT r.reply_time FROM pg_stat_replication r JOIN pg_replication_slots"
+                        + " l ON l.active_pid = r.pid WHERE l.slot_name = '" + a.slot() + "'")) {
+            return rs.next() ? rs.getObject(1, java.time.OffsetDateTime.class) : null;
+        }
+    }
+
+    @Test
+    void whileTheBrokerIsDownChangesWaitInTheSlotAndCaptureKeepsReportingToPostgres() throws Exception {
+        a.stop();
+        a.with("loom.capture.handoff-capacity", "2")
+                .with("loom.mqtt.max-inflight", "1")
+                .with("loom.debounce", "0")
+                .with("loom.capture.wal-warning-bytes", "65536")
+                .start()
+                .awaitReady();
+        broker.stop();
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement()) {
+            for (int t = 0; t < 40; t++) { // 40 transactions: one in flight, two handed over, the rest in the slot
+                s.execute("INSERT INTO loom.nodes (id, type, properties) SELECT '" + prefix + "' || (" + t
+                        + " * 100 + g), 'FACT', jsonb_build_object('n', " + t + " * 100 + g, 'pad', repeat('x', 200))"
+                        + " FROM generate_series(0, 99) g");
+            }
+        }
+        await("capture waits, the hand-off full")
+                .atMost(Duration.ofSeconds(30))
+                .until(() -> a.api().get("/api/sync/status").jsonPath().getInt("pending") >= 3);
+        java.time.OffsetDateTime first = replyTimeOfA();
+        await("standby status still reaches PostgreSQL while capture waits")
+                .atMost(Duration.ofSeconds(15))
+                .until(() -> {
+                    java.time.OffsetDateTime now = replyTimeOfA();
+                    return first != null && now != null && now.isAfter(first.plusSeconds(2));
+                });
+        await("the retained WAL is named, with the setting that bounds it")
+                .atMost(Duration.ofSeconds(15))
+                .until(() -> a.log().contains("max_slot_wal_keep_size"));
+        broker.start();
+        await().atMost(Duration.ofSeconds(120))
+                .pollInterval(Duration.ofMillis(500))
+                .untilAsserted(() -> assertEquals(4000, countOnB(), "every row reaches B once the broker is back"));
+    }
+
     @Test
     void gracefulStopSendsTheOpenDebounceWindow() throws Exception {
         a.stop();

@@ -16,9 +16,16 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Tombstones are purged after loom.tombstone.retention, and a message older than that is rejected. */
 class TombstoneRetentionIT {
+
+    @RegisterExtension
+    final Mesh single = Mesh.named("tombstones")
+            .nodes("t")
+            .with("loom.tombstone.retention", "3s")
+            .with("loom.tombstone.purge-interval", "500ms");
 
     private NodeProcess node;
     private MqttProbe probe;
@@ -26,25 +33,15 @@ class TombstoneRetentionIT {
 
     @BeforeEach
     void start() throws Exception {
-        String suffix = Infra.suffix();
-        mesh = "tomb-" + suffix;
-        String host = Infra.brokerHost();
-        int port = Infra.brokerPort();
-        node = NodeProcess.create(Infra.workDir("tombstones"), "t-" + suffix, mesh, host, port, !Infra.external())
-                .with("loom.tombstone.retention", "3s")
-                .with("loom.tombstone.purge-interval", "500ms")
-                .start()
-                .awaitReady();
-        probe = new MqttProbe(host, port, null);
+        node = single.node("t");
+        mesh = single.name();
+        probe = new MqttProbe(single.brokerHost(), single.brokerPort(), null);
     }
 
     @AfterEach
     void stop() {
         if (probe != null) {
             probe.close();
-        }
-        if (node != null) {
-            node.close();
         }
     }
 

@@ -12,7 +12,6 @@ import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.mesh.EnvelopeCodec;
 import io.restassured.response.Response;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -25,6 +24,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Two nodes of one mesh, each with its own PostgreSQL, one broker: in the embedded default node A
@@ -36,6 +36,12 @@ class TwoNodeSyncIT {
     private static final Duration SYNC = Duration.ofSeconds(20);
     private final ObjectMapper mapper = new ObjectMapper();
 
+    @RegisterExtension
+    static final Mesh MESH = Mesh.named("two-nodes")
+            .nodes("a", "b")
+            .with("loom.conflict.types.COUNTER", "highest-version")
+            .with("loom.conflict.types.DOC", "merge");
+
     private NodeProcess a;
     private NodeProcess b;
     private MqttProbe probe;
@@ -44,34 +50,19 @@ class TwoNodeSyncIT {
     private int brokerPort;
 
     @BeforeAll
-    void startNodes() throws Exception {
-        Path root = Infra.workDir("two-nodes");
-        String suffix = Infra.suffix();
-        mesh = "it-" + suffix;
-        brokerHost = Infra.brokerHost();
-        brokerPort = Infra.brokerPort();
-        a = NodeProcess.create(root, "a-" + suffix, mesh, brokerHost, brokerPort, !Infra.external())
-                .with("loom.conflict.types.COUNTER", "highest-version")
-                .with("loom.conflict.types.DOC", "merge")
-                .start();
-        b = NodeProcess.create(root, "b-" + suffix, mesh, brokerHost, brokerPort, false)
-                .with("loom.conflict.types.COUNTER", "highest-version")
-                .with("loom.conflict.types.DOC", "merge");
-        a.awaitReady();
-        b.start().awaitReady();
+    void startProbe() throws Exception {
+        a = MESH.node("a");
+        b = MESH.node("b");
+        mesh = MESH.name();
+        brokerHost = MESH.brokerHost();
+        brokerPort = MESH.brokerPort();
         probe = new MqttProbe(brokerHost, brokerPort, "loom/" + mesh + "/#");
     }
 
     @AfterAll
-    void stopNodes() {
+    void stopProbe() {
         if (probe != null) {
             probe.close();
-        }
-        if (b != null) {
-            b.close();
-        }
-        if (a != null) {
-            a.close();
         }
     }
 

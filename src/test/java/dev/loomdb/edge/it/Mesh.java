@@ -1,0 +1,163 @@
+package dev.loomdb.edge.it;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * A mesh of N node processes for an integration test, registered with {@code @RegisterExtension}:
+ * a static field starts it once for the class, an instance field for every test. Each node has its
+ * own PostgreSQL (embedded, or a database on the machine's); in the embedded default the first node
+ * also runs the broker, against the machine's services every node uses Mosquitto. The mesh has a
+ * name of its own, so tests cannot see each other's traffic. After a failed test every node's log
+ * tail is printed (failsafe keeps it in the report); at the end every node is stopped and its
+ * database dropped.
+ *
+ * <pre>
+ * &#64;RegisterExtension
+ * static final Mesh MESH = Mesh.named("two-nodes").nodes("a", "b").with("loom.conflict.types.DOC", "merge");
+ * ... MESH.node("a").api().put(...); MESH.node("b").sql() ...
+ * </pre>
+ */
+public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback {
+
+    private final String name;
+    private final List<String> names = new ArrayList<>();
+    private final Map<String, String> everyNode = new LinkedHashMap<>();
+    private final Map<String, Map<String, String>> perNode = new LinkedHashMap<>();
+    private final Map<String, NodeProcess> nodes = new LinkedHashMap<>();
+    private String mesh;
+    private int brokerPort;
+    private boolean startedForClass;
+
+    private Mesh(String name) {
+        this.name = name;
+    }
+
+    /** A mesh whose work directory and topic root are named after {@code name} and a suffix of this run. */
+    public static Mesh named(String name) {
+        return new Mesh(name);
+    }
+
+    /** The nodes: the first is started and ready before the others start (it may host the broker). */
+    public Mesh nodes(String... nodeNames) {
+        names.addAll(List.of(nodeNames));
+        return this;
+    }
+
+    /** A setting for every node. */
+    public Mesh with(String key, String value) {
+        everyNode.put(key, value);
+        return this;
+    }
+
+    /** A setting for one node. */
+    public Mesh with(String node, String key, String value) {
+        perNode.computeIfAbsent(node, n -> new LinkedHashMap<>()).put(key, value);
+        return this;
+    }
+
+    public NodeProcess node(String nodeName) {
+        NodeProcess node = nodes.get(nodeName);
+        if (node == null) {
+            throw new IllegalArgumentException("no node " + nodeName + " in mesh " + name + ": " + nodes.keySet());
+        }
+        return node;
+    }
+
+    public List<NodeProcess> all() {
+        return List.copyOf(nodes.values());
+    }
+
+    /** The mesh's name: the topic root is {@code loom/<name>/}. */
+    public String name() {
+        return mesh;
+    }
+
+    /** The topic a node publishes on. */
+    public String topicOf(NodeProcess node) {
+        return "loom/" + mesh + "/changes/" + node.nodeId();
+    }
+
+    public String brokerHost() {
+        return Infra.brokerHost();
+    }
+
+    /** The broker's port: Mosquitto's, or the one the first node embeds its broker on (chosen at start). */
+    public int brokerPort() {
+        return brokerPort;
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+        startedForClass = true;
+        start();
+    }
+
+    @Override
+    public void beforeEach(ExtensionContext context) {
+        if (!startedForClass) {
+            start();
+        }
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        if (context.getExecutionException().isPresent()) {
+            for (NodeProcess node : nodes.values()) {
+                System.out.printf(
+                        "%n--- log of node %s after %s ---%n%s%n",
+                        node.nodeId(), context.getDisplayName(), node.logTail());
+            }
+        }
+        if (!startedForClass) {
+            stop();
+        }
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        if (startedForClass) {
+            stop();
+        }
+    }
+
+    private void start() {
+        String suffix = Infra.suffix();
+        mesh = name + "-" + suffix;
+        brokerPort = Infra.brokerPort();
+        Path root = Infra.workDir(name);
+        try {
+            for (String nodeName : names) {
+                boolean first = nodes.isEmpty();
+                NodeProcess node = NodeProcess.create(
+                        root, nodeName + "-" + suffix, mesh, brokerHost(), brokerPort(), first && !Infra.external());
+                everyNode.forEach(node::with);
+                perNode.getOrDefault(nodeName, Map.of()).forEach(node::with);
+                nodes.put(nodeName, node);
+                node.start();
+                if (first) {
+                    node.awaitReady();
+                }
+            }
+            nodes.values().forEach(NodeProcess::awaitReady);
+        } catch (RuntimeException e) {
+            stop();
+            throw e;
+        }
+    }
+
+    private void stop() {
+        List<NodeProcess> reverse = new ArrayList<>(nodes.values());
+        java.util.Collections.reverse(reverse);
+        reverse.forEach(NodeProcess::close);
+        nodes.clear();
+    }
+}
