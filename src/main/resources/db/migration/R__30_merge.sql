@@ -125,15 +125,10 @@ BEGIN
 END
 $$;
 
--- The incoming clocks as a node stores them: compact, whatever form the message used, so that
--- nodes holding the same states hold the same bytes. {} (a new row's) is taken as it is.
-CREATE OR REPLACE FUNCTION loom.stored_clocks(properties text, clocks text, hlc bigint, origin text)
-RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE WHEN clocks = '{}' THEN '{}'::jsonb
-                ELSE loom.compact_clocks(properties::jsonb, clocks::jsonb, hlc, origin) END
-$$;
-
--- A peer's node states, one array element per node: returns the ids of the rows it changed.
+-- A peer's node states, one array element per node: returns the ids of the rows it changed. The
+-- incoming clocks are stored compact, whatever form the message used, so that nodes holding the same
+-- states hold the same bytes; {} (a new row's) is taken as it is, compared as text, so that the common
+-- insert calls no function per row (a function with its own search_path is not inlined).
 CREATE OR REPLACE FUNCTION loom.apply_nodes(ids text[], types text[], properties text[], clocks text[],
                                             hlcs bigint[], versions bigint[], origins text[], tombstones boolean[],
                                             bases bigint[])
@@ -141,8 +136,10 @@ RETURNS SETOF text LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT loom.require_apply_session();
     INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone, deleted_at,
                                  base_hlc, applied)
-    SELECT x.id, x.type, x.properties::jsonb, loom.stored_clocks(x.properties, x.clocks, x.hlc, x.origin), x.hlc,
-           x.version, x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END, x.base, true
+    SELECT x.id, x.type, x.properties::jsonb,
+           CASE WHEN x.clocks = '{}' THEN '{}'::jsonb
+                ELSE loom.compact_clocks(x.properties::jsonb, x.clocks::jsonb, x.hlc, x.origin) END,
+           x.hlc, x.version, x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END, x.base, true
     FROM unnest(ids, types, properties, clocks, hlcs, versions, origins, tombstones, bases)
          AS x(id, type, properties, clocks, hlc, version, origin, tombstone, base)
     ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, properties = EXCLUDED.properties,
@@ -161,8 +158,9 @@ RETURNS SETOF text LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, property_clocks, hlc, version, origin,
                                  tombstone, deleted_at, base_hlc, applied)
     SELECT x.id, x.type, x.source, x.target, x.properties::jsonb,
-           loom.stored_clocks(x.properties, x.clocks, x.hlc, x.origin), x.hlc, x.version, x.origin, x.tombstone,
-           CASE WHEN x.tombstone THEN now() END, x.base, true
+           CASE WHEN x.clocks = '{}' THEN '{}'::jsonb
+                ELSE loom.compact_clocks(x.properties::jsonb, x.clocks::jsonb, x.hlc, x.origin) END,
+           x.hlc, x.version, x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END, x.base, true
     FROM unnest(ids, types, sources, targets, properties, clocks, hlcs, versions, origins, tombstones, bases)
          AS x(id, type, source, target, properties, clocks, hlc, version, origin, tombstone, base)
     ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, source_id = EXCLUDED.source_id,
