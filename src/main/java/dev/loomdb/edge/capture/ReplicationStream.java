@@ -226,21 +226,25 @@ public final class ReplicationStream implements AutoCloseable {
                 if (!running) {
                     return; // stopping: the transaction stays in the slot
                 }
-                confirm(stream);
-                stream.forceUpdateStatus();
+                if (!confirm(stream)) {
+                    stream.forceUpdateStatus(); // nothing new to confirm: the standby status all the same
+                }
             }
         }
     }
 
-    private void confirm(PGReplicationStream stream) throws SQLException {
+    /** Confirms what may be confirmed, with a standby status; false when there was nothing new. */
+    private boolean confirm(PGReplicationStream stream) throws SQLException {
         Lsn confirmable = position.confirmable();
-        if (confirmable.isAfter(confirmed)) {
-            LogSequenceNumber lsn = LogSequenceNumber.valueOf(confirmable.value());
-            stream.setAppliedLSN(lsn);
-            stream.setFlushedLSN(lsn);
-            stream.forceUpdateStatus();
-            confirmed = confirmable;
+        if (!confirmable.isAfter(confirmed)) {
+            return false;
         }
+        LogSequenceNumber lsn = LogSequenceNumber.valueOf(confirmable.value());
+        stream.setAppliedLSN(lsn);
+        stream.setFlushedLSN(lsn);
+        stream.forceUpdateStatus();
+        confirmed = confirmable;
+        return true;
     }
 
     private Properties replicationProperties() {

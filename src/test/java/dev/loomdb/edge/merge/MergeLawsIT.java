@@ -4,12 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.loomdb.edge.it.SchemaDatabase;
 import dev.loomdb.edge.merge.MergeRule.Strategy;
+import io.vertx.core.json.JsonObject;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -185,22 +187,10 @@ class MergeLawsIT {
         try (PreparedStatement settings =
                 connection.prepareStatement(MergeRule.SESSION_SETTINGS.replaceAll("\\$\\d", "?"))) {
             settings.setString(1, rule.strategyName());
-            settings.setString(2, typesJson(rule));
+            settings.setString(2, new JsonObject(new HashMap<String, Object>(rule.typeStrategyNames())).encode());
             settings.setString(3, "on");
             settings.executeQuery().close();
         }
-    }
-
-    private static String typesJson(MergeRule rule) {
-        StringBuilder json = new StringBuilder("{");
-        rule.typeStrategyNames()
-                .forEach((type, strategy) -> json.append(json.length() > 1 ? ", " : "")
-                        .append('"')
-                        .append(type)
-                        .append("\": \"")
-                        .append(strategy)
-                        .append('"'));
-        return json.append('}').toString();
     }
 
     /** The strategy that decides two states: a type's own when both have it, else the mesh's. */
