@@ -30,6 +30,15 @@ public final class AppliedReport {
         this.applyDuration = applyDuration;
     }
 
+    /** Rows of state sync: counted and told as remote changes, but no propagation latency. */
+    void repaired(Envelope envelope, Applied applied, long applyNanos) {
+        applyDuration.record(applyNanos, TimeUnit.NANOSECONDS);
+        counters.add(Counters.REPAIRED_CHANGES, applied.effective().size());
+        counters.add(Counters.SUPERSEDED, applied.superseded());
+        counters.add(Counters.CONFLICTS, applied.conflicts().size());
+        tell(envelope, applied, Instant.now());
+    }
+
     void applied(Envelope envelope, Applied applied, long applyNanos) {
         applyDuration.record(applyNanos, TimeUnit.NANOSECONDS);
 
@@ -40,6 +49,10 @@ public final class AppliedReport {
         counters.add(Counters.CONFLICTS, applied.conflicts().size());
         peers.applied(envelope);
         latency.record(Duration.between(envelope.firstCommitTime(), now).toNanos(), TimeUnit.NANOSECONDS);
+        tell(envelope, applied, now);
+    }
+
+    private void tell(Envelope envelope, Applied applied, Instant now) {
         for (Change change : applied.effective()) {
             events.emit(new SyncEvent(
                     SyncEvent.Kind.REMOTE_CHANGE,

@@ -15,6 +15,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.function.Consumer;
 import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
 import org.jboss.logging.Logger;
 
@@ -38,10 +39,27 @@ public final class Inbound {
     private static final Logger LOG = Logger.getLogger(Inbound.class);
     private static final long RETRY_MILLIS = 1000;
 
-    /** A message to handle: live from the broker, or taken from the parking ({@code parkedId >= 0}). */
-    private record Item(String peerHint, Delivery delivery, long parkedId) {
+    /**
+     * A message to handle: live from the broker, taken from the parking ({@code parkedId >= 0}), or
+     * rows of state sync sent by {@code peerHint} ({@code repair} set, told how it ended).
+     */
+    private record Item(String peerHint, Delivery delivery, long parkedId, Consumer<RepairOutcome> repair) {
+        Item(String peerHint, Delivery delivery, long parkedId) {
+            this(peerHint, delivery, parkedId, null);
+        }
+
         boolean parked() {
             return parkedId >= 0;
+        }
+    }
+
+    /**
+     * How rows of state sync ended: applied (with how many took effect), or not (the reason); they
+     * are never parked, since the next round of state sync sends again whatever is still missing.
+     */
+    public record RepairOutcome(int rows, int effective, String failure) {
+        public boolean applied() {
+            return failure == null;
         }
     }
 
@@ -109,6 +127,21 @@ public final class Inbound {
         context.runOnContext(v -> queue.removeIf(item -> !item.parked()));
     }
 
+    /**
+     * Applies rows of state sync (an envelope whose origin is the sending peer) in turn with the
+     * live messages, by the same merge rule and checks, except the retention horizon: a row of a
+     * peer's current state may be as old as it likes. Its MQTT acknowledgement is sent once done.
+     */
+    public void acceptRepair(String peer, Delivery delivery, Consumer<RepairOutcome> outcome) {
+        context.runOnContext(v -> {
+            if (paused) {
+                outcome.accept(new RepairOutcome(0, 0, "sync is paused"));
+                return;
+            }
+            enqueue(new Item(peer, delivery, -1, outcome));
+        });
+    }
+
     public void resume() {
         paused = false;
     }
@@ -163,7 +196,7 @@ public final class Inbound {
 
     private void handle(Item item, int attempt) {
         Delivery delivery = item.delivery();
-        if (delivery.topic().equals(ownTopic)) {
+        if (item.repair() == null && delivery.topic().equals(ownTopic)) {
             done(item); // this node's own publication, echoed by the broker: not even decoded
             return;
         }
@@ -178,8 +211,19 @@ public final class Inbound {
             reject(item, Rejects.Reason.WRONG_MESH, "envelope of mesh '" + envelope.mesh() + "' on this mesh's topic");
             return;
         }
+        if (item.repair() != null && !envelope.origin().equals(item.peerHint())) {
+            reject(
+                    item,
+                    Rejects.Reason.MALFORMED,
+                    "state-sync rows of '" + envelope.origin() + "' on the topic of peer '" + item.peerHint() + "'");
+            return;
+        }
         if (envelope.origin().equals(nodeId)) {
             done(item);
+            return;
+        }
+        if (item.repair() != null) {
+            applyRepair(item, envelope, attempt);
             return;
         }
         if (attempt == 0 && !item.parked()) {
@@ -237,6 +281,42 @@ public final class Inbound {
                 });
     }
 
+    private void applyRepair(Item item, Envelope envelope, int attempt) {
+        if (attempt == 0) {
+            counters.increment(Counters.REPAIR_RECEIVED);
+            counters.add(Counters.REPAIR_RECEIVED_BYTES, item.delivery().payload().length);
+        }
+        long started = System.nanoTime();
+        breakers.<Applied>call(envelope.origin(), context, () -> applier.apply(envelope))
+                .onComplete(result -> {
+                    if (result.succeeded()) {
+                        report.repaired(envelope, result.result(), System.nanoTime() - started);
+                        item.repair()
+                                .accept(new RepairOutcome(
+                                        envelope.changes().size(),
+                                        result.result().effective().size(),
+                                        null));
+                        done(item);
+                        return;
+                    }
+                    Throwable cause = result.cause();
+                    if (ApplyFailures.isTransient(cause)) {
+                        applier.reset();
+                        vertx.setTimer(RETRY_MILLIS, id -> context.runOnContext(v -> handle(item, attempt + 1)));
+                        return;
+                    }
+                    String why = cause instanceof CircuitBreakerOpenException
+                            ? "the circuit breaker for peer " + envelope.origin() + " is open"
+                            : "cannot be applied: " + cause.getMessage();
+                    item.repair().accept(new RepairOutcome(envelope.changes().size(), 0, why));
+                    if (ApplyFailures.isBadData(cause)) {
+                        reject(item, Rejects.Reason.BAD_DATA, why);
+                    } else {
+                        done(item); // not parked: the next round of state sync asks again
+                    }
+                });
+    }
+
     private void park(Item item, Envelope envelope, String reason) {
         if (item.parked()) {
             parking.failedAgain(item.parkedId(), reason)
@@ -261,6 +341,9 @@ public final class Inbound {
     }
 
     private void reject(Item item, Rejects.Reason reason, String detail) {
+        if (item.repair() != null && reason != Rejects.Reason.BAD_DATA) {
+            item.repair().accept(new RepairOutcome(0, 0, "rejected: " + detail));
+        }
         rejects.keepAside(item.delivery().topic(), item.delivery().payload(), reason, detail)
                 .subscribe()
                 .with(

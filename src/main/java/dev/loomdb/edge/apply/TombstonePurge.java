@@ -1,6 +1,7 @@
 package dev.loomdb.edge.apply;
 
 import dev.loomdb.edge.flow.Hlc;
+import dev.loomdb.edge.telemetry.Counters;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
@@ -17,10 +18,12 @@ public final class TombstonePurge {
 
     private final Pool pool;
     private final Duration retention;
+    private final Counters counters;
 
-    public TombstonePurge(Pool pool, Duration retention) {
+    public TombstonePurge(Pool pool, Duration retention, Counters counters) {
         this.pool = pool;
         this.retention = retention;
+        this.counters = counters;
     }
 
     public Uni<Long> purge() {
@@ -34,6 +37,7 @@ public final class TombstonePurge {
                                 .map(edges -> (long) nodes.rowCount() + edges.rowCount())))
                 .invoke(count -> {
                     if (count > 0) {
+                        counters.add(Counters.PURGED, count);
                         LOG.infof("Purged %d tombstones older than %s (loom.tombstone.retention)", count, retention);
                     }
                 })

@@ -179,6 +179,43 @@ public interface LoomConfig {
         @WithName("housekeeping-interval")
         @WithDefault("1s")
         Duration housekeepingInterval();
+
+        Bootstrap bootstrap();
+
+        @WithName("anti-entropy")
+        AntiEntropy antiEntropy();
+
+        /** A new node takes the mesh's graph from a peer before it is ready. */
+        interface Bootstrap {
+            /** Take the graph from a peer when this node never had it (a new database). Default true. */
+            @WithParentName
+            @WithDefault("true")
+            boolean enabled();
+
+            /** Rows per page of the transfer (and per envelope of rows sent by anti-entropy). Default 5000. */
+            @WithName("page-size")
+            @WithDefault("5000")
+            int pageSize();
+
+            /**
+             * How long a new node waits, not ready, for a peer that holds the graph to come online; then it
+             * is ready without it and bootstraps when one comes. Default 30s.
+             */
+            @WithName("wait")
+            @WithDefault("30s")
+            Duration peerWait();
+        }
+
+        /** Nodes compare digests of their state with one peer at a time and mend what differs. */
+        interface AntiEntropy {
+            /** How often a round runs (also soon after each reconnection); 0 turns the periodic rounds off. Default 2m. */
+            @WithDefault("2m")
+            Duration interval();
+
+            /** How long a state-sync request waits for the peer's answer. Default 30s. */
+            @WithDefault("30s")
+            Duration timeout();
+        }
     }
 
     interface Tombstone {

@@ -51,6 +51,8 @@ public final class MeshLink {
     private volatile boolean outboundUp;
     private volatile boolean running;
     private boolean reported;
+    private byte[] presenceOnline;
+    private byte[] presenceOffline;
 
     public MeshLink(Vertx vertx, MeshSettings settings, Consumer<Delivery> deliveries, SyncEvents events) {
         this.vertx = vertx;
@@ -75,18 +77,44 @@ public final class MeshLink {
 
     /** The topic filters this node is subscribed to while connected. */
     public List<String> subscriptions() {
-        return inboundUp ? List.of(settings.changesFilter()) : List.of();
+        return inboundUp ? settings.filters() : List.of();
+    }
+
+    /**
+     * What this node says of itself on its retained presence topic while its outbound connection is
+     * up ({@code online}), and what the broker says for it when the connection dies ({@code offline},
+     * the connection's will). Set before {@link #start()}.
+     */
+    public void presence(byte[] online, byte[] offline) {
+        context.runOnContext(v -> {
+            boolean changed = presenceOnline != null;
+            this.presenceOnline = online;
+            this.presenceOffline = offline;
+            if (changed && outboundUp) {
+                publish(settings.presenceTopic(), online, true)
+                        .onFailure(e -> LOG.debugf("Could not publish this node's presence: %s", e.getMessage()));
+            }
+        });
+    }
+
+    /** Publishes with QoS 1, retained; the future completes on the broker's acknowledgement. */
+    public Future<Void> publishRetained(String topic, byte[] payload) {
+        return publish(topic, payload, true);
     }
 
     /** Publishes with QoS 1; the future completes when the broker has acknowledged the message. */
     public Future<Void> publish(String topic, byte[] payload) {
+        return publish(topic, payload, false);
+    }
+
+    private Future<Void> publish(String topic, byte[] payload, boolean retain) {
         Promise<Void> acked = Promise.promise();
         context.runOnContext(v -> {
             if (!outboundUp || outbound == null) {
                 acked.fail("not connected to the MQTT broker at " + settings.host() + ":" + settings.port());
                 return;
             }
-            outbound.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, false)
+            outbound.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, retain)
                     .onSuccess(packetId -> {
                         if (earlyAcks.remove(packetId)) {
                             acked.tryComplete();
@@ -128,7 +156,7 @@ public final class MeshLink {
             inboundUp = true;
             LOG.infof(
                     "Connected to the MQTT broker at %s:%d as %s, subscribed to %s",
-                    settings.host(), settings.port(), settings.clientId(), settings.changesFilter());
+                    settings.host(), settings.port(), settings.clientId(), settings.filters());
             reportConnection();
         });
     }
@@ -137,7 +165,16 @@ public final class MeshLink {
         if (!running) {
             return;
         }
-        MqttClient attempt = MqttClient.create(vertx, options(settings.clientId() + "-out", true));
+        MqttClientOptions outOptions = options(settings.clientId() + "-out", true);
+        if (presenceOffline != null) {
+            outOptions
+                    .setWillFlag(true)
+                    .setWillTopic(settings.presenceTopic())
+                    .setWillMessageBytes(Buffer.buffer(presenceOffline))
+                    .setWillQoS(MqttQoS.AT_LEAST_ONCE.value())
+                    .setWillRetain(true);
+        }
+        MqttClient attempt = MqttClient.create(vertx, outOptions);
         attempt.publishCompletionHandler(this::acknowledged);
         attempt.publishCompletionExpirationHandler(packetId -> failAck(packetId, "no PUBACK from the broker in time"));
         attempt.closeHandler(v -> outboundLost(attempt));
@@ -145,8 +182,20 @@ public final class MeshLink {
         establish(attempt, "outbound", false, this::connectOutbound, () -> {
             outbound = attempt;
             outboundUp = true;
+            if (presenceOnline != null) {
+                publish(settings.presenceTopic(), presenceOnline, true)
+                        .onFailure(e -> LOG.debugf("Could not publish this node's presence: %s", e.getMessage()));
+            }
             reportConnection();
         });
+    }
+
+    private Map<String, Integer> subscriptionQos() {
+        Map<String, Integer> filters = new java.util.LinkedHashMap<>();
+        for (String filter : settings.filters()) {
+            filters.put(filter, MqttQoS.AT_LEAST_ONCE.value());
+        }
+        return filters;
     }
 
     /** Connects (and subscribes), within a time limit; on failure, tries again after the reconnect interval. */
@@ -163,10 +212,8 @@ public final class MeshLink {
             }
         });
         attempt.connect(settings.port(), settings.host())
-                .compose(connAck -> subscribe
-                        ? attempt.subscribe(settings.changesFilter(), MqttQoS.AT_LEAST_ONCE.value())
-                                .mapEmpty()
-                        : Future.<Void>succeededFuture())
+                .compose(connAck ->
+                        subscribe ? attempt.subscribe(subscriptionQos()).mapEmpty() : Future.<Void>succeededFuture())
                 .onComplete(ar -> vertx.cancelTimer(timer))
                 .onSuccess(x -> {
                     if (settled.tryComplete()) {
@@ -281,6 +328,12 @@ public final class MeshLink {
             outboundUp = false;
             reportConnection();
             Future<Void> closing = Future.succeededFuture();
+            if (out != null && out.isConnected() && presenceOffline != null) {
+                Promise<Void> said = Promise.promise();
+                out.publish(settings.presenceTopic(), Buffer.buffer(presenceOffline), MqttQoS.AT_MOST_ONCE, false, true)
+                        .onComplete(ar -> said.tryComplete());
+                closing = said.future();
+            }
             for (MqttClient client : new MqttClient[] {in, out}) {
                 if (client != null && client.isConnected()) {
                     closing = closing.compose(x -> client.disconnect().otherwiseEmpty());

@@ -25,4 +25,29 @@ public record MeshSettings(
     public String changesFilter() {
         return "loom/" + mesh + "/changes/+";
     }
+
+    /** The filter of state-sync messages addressed to this node: {@code loom/<mesh>/sync/<node-id>/<from>}. */
+    public String syncFilter() {
+        return "loom/" + mesh + "/sync/" + nodeId + "/+";
+    }
+
+    /** The topic of state-sync messages from this node to {@code peer}. */
+    public String syncTopic(String peer) {
+        return "loom/" + mesh + "/sync/" + peer + "/" + nodeId;
+    }
+
+    /** The filter of every node's presence (retained): {@code loom/<mesh>/nodes/<node-id>}. */
+    public String presenceFilter() {
+        return "loom/" + mesh + "/nodes/+";
+    }
+
+    /** This node's presence topic. */
+    public String presenceTopic() {
+        return "loom/" + mesh + "/nodes/" + nodeId;
+    }
+
+    /** Every filter the inbound connection subscribes to. */
+    public java.util.List<String> filters() {
+        return java.util.List.of(changesFilter(), syncFilter(), presenceFilter());
+    }
 }

@@ -25,11 +25,16 @@ import dev.loomdb.edge.mesh.MeshSettings;
 import dev.loomdb.edge.outbound.Debouncer;
 import dev.loomdb.edge.outbound.Publisher;
 import dev.loomdb.edge.outbound.Replay;
+import dev.loomdb.edge.statesync.Presence;
+import dev.loomdb.edge.statesync.StateDigests;
+import dev.loomdb.edge.statesync.StateServer;
+import dev.loomdb.edge.statesync.StateSync;
 import dev.loomdb.edge.telemetry.Counters;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.vertx.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.pgclient.PgConnectOptions;
+import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import java.util.HashMap;
@@ -123,8 +128,6 @@ public class Stages {
         return new Replay(vertx, link, format, identity.mesh(), identity.nodeId(), identity.changesTopic());
     }
 
-    // mesh
-
     @Produces
     @Singleton
     EnvelopeFormat envelopeFormat(ObjectMapper mapper) {
@@ -137,11 +140,96 @@ public class Stages {
         return new ChangeJson(mapper);
     }
 
+    // state sync
+
     @Produces
     @Singleton
-    MeshLink meshLink(Inbound inbound) {
+    StateDigests stateDigests() {
+        return new StateDigests(
+                pool.getDelegate(),
+                () -> counters.get(Counters.CAPTURED)
+                        + counters.get(Counters.APPLIED_CHANGES)
+                        + counters.get(Counters.REPAIRED_CHANGES)
+                        + counters.get(Counters.PURGED));
+    }
+
+    @Produces
+    @Singleton
+    StateServer.Topics stateTopics(MeshSettings mesh) {
+        return new StateServer.Topics() {
+            @Override
+            public String mesh() {
+                return identity.mesh();
+            }
+
+            @Override
+            public String nodeId() {
+                return identity.nodeId();
+            }
+
+            @Override
+            public String to(String peer) {
+                return mesh.syncTopic(peer);
+            }
+        };
+    }
+
+    @Produces
+    @Singleton
+    StateServer stateServer(
+            ObjectMapper mapper,
+            StateDigests digests,
+            EnvelopeFormat format,
+            MeshLink link,
+            StateServer.Topics topics) {
+        LoomConfig.Sync sync = config.sync();
+        return new StateServer(
+                mapper,
+                digests,
+                format,
+                link,
+                topics,
+                counters,
+                sync.bootstrap().pageSize(),
+                sync.antiEntropy().timeout().toMillis());
+    }
+
+    @Produces
+    @Singleton
+    StateSync stateSync(
+            ObjectMapper mapper,
+            MeshLink link,
+            StateDigests digests,
+            StateServer server,
+            Inbound inbound,
+            StateServer.Topics topics) {
+        LoomConfig.Sync sync = config.sync();
+        return new StateSync(
+                vertx,
+                mapper,
+                link,
+                digests,
+                server,
+                inbound,
+                new Presence(mapper, identity.nodeId()),
+                events,
+                pool.getDelegate(),
+                topics,
+                new StateSync.Settings(
+                        sync.bootstrap().enabled(),
+                        sync.bootstrap().pageSize(),
+                        sync.bootstrap().peerWait(),
+                        sync.antiEntropy().interval(),
+                        sync.antiEntropy().timeout()));
+    }
+
+    // mesh
+
+    @Produces
+    @Singleton
+    MeshSettings meshSettings() {
         LoomConfig.Mqtt mqtt = config.mqtt();
-        MeshSettings settings = new MeshSettings(
+        return new MeshSettings(
                 mqtt.host(),
                 mqtt.port(),
                 mqtt.username(),
@@ -152,7 +240,28 @@ public class Stages {
                 mqtt.maxInflight(),
                 mqtt.maxMessageSize(),
                 mqtt.reconnectInterval());
-        return new MeshLink(vertx, settings, inbound::accept, events);
+    }
+
+    /** Deliveries go by topic: the mesh's changes to apply, state sync and presence to state sync. */
+    @Produces
+    @Singleton
+    MeshLink meshLink(MeshSettings settings, Inbound inbound, Instance<StateSync> stateSync) {
+        String syncPrefix = "loom/" + identity.mesh() + "/sync/";
+        String presencePrefix = "loom/" + identity.mesh() + "/nodes/";
+        return new MeshLink(
+                vertx,
+                settings,
+                delivery -> {
+                    String topic = delivery.topic();
+                    if (topic.startsWith(syncPrefix)) {
+                        stateSync.get().received(delivery);
+                    } else if (topic.startsWith(presencePrefix)) {
+                        stateSync.get().presenceReceived(delivery);
+                    } else {
+                        inbound.accept(delivery);
+                    }
+                },
+                events);
     }
 
     // apply
@@ -247,7 +356,7 @@ public class Stages {
     @Produces
     @Singleton
     TombstonePurge tombstonePurge() {
-        return new TombstonePurge(pool, config.tombstone().retention());
+        return new TombstonePurge(pool, config.tombstone().retention(), counters);
     }
 
     // shared

@@ -3,6 +3,7 @@ package dev.loomdb.edge.node;
 import dev.loomdb.edge.apply.Inbound;
 import dev.loomdb.edge.capture.ReplicationStream;
 import dev.loomdb.edge.mesh.MeshLink;
+import dev.loomdb.edge.statesync.StateSync;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import jakarta.inject.Singleton;
@@ -25,11 +26,18 @@ public class SyncControl {
     private final MeshLink link;
     private final Inbound inbound;
     private final SyncEvents events;
+    private final StateSync stateSync;
     private volatile boolean running;
     private volatile Instant stoppedAt;
 
     public SyncControl(
-            NodeIdentity identity, ReplicationStream capture, MeshLink link, Inbound inbound, SyncEvents events) {
+            NodeIdentity identity,
+            ReplicationStream capture,
+            MeshLink link,
+            Inbound inbound,
+            SyncEvents events,
+            StateSync stateSync) {
+        this.stateSync = stateSync;
         this.identity = identity;
         this.capture = capture;
         this.link = link;
@@ -41,11 +49,13 @@ public class SyncControl {
     void start() {
         link.start();
         capture.start();
+        stateSync.start();
         running = true;
     }
 
     /** At shutdown: upstream first; the open debounce window is still published. */
     void stop() {
+        stateSync.stop();
         inbound.pause();
         capture.close();
         disconnect();

@@ -4,6 +4,7 @@ import dev.loomdb.edge.apply.Applier;
 import dev.loomdb.edge.apply.Parking;
 import dev.loomdb.edge.capture.SlotPosition;
 import dev.loomdb.edge.mesh.MeshLink;
+import dev.loomdb.edge.statesync.StateSync;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.quarkus.runtime.ShutdownEvent;
@@ -41,6 +42,7 @@ public class SyncLifecycle {
     private final SyncEvents events;
     private final Event<SyncEvent> cdiEvents;
     private final BeanManager beanManager;
+    private final StateSync stateSync;
 
     public SyncLifecycle(
             NodeIdentity identity,
@@ -55,7 +57,9 @@ public class SyncLifecycle {
             Applier applier,
             SyncEvents events,
             Event<SyncEvent> cdiEvents,
-            BeanManager beanManager) {
+            BeanManager beanManager,
+            StateSync stateSync) {
+        this.stateSync = stateSync;
         this.identity = identity;
         this.pool = pool;
         this.state = state;
@@ -76,6 +80,7 @@ public class SyncLifecycle {
         state.restore();
         forwardEventsToCdi();
         metrics.bind(control, position, parking, link, housekeeping);
+        stateSync.prepare();
         control.start();
         housekeeping.start();
         LOG.infof(

@@ -9,6 +9,7 @@ import dev.loomdb.edge.capture.ReplicationStream;
 import dev.loomdb.edge.capture.SlotPosition;
 import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.mesh.MeshLink;
+import dev.loomdb.edge.statesync.StateSync;
 import dev.loomdb.edge.telemetry.Counters;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
@@ -37,6 +38,7 @@ public class SyncStatus {
     private final SyncEvents events;
     private final ChangeHistory history;
     private final Housekeeping housekeeping;
+    private final StateSync stateSync;
 
     public SyncStatus(
             ObjectMapper mapper,
@@ -51,7 +53,9 @@ public class SyncStatus {
             Parking parking,
             SyncEvents events,
             ChangeHistory history,
-            Housekeeping housekeeping) {
+            Housekeeping housekeeping,
+            StateSync stateSync) {
+        this.stateSync = stateSync;
         this.mapper = mapper;
         this.identity = identity;
         this.control = control;
@@ -125,6 +129,7 @@ public class SyncStatus {
             peer.put("parked", parked.getOrDefault(id, 0));
             peer.put("circuitBreaker", breakerName(breakerStates.getOrDefault(id, CircuitBreakerState.CLOSED)));
         }
+        stateSync.status(json.putObject("stateSync"));
         json.put("eventSubscribersOverflowed", events.overflows());
         json.put("historyEnabled", history.enabled());
         return json;

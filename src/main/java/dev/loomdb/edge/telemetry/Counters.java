@@ -26,6 +26,16 @@ public final class Counters {
     public static final String CONFLICTS = "conflicts";
     public static final String REJECTED = "rejected";
     public static final String PARKED = "parked";
+    /** Messages of rows received through state sync (bootstrap, anti-entropy), and their bytes. */
+    public static final String REPAIR_RECEIVED = "repairReceived";
+
+    public static final String REPAIR_RECEIVED_BYTES = "repairReceivedBytes";
+    /** Rows that state sync changed here (they were missing or older). */
+    public static final String REPAIRED_CHANGES = "repairedChanges";
+    /** Rows this node sent to peers through state sync. */
+    public static final String REPAIR_SENT_CHANGES = "repairSentChanges";
+    /** Tombstones purged past the retention. */
+    public static final String PURGED = "purged";
 
     private final Map<String, AtomicLong> values = new ConcurrentHashMap<>();
 
@@ -44,7 +54,12 @@ public final class Counters {
             SUPERSEDED,
             CONFLICTS,
             REJECTED,
-            PARKED
+            PARKED,
+            REPAIR_RECEIVED,
+            REPAIR_RECEIVED_BYTES,
+            REPAIRED_CHANGES,
+            REPAIR_SENT_CHANGES,
+            PURGED
         }) {
             values.put(name, new AtomicLong());
         }

@@ -29,7 +29,10 @@ public record SyncEvent(
         return change == null ? null : change.type();
     }
 
-    /** The seed's event names, plus local-change, circuit-open/closed and sync-started/stopped. */
+    /**
+     * The seed's event names, plus local-change, circuit-open/closed, sync-started/stopped, the
+     * bootstrap's and sync-repaired (a round of anti-entropy found and mended a difference).
+     */
     public enum Kind {
         REMOTE_CHANGE("remote-change"),
         LOCAL_CHANGE("local-change"),
@@ -40,7 +43,11 @@ public record SyncEvent(
         CIRCUIT_OPEN("circuit-open"),
         CIRCUIT_CLOSED("circuit-closed"),
         SYNC_STARTED("sync-started"),
-        SYNC_STOPPED("sync-stopped");
+        SYNC_STOPPED("sync-stopped"),
+        BOOTSTRAP_STARTED("bootstrap-started"),
+        BOOTSTRAP_PROGRESS("bootstrap-progress"),
+        BOOTSTRAP_COMPLETED("bootstrap-completed"),
+        SYNC_REPAIRED("sync-repaired");
 
         private final String wireName;
 

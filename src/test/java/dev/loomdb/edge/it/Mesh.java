@@ -154,6 +154,24 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
         }
     }
 
+    /**
+     * Starts one more node into the running mesh (a late joiner) with the mesh's settings and its own,
+     * and returns it without waiting for it to be ready.
+     */
+    public NodeProcess join(String nodeName) {
+        NodeProcess node = NodeProcess.create(
+                Infra.workDir(name),
+                nodeName + "-" + mesh.substring(name.length() + 1),
+                mesh,
+                brokerHost(),
+                brokerPort(),
+                false);
+        everyNode.forEach(node::with);
+        perNode.getOrDefault(nodeName, Map.of()).forEach(node::with);
+        nodes.put(nodeName, node);
+        return node.start();
+    }
+
     private void stop() {
         List<NodeProcess> reverse = new ArrayList<>(nodes.values());
         java.util.Collections.reverse(reverse);

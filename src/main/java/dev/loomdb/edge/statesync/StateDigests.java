@@ -1,0 +1,199 @@
+package dev.loomdb.edge.statesync;
+
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Hlc;
+import io.vertx.core.Future;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongSupplier;
+
+/**
+ * The digests anti-entropy compares, computed by PostgreSQL from the rows themselves, so that they
+ * cannot drift from the data: a 64-bit hash of each row's whole state (MD5 of its columns, so every
+ * PostgreSQL version computes the same), combined with XOR, which ignores order. Rows fall into
+ * 4,096 leaves per kind by the MD5 of their id, 64 leaves to a group:
+ * <pre>
+ *   kind (node, edge)  →  64 groups  →  64 leaves each  →  rows
+ * </pre>
+ * Tombstones are rows like any other, so a delete takes part in every digest.
+ *
+ * <p>The summary (one hash and count per kind) is what a round in sync costs; it is kept while
+ * nothing changed here ({@code generation}: changes captured, applied or purged), and computed
+ * again at least every {@link #RECOMPUTE_EVERY} uses.
+ */
+public final class StateDigests {
+
+    public static final int GROUPS = 64;
+    public static final int LEAVES_PER_GROUP = 64;
+    static final int RECOMPUTE_EVERY = 10;
+
+    private static final String BUCKET = "('x' || substr(md5(id), 1, 3))::bit(12)::int";
+    private static final String NODE_HASH = "('x' || substr(md5(concat_ws(E'\\x1f', id, type, properties::text,"
+            + " property_clocks::text, hlc, version, origin, tombstone)), 1, 16))::bit(64)::bigint";
+    private static final String EDGE_HASH = "('x' || substr(md5(concat_ws(E'\\x1f', id, type, source_id,"
+            + " target_id, properties::text, property_clocks::text, hlc, version, origin, tombstone)), 1,"
+            + " 16))::bit(64)::bigint";
+    private static final String NODE_COLUMNS =
+            "id, type, NULL AS source_id, NULL AS target_id, properties::text AS properties, hlc, version,"
+                    + " origin, tombstone, property_clocks::text AS property_clocks, base_hlc";
+    private static final String EDGE_COLUMNS =
+            "id, type, source_id, target_id, properties::text AS properties, hlc, version, origin, tombstone,"
+                    + " property_clocks::text AS property_clocks, base_hlc";
+
+    /** One hash and one row count: of a kind, a group or a leaf. */
+    public record Digest(long hash, long count) {
+        public static final Digest EMPTY = new Digest(0, 0);
+    }
+
+    /** Both kinds' digests. */
+    public record Summary(Digest nodes, Digest edges) {
+        public Digest of(Change.Kind kind) {
+            return kind == Change.Kind.NODE ? nodes : edges;
+        }
+    }
+
+    private final Pool pool;
+    private final LongSupplier generation;
+    private Summary cached;
+    private long cachedGeneration = -1;
+    private int uses;
+
+    public StateDigests(Pool pool, LongSupplier generation) {
+        this.pool = pool;
+        this.generation = generation;
+    }
+
+    private static String table(Change.Kind kind) {
+        return kind == Change.Kind.NODE ? "loom.nodes" : "loom.edges";
+    }
+
+    private static String hash(Change.Kind kind) {
+        return kind == Change.Kind.NODE ? NODE_HASH : EDGE_HASH;
+    }
+
+    /** Both kinds' hash and count: what two nodes in sync compare, and all they compare. */
+    public synchronized Future<Summary> summary() {
+        long now = generation.getAsLong();
+        if (cached != null && now == cachedGeneration && ++uses < RECOMPUTE_EVERY) {
+            return Future.succeededFuture(cached);
+        }
+        return pool.query("SELECT (SELECT row(coalesce(bit_xor(" + NODE_HASH
+                        + "), 0), count(*))::text FROM loom.nodes)," + " (SELECT row(coalesce(bit_xor(" + EDGE_HASH
+                        + "), 0), count(*))::text FROM loom.edges)")
+                .execute()
+                .map(rows -> {
+                    Row row = rows.iterator().next();
+                    Summary summary = new Summary(digest(row.getString(0)), digest(row.getString(1)));
+                    synchronized (this) {
+                        cached = summary;
+                        cachedGeneration = now;
+                        uses = 0;
+                    }
+                    return summary;
+                });
+    }
+
+    private static Digest digest(String record) {
+        String[] parts = record.substring(1, record.length() - 1).split(",");
+        return new Digest(Long.parseLong(parts[0]), Long.parseLong(parts[1]));
+    }
+
+    /** The 64 groups of a kind. */
+    public Future<Digest[]> groups(Change.Kind kind) {
+        return pool.query("SELECT " + BUCKET + " >> 6, bit_xor(" + hash(kind) + "), count(*) FROM " + table(kind)
+                        + " GROUP BY 1")
+                .execute()
+                .map(rows -> {
+                    Digest[] groups = new Digest[GROUPS];
+                    java.util.Arrays.fill(groups, Digest.EMPTY);
+                    for (Row row : rows) {
+                        groups[row.getInteger(0)] = new Digest(row.getLong(1), row.getLong(2));
+                    }
+                    return groups;
+                });
+    }
+
+    /** The leaves of the given groups that hold rows, by leaf number (group × 64 + place). */
+    public Future<Map<Integer, Digest>> leaves(Change.Kind kind, List<Integer> groups) {
+        return pool.preparedQuery("SELECT b, bit_xor(h), count(*) FROM (SELECT " + BUCKET + " AS b, " + hash(kind)
+                        + " AS h FROM " + table(kind) + ") x WHERE b >> 6 = ANY($1) GROUP BY b")
+                .execute(Tuple.of(groups.toArray(Integer[]::new)))
+                .map(rows -> {
+                    Map<Integer, Digest> leaves = new HashMap<>();
+                    for (Row row : rows) {
+                        leaves.put(row.getInteger(0), new Digest(row.getLong(1), row.getLong(2)));
+                    }
+                    return leaves;
+                });
+    }
+
+    /** The hash of every row in the given leaves, by id. */
+    public Future<Map<String, Long>> rowHashes(Change.Kind kind, List<Integer> leaves) {
+        return pool.preparedQuery("SELECT id, h FROM (SELECT id, " + BUCKET + " AS b, " + hash(kind) + " AS h FROM "
+                        + table(kind) + ") x WHERE b = ANY($1)")
+                .execute(Tuple.of(leaves.toArray(Integer[]::new)))
+                .map(rows -> {
+                    Map<String, Long> hashes = new HashMap<>();
+                    for (Row row : rows) {
+                        hashes.put(row.getString(0), row.getLong(1));
+                    }
+                    return hashes;
+                });
+    }
+
+    /** The current states of the given rows (tombstones included), as changes to send. */
+    public Future<List<Change>> states(Change.Kind kind, List<String> ids) {
+        return pool.preparedQuery("SELECT " + columns(kind) + " FROM " + table(kind) + " WHERE id = ANY($1)")
+                .execute(Tuple.of(ids.toArray(String[]::new)))
+                .map(rows -> {
+                    List<Change> states = new ArrayList<>(rows.size());
+                    for (Row row : rows) {
+                        states.add(change(kind, row));
+                    }
+                    return states;
+                });
+    }
+
+    /** Up to {@code limit} rows after {@code after} (null: from the first) in id order: a page of a full transfer. */
+    public Future<List<Change>> page(Change.Kind kind, String after, int limit) {
+        return pool.preparedQuery("SELECT " + columns(kind) + " FROM " + table(kind)
+                        + " WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2")
+                .execute(Tuple.of(after, limit))
+                .map(rows -> {
+                    List<Change> states = new ArrayList<>(rows.size());
+                    for (Row row : rows) {
+                        states.add(change(kind, row));
+                    }
+                    return states;
+                });
+    }
+
+    private static String columns(Change.Kind kind) {
+        return kind == Change.Kind.NODE ? NODE_COLUMNS : EDGE_COLUMNS;
+    }
+
+    private static Change change(Change.Kind kind, Row row) {
+        boolean tombstone = row.getBoolean("tombstone");
+        long version = row.getLong("version");
+        Change.Op op = tombstone ? Change.Op.DELETE : version > 1 ? Change.Op.UPDATE : Change.Op.INSERT;
+        return new Change(
+                op,
+                kind,
+                row.getString("id"),
+                row.getString("type"),
+                row.getString("properties"),
+                row.getString("source_id"),
+                row.getString("target_id"),
+                new Hlc(row.getLong("hlc")),
+                version,
+                row.getString("origin"),
+                tombstone,
+                row.getString("property_clocks"),
+                new Hlc(row.getLong("base_hlc")));
+    }
+}
