@@ -56,6 +56,7 @@ public final class ReplicationStream implements AutoCloseable {
     private volatile Lsn confirmed = Lsn.ZERO;
     private volatile Connection connection;
     private Thread thread;
+    private volatile java.util.function.Consumer<String> slotLostListener;
 
     public ReplicationStream(
             ReplicationSettings settings, TransactionSink sink, SlotPosition position, Counters counters) {
@@ -67,13 +68,25 @@ public final class ReplicationStream implements AutoCloseable {
 
     /** Checks PostgreSQL, creates the publication and slot if missing, then starts reading. */
     public synchronized void start() {
-        new SlotSetup(settings).prepare();
+        new SlotSetup(settings).prepare().ifPresent(this::slotLost);
         failure = null;
         decodeFailures.clear();
         running = true;
         thread = new Thread(this::run, "loom-capture");
         thread.setDaemon(true);
         thread.start();
+    }
+
+    /** Told, with what happened, when the slot this node had was gone and had to be made anew. */
+    public void onSlotLost(java.util.function.Consumer<String> listener) {
+        this.slotLostListener = listener;
+    }
+
+    private void slotLost(String what) {
+        java.util.function.Consumer<String> listener = slotLostListener;
+        if (listener != null) {
+            listener.accept(what);
+        }
     }
 
     public boolean isStreaming() {
@@ -111,6 +124,14 @@ public final class ReplicationStream implements AutoCloseable {
                                     + " nothing unconfirmed is lost.",
                             settings.slot(), e.getMessage());
                     LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
+                    String message = String.valueOf(e.getMessage());
+                    if (running && (message.contains("does not exist") || message.contains("invalidated"))) {
+                        try {
+                            new SlotSetup(settings).prepare().ifPresent(this::slotLost);
+                        } catch (RuntimeException setup) {
+                            LOG.warnf("Cannot make slot %s anew: %s", settings.slot(), setup.getMessage());
+                        }
+                    }
                 }
             } finally {
                 streaming = false;

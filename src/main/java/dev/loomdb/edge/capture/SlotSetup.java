@@ -8,6 +8,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Properties;
 import org.jboss.logging.Logger;
 import org.postgresql.PGProperty;
@@ -27,8 +28,12 @@ public final class SlotSetup {
         this.settings = settings;
     }
 
-    /** Checks wal_level, then creates the publication and the slot where they are missing. */
-    public void prepare() {
+    /**
+     * Checks wal_level, then creates the publication and the slot where they are missing. Returns what
+     * happened to a slot this node had (dropped, or invalidated by PostgreSQL) when it had to make it
+     * anew: changes written meanwhile may never have been published.
+     */
+    public Optional<String> prepare() {
         try (Connection connection = DriverManager.getConnection(settings.jdbcUrl(), plainProperties(settings));
                 Statement statement = connection.createStatement()) {
             try (ResultSet rs = statement.executeQuery("SHOW wal_level")) {
@@ -45,7 +50,7 @@ public final class SlotSetup {
             }
             ensurePublication(connection);
             leaveOutAppliedRows(connection);
-            ensureSlot(connection);
+            return ensureSlot(connection);
         } catch (SQLException e) {
             throw new CaptureStartException(
                     "cannot prepare logical replication on " + settings.jdbcUrl() + ": " + e.getMessage()
@@ -118,7 +123,29 @@ public final class SlotSetup {
         }
     }
 
-    private void ensureSlot(Connection connection) throws SQLException {
+    /** Whether this node had a slot of this name (it records the slot it reads in loom.sync_state). */
+    private boolean hadSlot(Connection connection) throws SQLException {
+        try (PreparedStatement query =
+                connection.prepareStatement("SELECT 1 FROM loom.sync_state WHERE name = 'slot' AND value = ?")) {
+            query.setString(1, settings.slot());
+            return query.executeQuery().next();
+        } catch (SQLException e) {
+            return false; // no table yet (a schema older than state sync)
+        }
+    }
+
+    private void recordSlot(Connection connection) {
+        try (PreparedStatement record = connection.prepareStatement("INSERT INTO loom.sync_state (name, value)"
+                + " VALUES ('slot', ?) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")) {
+            record.setString(1, settings.slot());
+            record.execute();
+        } catch (SQLException e) {
+            LOG.debugf("Could not record the slot in loom.sync_state: %s", e.getMessage());
+        }
+    }
+
+    private Optional<String> ensureSlot(Connection connection) throws SQLException {
+        Optional<String> lost = Optional.empty();
         try (PreparedStatement query = connection.prepareStatement(
                 "SELECT plugin, database = current_database(), wal_status FROM pg_replication_slots WHERE slot_name = ?")) {
             query.setString(1, settings.slot());
@@ -134,15 +161,26 @@ public final class SlotSetup {
                     LOG.errorf(
                             "Replication slot %s was invalidated by PostgreSQL (max_slot_wal_keep_size): changes"
                                     + " written while it was behind were NOT captured and peers do not have them. Recreating"
-                                    + " the slot; rewrite or resync the affected rows.",
+                                    + " the slot and publishing again this node's changes newer than the last one the"
+                                    + " broker acknowledged.",
                             settings.slot());
                     try (PreparedStatement drop = connection.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
                         drop.setString(1, settings.slot());
                         drop.execute();
                     }
+                    lost = Optional.of("invalidated by PostgreSQL (wal_status lost, max_slot_wal_keep_size)");
                 } else {
-                    return;
+                    recordSlot(connection);
+                    return Optional.empty();
                 }
+            } else if (hadSlot(connection)) {
+                LOG.errorf(
+                        "Replication slot %s is missing: it was dropped (by hand, or by a restore or failover that"
+                                + " does not keep slots); changes written since it went were NOT captured. Recreating it"
+                                + " and publishing again this node's changes newer than the last one the broker"
+                                + " acknowledged. Keep the slot with the database (and see max_slot_wal_keep_size).",
+                        settings.slot());
+                lost = Optional.of("missing (dropped)");
             }
         }
         try (PreparedStatement create =
@@ -151,6 +189,8 @@ public final class SlotSetup {
             create.execute();
         }
         LOG.infof("Created replication slot %s", settings.slot());
+        recordSlot(connection);
+        return lost;
     }
 
     /** The properties of a plain (not replication) connection as the capture user. */

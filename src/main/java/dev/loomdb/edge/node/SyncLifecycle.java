@@ -2,6 +2,7 @@ package dev.loomdb.edge.node;
 
 import dev.loomdb.edge.apply.Applier;
 import dev.loomdb.edge.apply.Parking;
+import dev.loomdb.edge.capture.ReplicationStream;
 import dev.loomdb.edge.capture.SlotPosition;
 import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.statesync.StateSync;
@@ -43,6 +44,8 @@ public class SyncLifecycle {
     private final Event<SyncEvent> cdiEvents;
     private final BeanManager beanManager;
     private final StateSync stateSync;
+    private final ReplicationStream capture;
+    private final SlotRecovery slotRecovery;
 
     public SyncLifecycle(
             NodeIdentity identity,
@@ -58,8 +61,12 @@ public class SyncLifecycle {
             SyncEvents events,
             Event<SyncEvent> cdiEvents,
             BeanManager beanManager,
-            StateSync stateSync) {
+            StateSync stateSync,
+            ReplicationStream capture,
+            SlotRecovery slotRecovery) {
         this.stateSync = stateSync;
+        this.capture = capture;
+        this.slotRecovery = slotRecovery;
         this.identity = identity;
         this.pool = pool;
         this.state = state;
@@ -81,6 +88,7 @@ public class SyncLifecycle {
         forwardEventsToCdi();
         metrics.bind(control, position, parking, link, housekeeping);
         stateSync.prepare();
+        capture.onSlotLost(slotRecovery::slotLost);
         control.start();
         housekeeping.start();
         LOG.infof(

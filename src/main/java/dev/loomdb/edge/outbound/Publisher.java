@@ -185,6 +185,12 @@ public final class Publisher implements TransactionSink {
                         counters.add(
                                 Counters.PUBLISHED_CHANGES, window.changes().size());
                         counters.add(Counters.PUBLISHED_BYTES, payload.length);
+                        long highest = 0;
+                        for (Change change : window.changes()) {
+                            highest = Math.max(highest, change.hlc().value());
+                        }
+                        long published = highest;
+                        counters.counter(Counters.LAST_PUBLISHED_HLC).accumulateAndGet(published, Math::max);
                         for (CapturedTransaction transaction : window.transactions()) {
                             acknowledgements.acknowledge(transaction.endLsn());
                         }

@@ -173,6 +173,20 @@ public final class StateDigests {
                 });
     }
 
+    /** This node's own rows (not applied for a peer) written after {@code hlc}: what a lost slot may not have sent. */
+    public Future<List<Change>> ownSince(Change.Kind kind, String origin, long hlc) {
+        return pool.preparedQuery("SELECT " + columns(kind) + " FROM " + table(kind)
+                        + " WHERE origin = $1 AND hlc > $2 AND NOT applied ORDER BY hlc")
+                .execute(Tuple.of(origin, hlc))
+                .map(rows -> {
+                    List<Change> states = new ArrayList<>(rows.size());
+                    for (Row row : rows) {
+                        states.add(change(kind, row));
+                    }
+                    return states;
+                });
+    }
+
     private static String columns(Change.Kind kind) {
         return kind == Change.Kind.NODE ? NODE_COLUMNS : EDGE_COLUMNS;
     }

@@ -34,6 +34,8 @@ public final class Counters {
     public static final String REPAIRED_CHANGES = "repairedChanges";
     /** Rows this node sent to peers through state sync. */
     public static final String REPAIR_SENT_CHANGES = "repairSentChanges";
+    /** The highest clock of this node's own changes the broker has acknowledged (what a lost slot republishes after). */
+    public static final String LAST_PUBLISHED_HLC = "lastPublishedHlc";
     /** Tombstones purged past the retention. */
     public static final String PURGED = "purged";
 
@@ -59,7 +61,8 @@ public final class Counters {
             REPAIR_RECEIVED_BYTES,
             REPAIRED_CHANGES,
             REPAIR_SENT_CHANGES,
-            PURGED
+            PURGED,
+            LAST_PUBLISHED_HLC
         }) {
             values.put(name, new AtomicLong());
         }
