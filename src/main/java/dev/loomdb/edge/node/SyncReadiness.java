@@ -43,11 +43,7 @@ public class SyncReadiness implements HealthCheck {
                         "bootstrap",
                         stateSync.bootstrapping()
                                 ? "bootstrapping"
-                                : stateSync
-                                        .bootstrapState()
-                                        .name()
-                                        .toLowerCase()
-                                        .replace('_', '-'));
+                                : stateSync.bootstrapState().wireName());
         capture.failure().ifPresent(reason -> response.withData("captureError", reason));
         return response.build();
     }

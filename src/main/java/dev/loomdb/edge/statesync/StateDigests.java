@@ -148,36 +148,23 @@ public final class StateDigests {
 
     /** The current states of the given rows (tombstones included), as changes to send. */
     public Future<List<Change>> states(Change.Kind kind, List<String> ids) {
-        return pool.preparedQuery("SELECT " + columns(kind) + " FROM " + table(kind) + " WHERE id = ANY($1)")
-                .execute(Tuple.of(ids.toArray(String[]::new)))
-                .map(rows -> {
-                    List<Change> states = new ArrayList<>(rows.size());
-                    for (Row row : rows) {
-                        states.add(change(kind, row));
-                    }
-                    return states;
-                });
+        return states(kind, "WHERE id = ANY($1)", Tuple.of(ids.toArray(String[]::new)));
     }
 
     /** Up to {@code limit} rows after {@code after} (null: from the first) in id order: a page of a full transfer. */
     public Future<List<Change>> page(Change.Kind kind, String after, int limit) {
-        return pool.preparedQuery("SELECT " + columns(kind) + " FROM " + table(kind)
-                        + " WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2")
-                .execute(Tuple.of(after, limit))
-                .map(rows -> {
-                    List<Change> states = new ArrayList<>(rows.size());
-                    for (Row row : rows) {
-                        states.add(change(kind, row));
-                    }
-                    return states;
-                });
+        return states(kind, "WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2", Tuple.of(after, limit));
     }
 
     /** This node's own rows (not applied for a peer) written after {@code hlc}: what a lost slot may not have sent. */
     public Future<List<Change>> ownSince(Change.Kind kind, String origin, long hlc) {
-        return pool.preparedQuery("SELECT " + columns(kind) + " FROM " + table(kind)
-                        + " WHERE origin = $1 AND hlc > $2 AND NOT applied ORDER BY hlc")
-                .execute(Tuple.of(origin, hlc))
+        return states(kind, "WHERE origin = $1 AND hlc > $2 AND NOT applied ORDER BY hlc", Tuple.of(origin, hlc));
+    }
+
+    /** The rows of a kind that {@code where} selects, as changes. */
+    private Future<List<Change>> states(Change.Kind kind, String where, Tuple arguments) {
+        return pool.preparedQuery("SELECT " + columns(kind) + " FROM " + table(kind) + " " + where)
+                .execute(arguments)
                 .map(rows -> {
                     List<Change> states = new ArrayList<>(rows.size());
                     for (Row row : rows) {

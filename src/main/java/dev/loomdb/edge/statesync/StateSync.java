@@ -64,7 +64,7 @@ public final class StateSync {
         WAITING_FOR_PEER,
         COMPLETED;
 
-        String wireName() {
+        public String wireName() {
             return name().toLowerCase().replace('_', '-');
         }
     }
@@ -76,11 +76,7 @@ public final class StateSync {
     /** A reply and the acknowledgement of the MQTT message that carried it. */
     private record Reply(SyncMessage message, Delivery delivery, int size) {
         void ack() {
-            try {
-                delivery.ack().run();
-            } catch (RuntimeException e) {
-                // the connection it came on is gone; the broker delivers it again
-            }
+            StateSync.ack(delivery);
         }
     }
 
@@ -751,18 +747,7 @@ public final class StateSync {
         ae.put("roundsFailed", roundsFailed);
         Round last = lastRound;
         if (last != null) {
-            ObjectNode r = ae.putObject("lastRound");
-            r.put("peer", last.peer);
-            r.put("at", last.started.toString());
-            r.put("millis", last.millis);
-            r.put("differingLeaves", last.leaves);
-            r.put("rowsReceived", last.received);
-            r.put("rowsChanged", last.repaired);
-            r.put("rowsSent", last.sent);
-            r.put("bytes", last.bytes);
-            if (last.failure != null) {
-                r.put("failure", last.failure);
-            }
+            describe(last, ae.putObject("lastRound").put("at", last.started.toString()));
         }
         ObjectNode nodes = json.putObject("nodes");
         presence.all()
@@ -772,7 +757,7 @@ public final class StateSync {
                         .put("seenAt", seen.at().toString()));
     }
 
-    /** What the last round did, for the REST trigger's answer. */
+    /** What a round did: in the status ({@code lastRound}) and as the REST trigger's answer. */
     public static void describe(Round round, ObjectNode json) {
         json.put("peer", round.peer);
         json.put("millis", round.millis);
