@@ -38,6 +38,8 @@ public final class Inbound {
 
     private static final Logger LOG = Logger.getLogger(Inbound.class);
     private static final long RETRY_MILLIS = 1000;
+    /** How long the parts of a split window wait for the rest (see {@link TransactionParts}). */
+    static final Duration PARTS_WAIT = Duration.ofMinutes(10);
 
     /**
      * A message to handle: live from the broker, taken from the parking ({@code parkedId >= 0}), or
@@ -76,6 +78,7 @@ public final class Inbound {
     private final SyncEvents events;
     private final AppliedReport report;
     private final Deque<Item> queue = new ArrayDeque<>();
+    private final TransactionParts parts;
     private final Set<String> parkedRetryQueued = new HashSet<>();
     private final Context context;
     private final String ownTopic;
@@ -109,6 +112,7 @@ public final class Inbound {
         this.report = report;
         this.context = vertx.getOrCreateContext();
         this.ownTopic = "loom/" + mesh + "/changes/" + nodeId;
+        this.parts = new TransactionParts(format, PARTS_WAIT.toMillis());
     }
 
     /** Called for every message received. */
@@ -124,7 +128,10 @@ public final class Inbound {
     /** Stops taking messages; those queued are dropped unacknowledged, so the broker delivers them again. */
     public void pause() {
         paused = true;
-        context.runOnContext(v -> queue.removeIf(item -> !item.parked()));
+        context.runOnContext(v -> {
+            queue.removeIf(item -> !item.parked());
+            parts.clear();
+        });
     }
 
     /**
@@ -156,6 +163,7 @@ public final class Inbound {
             if (paused) {
                 return;
             }
+            expireParts();
             for (String peer : parking.counts().keySet()) {
                 if (breakers.wouldTry(peer) && !parkedRetryQueued.contains(peer)) {
                     queueOldestParked(peer);
@@ -222,6 +230,10 @@ public final class Inbound {
             done(item);
             return;
         }
+        if (envelope.isPart()) {
+            holdPart(item, envelope);
+            return;
+        }
         if (item.repair() != null) {
             applyRepair(item, envelope, attempt);
             return;
@@ -279,6 +291,39 @@ public final class Inbound {
                         park(item, envelope, "applying failed: " + cause.getMessage());
                     }
                 });
+    }
+
+    /** A part of a window split over several messages: held until the window is whole, then applied as one. */
+    private void holdPart(Item item, Envelope part) {
+        if (item.repair() != null || item.parked()) {
+            reject(item, Rejects.Reason.MALFORMED, "a part of a split window where a whole envelope is expected");
+            return;
+        }
+        TransactionParts.Added added = parts.add(part, item.delivery(), System.currentTimeMillis());
+        if (added.mismatch() != null) {
+            reject(item, Rejects.Reason.MALFORMED, added.mismatch());
+        } else if (added.whole() == null) {
+            next(); // held, not acknowledged
+        } else {
+            handle(new Item(null, added.whole(), -1), 0);
+        }
+    }
+
+    /** Gives up the windows whose parts did not all arrive in time: their parts are kept aside as incomplete. */
+    private void expireParts() {
+        for (Delivery delivery : parts.expired(System.currentTimeMillis())) {
+            String detail = "the other parts of its window did not arrive within " + PARTS_WAIT
+                    + "; anti-entropy brings the window's rows";
+            LOG.warnf("Gave up a part of a split window on %s: %s", delivery.topic(), detail);
+            rejects.keepAside(delivery.topic(), delivery.payload(), Rejects.Reason.INCOMPLETE, detail)
+                    .subscribe()
+                    .with(
+                            v -> delivery.ack().run(),
+                            e -> LOG.warnf(
+                                    "Cannot keep aside a part of a split window (%s); the broker delivers it again after the"
+                                            + " next reconnection",
+                                    e.getMessage()));
+        }
     }
 
     private void applyRepair(Item item, Envelope envelope, int attempt) {

@@ -25,7 +25,9 @@ public final class Rejects {
         /** Older than the tombstone retention. */
         BEYOND_HORIZON("beyond-horizon"),
         /** PostgreSQL refused its data (SQLSTATE class 22 or 23): applying it again cannot succeed. */
-        BAD_DATA("bad-data");
+        BAD_DATA("bad-data"),
+        /** A part of a window split over several messages whose other parts never arrived. */
+        INCOMPLETE("incomplete");
 
         private final String label;
 

@@ -33,6 +33,9 @@ import java.util.List;
  */
 public final class EnvelopeCodec implements EnvelopeFormat {
 
+    /** The most parts one window may be split into (a receiver holds them all before applying). */
+    public static final int MAX_PARTS = 10_000;
+
     private final JsonFactory factory;
 
     public EnvelopeCodec(ObjectMapper mapper) {
@@ -57,6 +60,10 @@ public final class EnvelopeCodec implements EnvelopeFormat {
                         "firstCommitTime", envelope.firstCommitTime().toString());
             }
             json.writeNumberField("transactions", envelope.transactions());
+            if (envelope.isPart()) {
+                json.writeNumberField("part", envelope.part());
+                json.writeNumberField("parts", envelope.parts());
+            }
             json.writeArrayFieldStart("changes");
             for (Change change : envelope.changes()) {
                 ChangeJson.writeChange(json, change);
@@ -100,6 +107,8 @@ public final class EnvelopeCodec implements EnvelopeFormat {
         JsonScalar commitTime = null;
         JsonScalar firstCommitTime = null;
         JsonScalar transactions = null;
+        JsonScalar part = null;
+        JsonScalar parts = null;
         boolean changesIsArray = false;
         List<Change> changes = new ArrayList<>();
         MalformedEnvelopeException changeError = null;
@@ -116,6 +125,8 @@ public final class EnvelopeCodec implements EnvelopeFormat {
                 case "commitTime" -> commitTime = JsonScalar.read(parser);
                 case "firstCommitTime" -> firstCommitTime = JsonScalar.read(parser);
                 case "transactions" -> transactions = JsonScalar.read(parser);
+                case "part" -> part = JsonScalar.read(parser);
+                case "parts" -> parts = JsonScalar.read(parser);
                 case "changes" -> {
                     changesIsArray = parser.currentToken() == JsonToken.START_ARRAY;
                     changes.clear();
@@ -150,6 +161,12 @@ public final class EnvelopeCodec implements EnvelopeFormat {
         if (changeError != null) {
             throw changeError;
         }
+        long partCount = parts != null ? JsonScalar.integer(parts, "parts", "envelope") : 1;
+        long partNumber = part != null ? JsonScalar.integer(part, "part", "envelope") : 1;
+        if (partCount < 1 || partCount > MAX_PARTS || partNumber < 1 || partNumber > partCount) {
+            throw new MalformedEnvelopeException("'part' must be between 1 and 'parts', and 'parts' between 1 and "
+                    + MAX_PARTS + " (" + partNumber + " of " + partCount + ")");
+        }
         Instant committed = instant(commitTime, "commitTime");
         Instant firstCommitted = firstCommitTime != null ? instant(firstCommitTime, "firstCommitTime") : committed;
         return new Envelope(
@@ -162,7 +179,9 @@ public final class EnvelopeCodec implements EnvelopeFormat {
                 committed,
                 transactions != null ? (int) JsonScalar.integer(transactions, "transactions", "envelope") : 1,
                 List.copyOf(changes),
-                firstCommitted);
+                firstCommitted,
+                (int) partNumber,
+                (int) partCount);
     }
 
     private static Instant instant(JsonScalar value, String field) throws MalformedEnvelopeException {

@@ -3,6 +3,7 @@ package dev.loomdb.edge.mesh;
 import dev.loomdb.edge.flow.Delivery;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
+import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.mqtt.MqttQoS;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -150,7 +151,7 @@ public final class MeshLink {
         attempt.publishHandler(message -> deliveries.accept(
                 new Delivery(message.topicName(), message.payload().getBytes(), message::ack)));
         attempt.closeHandler(v -> inboundLost(attempt));
-        attempt.exceptionHandler(e -> LOG.debugf("MQTT connection error (inbound): %s", e.getMessage()));
+        attempt.exceptionHandler(this::inboundError);
         establish(attempt, "inbound", true, this::connectInbound, () -> {
             inbound = attempt;
             inboundUp = true;
@@ -159,6 +160,20 @@ public final class MeshLink {
                     settings.host(), settings.port(), settings.clientId(), settings.filters());
             reportConnection();
         });
+    }
+
+    private void inboundError(Throwable e) {
+        boolean tooLong = e instanceof TooLongFrameException || e.getCause() instanceof TooLongFrameException;
+        if (!tooLong) {
+            LOG.debugf("MQTT connection error (inbound): %s", e.getMessage());
+            return;
+        }
+        LOG.errorf(
+                "The broker delivered a message larger than this node's loom.mqtt.max-message-size (%d bytes): %s."
+                        + " The connection closes, and the broker delivers it again after each reconnection, so"
+                        + " nothing after it arrives. Use the same loom.mqtt.max-message-size on every node of the"
+                        + " mesh: a node splits what it publishes to fit its own.",
+                settings.maxMessageSize(), e.getMessage());
     }
 
     private void connectOutbound() {

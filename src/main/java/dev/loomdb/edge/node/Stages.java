@@ -114,6 +114,7 @@ public class Stages {
                 identity.nodeId(),
                 identity.changesTopic(),
                 config.mqtt().maxInflight(),
+                config.mqtt().maxMessageSize(),
                 config.capture().handoffCapacity(),
                 new Debouncer(debounce.window(), debounce.maxChanges(), debounce.maxBytes()),
                 counters,
@@ -125,7 +126,14 @@ public class Stages {
     @Produces
     @Singleton
     Replay replay(MeshLink link, EnvelopeFormat format) {
-        return new Replay(vertx, link, format, identity.mesh(), identity.nodeId(), identity.changesTopic());
+        return new Replay(
+                vertx,
+                link,
+                format,
+                identity.mesh(),
+                identity.nodeId(),
+                identity.changesTopic(),
+                config.mqtt().maxMessageSize());
     }
 
     @Produces
@@ -191,6 +199,7 @@ public class Stages {
                 topics,
                 counters,
                 sync.bootstrap().pageSize(),
+                config.mqtt().maxMessageSize(),
                 sync.antiEntropy().timeout().toMillis());
     }
 

@@ -16,6 +16,8 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -51,6 +53,7 @@ public final class Publisher implements TransactionSink {
     private final String nodeId;
     private final String topic;
     private final int maxInflight;
+    private final int maxMessageSize;
     private final BlockingQueue<CapturedTransaction> handoff;
     private final AtomicBoolean takeScheduled = new AtomicBoolean();
     private final Debouncer debouncer;
@@ -71,6 +74,7 @@ public final class Publisher implements TransactionSink {
             String nodeId,
             String topic,
             int maxInflight,
+            int maxMessageSize,
             int handoffCapacity,
             Debouncer debouncer,
             Counters counters,
@@ -86,6 +90,7 @@ public final class Publisher implements TransactionSink {
         this.nodeId = nodeId;
         this.topic = topic;
         this.maxInflight = maxInflight;
+        this.maxMessageSize = maxMessageSize;
         this.handoff = new ArrayBlockingQueue<>(handoffCapacity);
         this.debouncer = debouncer;
         this.windowNanos = window.toNanos();
@@ -173,31 +178,67 @@ public final class Publisher implements TransactionSink {
                 window.transactions().get(0).commitTime());
         counters.add(Counters.COALESCED, window.coalesced());
         Promise<Void> acknowledged = Promise.promise();
-        send(window, format.encode(envelope), 0, acknowledged);
+        List<byte[]> payloads = encode(envelope);
+        int[] waiting = {payloads.size()};
+        long bytes = payloads.stream().mapToLong(p -> p.length).sum();
+        for (byte[] payload : payloads) {
+            send(window, payload, 0, () -> {
+                if (--waiting[0] == 0) {
+                    published(window, bytes, acknowledged);
+                }
+            });
+        }
         history.recordLocal(acknowledged.future(), nodeId, envelope.firstCommitTime(), window.changes());
     }
 
-    private void send(Window window, byte[] payload, int attempt, Promise<Void> acknowledged) {
+    /**
+     * The window as one message, or as parts when it is larger than the largest message the mesh
+     * carries. A change that alone is larger cannot travel at all: it is left out with an ERROR
+     * (anti-entropy cannot send it either), so that it does not block everything after it.
+     */
+    private List<byte[]> encode(Envelope envelope) {
+        Envelope sendable = envelope;
+        while (true) {
+            try {
+                return format.encodeWithin(sendable, maxMessageSize);
+            } catch (EnvelopeFormat.OversizedChangeException e) {
+                LOG.errorf(
+                        "Not published: %s. Peers will not receive this change; raise loom.mqtt.max-message-size on"
+                                + " every node of the mesh (and the broker's own limit) to carry it",
+                        e.getMessage());
+                events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, null, "not published: " + e.getMessage()));
+                List<Change> rest = new ArrayList<>(sendable.changes());
+                rest.remove(e.change());
+                sendable = sendable.whole(rest);
+            }
+        }
+    }
+
+    /** Every message of a window is with the broker: its transactions may be confirmed to the slot. */
+    private void published(Window window, long bytes, Promise<Void> acknowledged) {
+        counters.increment(Counters.PUBLISHED);
+        counters.add(Counters.PUBLISHED_CHANGES, window.changes().size());
+        counters.add(Counters.PUBLISHED_BYTES, bytes);
+        long highest = 0;
+        for (Change change : window.changes()) {
+            highest = Math.max(highest, change.hlc().value());
+        }
+        long published = highest;
+        counters.counter(Counters.LAST_PUBLISHED_HLC).accumulateAndGet(published, Math::max);
+        for (CapturedTransaction transaction : window.transactions()) {
+            acknowledgements.acknowledge(transaction.endLsn());
+        }
+        inflight--;
+        acknowledged.complete();
+        take();
+        completeDrainWhenIdle();
+    }
+
+    private void send(Window window, byte[] payload, int attempt, Runnable sent) {
         link.publish(topic, payload)
                 .onComplete(result -> context.runOnContext(v -> {
                     if (result.succeeded()) {
-                        counters.increment(Counters.PUBLISHED);
-                        counters.add(
-                                Counters.PUBLISHED_CHANGES, window.changes().size());
-                        counters.add(Counters.PUBLISHED_BYTES, payload.length);
-                        long highest = 0;
-                        for (Change change : window.changes()) {
-                            highest = Math.max(highest, change.hlc().value());
-                        }
-                        long published = highest;
-                        counters.counter(Counters.LAST_PUBLISHED_HLC).accumulateAndGet(published, Math::max);
-                        for (CapturedTransaction transaction : window.transactions()) {
-                            acknowledgements.acknowledge(transaction.endLsn());
-                        }
-                        inflight--;
-                        acknowledged.complete();
-                        take();
-                        completeDrainWhenIdle();
+                        sent.run();
                         return;
                     }
                     if (attempt == 0 || attempt % 20 == 0) {
@@ -212,7 +253,7 @@ public final class Publisher implements TransactionSink {
                                 null,
                                 "publishing failed: " + result.cause().getMessage()));
                     }
-                    vertx.setTimer(RETRY_MILLIS, id -> send(window, payload, attempt + 1, acknowledged));
+                    vertx.setTimer(RETRY_MILLIS, id -> send(window, payload, attempt + 1, sent));
                 }));
     }
 

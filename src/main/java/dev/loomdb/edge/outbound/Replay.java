@@ -26,14 +26,23 @@ public final class Replay {
     private final String mesh;
     private final String nodeId;
     private final String topic;
+    private final int maxMessageSize;
 
-    public Replay(Vertx vertx, MeshLink link, EnvelopeFormat format, String mesh, String nodeId, String topic) {
+    public Replay(
+            Vertx vertx,
+            MeshLink link,
+            EnvelopeFormat format,
+            String mesh,
+            String nodeId,
+            String topic,
+            int maxMessageSize) {
         this.vertx = vertx;
         this.link = link;
         this.format = format;
         this.mesh = mesh;
         this.nodeId = nodeId;
         this.topic = topic;
+        this.maxMessageSize = maxMessageSize;
     }
 
     /** Completes with the number of changes published, once the broker has acknowledged them all. */
@@ -44,8 +53,9 @@ public final class Replay {
             List<Change> part = changes.subList(from, Math.min(changes.size(), from + perEnvelope));
             Envelope envelope =
                     new Envelope(Envelope.FORMAT_VERSION, mesh, nodeId, 0, 0, "0/0", now, 1, List.copyOf(part));
-            byte[] payload = format.encode(envelope);
-            done = done.compose(v -> publishUntilAcknowledged(payload, 0));
+            for (byte[] payload : format.encodeWithin(envelope, maxMessageSize)) {
+                done = done.compose(v -> publishUntilAcknowledged(payload, 0));
+            }
         }
         return done.map(v -> changes.size());
     }

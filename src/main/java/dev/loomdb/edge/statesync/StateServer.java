@@ -11,7 +11,9 @@ import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.telemetry.Counters;
 import io.vertx.core.Future;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,6 +36,7 @@ public final class StateServer {
     private final Topics topics;
     private final Counters counters;
     private final int maxRows;
+    private final int maxBytes;
     private final long timeoutMillis;
 
     /** Where this node's state-sync messages go. */
@@ -53,6 +56,7 @@ public final class StateServer {
             Topics topics,
             Counters counters,
             int maxRows,
+            int maxBytes,
             long timeoutMillis) {
         this.mapper = mapper;
         this.digests = digests;
@@ -61,6 +65,7 @@ public final class StateServer {
         this.topics = topics;
         this.counters = counters;
         this.maxRows = maxRows;
+        this.maxBytes = maxBytes;
         this.timeoutMillis = timeoutMillis;
     }
 
@@ -182,8 +187,56 @@ public final class StateServer {
         if (ids.isEmpty()) {
             return Future.succeededFuture(new SyncMessage(header.put("count", 0), new byte[0]));
         }
-        return digests.states(kind, ids)
-                .map(states -> new SyncMessage(header.put("count", states.size()), body(states)));
+        return digests.states(kind, ids).map(states -> {
+            // what does not fit one message waits for the next round, which finds it still differing
+            Chunk first = chunks(states, room(header)).get(0);
+            return new SyncMessage(header.put("count", first.rows().size()), counted(first));
+        });
+    }
+
+    /** How many rows' ids and hashes one rows-compare request may carry within the largest message. */
+    int compareRows(int wanted) {
+        return Math.max(16, Math.min(wanted, maxBytes / 128));
+    }
+
+    /** Rows and the envelope that carries them. */
+    record Chunk(List<Change> rows, byte[] body) {}
+
+    /** The bytes left for rows in a message with this header (and a margin for the fields added after). */
+    int room(ObjectNode header) {
+        return maxBytes - header.toString().length() - 256;
+    }
+
+    /**
+     * The rows as envelopes that each fit in {@code room} bytes, in order (all in one when they fit).
+     * A row that alone does not fit is left out with an ERROR: no message could carry it. The list is
+     * never empty: with every row left out, it holds one chunk without rows.
+     */
+    List<Chunk> chunks(List<Change> states, int room) {
+        List<Chunk> chunks = new ArrayList<>();
+        Deque<List<Change>> todo = new ArrayDeque<>();
+        todo.push(states);
+        while (!todo.isEmpty()) {
+            List<Change> rows = todo.pop();
+            byte[] body = envelope(rows);
+            if (body.length <= room) {
+                chunks.add(new Chunk(rows, body));
+            } else if (rows.size() == 1) {
+                Change row = rows.get(0);
+                LOG.errorf(
+                        "State sync cannot send %s '%s': it takes %d bytes, more than the largest MQTT message"
+                                + " (loom.mqtt.max-message-size=%d); raise it on every node of the mesh",
+                        row.kind().wireName(), row.id(), body.length, maxBytes);
+            } else {
+                int half = rows.size() / 2;
+                todo.push(rows.subList(half, rows.size()));
+                todo.push(rows.subList(0, half));
+            }
+        }
+        if (chunks.isEmpty()) {
+            chunks.add(new Chunk(List.of(), new byte[0]));
+        }
+        return chunks;
     }
 
     private Future<SyncMessage> page(SyncMessage request) {
@@ -192,20 +245,30 @@ public final class StateServer {
         int limit = Math.max(1, Math.min(maxRows, request.header().path("limit").asInt(maxRows)));
         return digests.page(kind, after.isTextual() ? after.asText() : null, limit)
                 .map(states -> {
-                    ObjectNode header = reply(request, "page")
-                            .put("kind", kind.wireName())
-                            .put("count", states.size())
-                            .put("more", states.size() == limit);
-                    if (!states.isEmpty()) {
-                        header.put("last", states.get(states.size() - 1).id());
+                    ObjectNode header = reply(request, "page").put("kind", kind.wireName());
+                    if (states.isEmpty()) {
+                        return new SyncMessage(header.put("count", 0).put("more", false), new byte[0]);
                     }
-                    return new SyncMessage(header, states.isEmpty() ? new byte[0] : body(states));
+                    List<Chunk> chunks = chunks(states, room(header) - 512);
+                    Chunk first = chunks.get(0);
+                    // a page too large for one message ends early: the next request goes on after its last row
+                    boolean cut = chunks.size() > 1 || first.rows().size() < states.size();
+                    List<Change> rows = first.rows();
+                    header.put("count", rows.size()).put("more", states.size() == limit || cut);
+                    header.put(
+                            "last", (rows.isEmpty() ? states.get(states.size() - 1) : rows.get(rows.size() - 1)).id());
+                    return new SyncMessage(header, rows.isEmpty() ? new byte[0] : counted(first));
                 });
     }
 
+    /** A chunk's envelope, counted as sent. */
+    byte[] counted(Chunk chunk) {
+        counters.add(Counters.REPAIR_SENT_CHANGES, chunk.rows().size());
+        return chunk.body();
+    }
+
     /** Rows as an envelope of the mesh's format, whose origin is this node. */
-    byte[] body(List<Change> states) {
-        counters.add(Counters.REPAIR_SENT_CHANGES, states.size());
+    private byte[] envelope(List<Change> states) {
         Instant now = Instant.now();
         return format.encode(new Envelope(
                 Envelope.FORMAT_VERSION, topics.mesh(), topics.nodeId(), 0, 0, "0/0", now, 1, List.copyOf(states)));

@@ -375,8 +375,9 @@ public final class StateSync {
                 busy = true;
                 round(peer.get()).onComplete(ar -> {
                     busy = false;
-                    if (ar.succeeded() && ar.result().failure == null && ar.result().leaves > 0) {
-                        // something was mended: look again soon, until a round finds nothing (writes in flight
+                    Round done = ar.succeeded() ? ar.result() : null;
+                    if (done != null && done.failure == null && (done.repaired > 0 || done.sent > 0)) {
+                        // something was mended: look again soon, until a round mends nothing (writes in flight
                         // during a round, or more than a round's worth of rows)
                         nextRoundAt = System.currentTimeMillis() + FOLLOW_UP_MILLIS;
                     }
@@ -659,7 +660,7 @@ public final class StateSync {
                                     .count(),
                             theirMap.getOrDefault(leaf, StateDigests.Digest.EMPTY)
                                     .count());
-                    if (!batch.isEmpty() && rows + size > COMPARE_ROWS) {
+                    if (!batch.isEmpty() && rows + size > server.compareRows(COMPARE_ROWS)) {
                         batches.add(batch);
                         batch = new ArrayList<>();
                         rows = 0;
@@ -700,7 +701,7 @@ public final class StateSync {
         });
     }
 
-    /** Sends the peer this node's rows it lacks or holds differently, in envelopes of at most a page. */
+    /** Sends the peer this node's rows it lacks or holds differently, in envelopes of at most a page (and a message). */
     private Future<Void> push(String peer, Change.Kind kind, List<String> ids, Round round) {
         Future<Void> done = Future.succeededFuture();
         for (int from = 0; from < ids.size(); from += settings.pageSize()) {
@@ -714,10 +715,19 @@ public final class StateSync {
                         .put("kind", kind.wireName())
                         .put("count", states.size())
                         .put("sent", System.currentTimeMillis());
-                byte[] payload = new SyncMessage(header, server.body(states)).encode(mapper);
-                round.sent += states.size();
-                round.bytes += payload.length;
-                return link.publish(topics.to(peer), payload);
+                Future<Void> sent = Future.succeededFuture();
+                for (StateServer.Chunk chunk : server.chunks(states, server.room(header))) {
+                    if (chunk.rows().isEmpty()) {
+                        continue;
+                    }
+                    ObjectNode each =
+                            header.deepCopy().put("count", chunk.rows().size());
+                    byte[] payload = new SyncMessage(each, server.counted(chunk)).encode(mapper);
+                    round.sent += chunk.rows().size();
+                    round.bytes += payload.length;
+                    sent = sent.compose(v -> link.publish(topics.to(peer), payload));
+                }
+                return sent;
             });
         }
         return done;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Envelope;
+import dev.loomdb.edge.flow.EnvelopeFormat;
 import dev.loomdb.edge.flow.MalformedEnvelopeException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -94,6 +95,72 @@ class EnvelopeCodecTest {
         assertTrue(json.contains("\"hlc\":\"117672777673998336\""), json);
         assertEquals("edge", mapper.readTree(json).at("/changes/1/kind").asText());
         assertEquals("n2", mapper.readTree(json).at("/changes/1/target").asText());
+    }
+
+    private static Envelope window(int rows, int propertyBytes) {
+        List<Change> changes = new java.util.ArrayList<>();
+        String filler = "x".repeat(propertyBytes);
+        for (int i = 0; i < rows; i++) {
+            changes.add(new Change(
+                    Change.Op.INSERT,
+                    Change.Kind.NODE,
+                    "n" + i,
+                    "T",
+                    "{\"fill\":\"" + filler + "\",\"i\":" + i + "}",
+                    null,
+                    null,
+                    1000L + i,
+                    1,
+                    "node-a",
+                    false));
+        }
+        return new Envelope(1, "demo", "node-a", 42, 745, "0/16B3748", Instant.now(), 1, changes);
+    }
+
+    @Test
+    void aWindowThatFitsTravelsAsOneMessageWithoutPartFields() throws Exception {
+        List<byte[]> messages = codec.encodeWithin(sample(), 16 * 1024);
+        assertEquals(1, messages.size());
+        assertTrue(!new String(messages.get(0), StandardCharsets.UTF_8).contains("\"parts\""));
+        assertTrue(!codec.decode(messages.get(0)).isPart());
+    }
+
+    @Test
+    void aWindowLargerThanAMessageIsSplitIntoPartsThatEachFitAndTogetherHoldEveryChangeInOrder() throws Exception {
+        Envelope big = window(2_000, 100);
+        int max = 32 * 1024;
+        assertTrue(codec.encode(big).length > 5 * max);
+        List<byte[]> messages = codec.encodeWithin(big, max);
+        assertTrue(messages.size() > 5, "parts: " + messages.size());
+        List<Change> again = new java.util.ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            assertTrue(messages.get(i).length <= max, "part " + (i + 1) + " has " + messages.get(i).length + " bytes");
+            Envelope part = codec.decode(messages.get(i));
+            assertEquals(i + 1, part.part());
+            assertEquals(messages.size(), part.parts());
+            assertEquals(big.seq(), part.seq());
+            assertEquals(big.txid(), part.txid());
+            again.addAll(part.changes());
+        }
+        assertEquals(big.changes(), again);
+    }
+
+    @Test
+    void aSingleChangeLargerThanAMessageIsNamed() {
+        Envelope big = window(3, 40_000);
+        EnvelopeFormat.OversizedChangeException e =
+                assertThrows(EnvelopeFormat.OversizedChangeException.class, () -> codec.encodeWithin(big, 32 * 1024));
+        assertEquals("n0", e.change().id());
+        assertTrue(e.getMessage().contains("loom.mqtt.max-message-size=32768"), e.getMessage());
+    }
+
+    @Test
+    void shouldRejectAPartOutsideItsWindow() throws Exception {
+        String json = new String(codec.encode(sample()), StandardCharsets.UTF_8)
+                .replace("\"transactions\":1,", "\"transactions\":1,\"part\":3,\"parts\":2,");
+        MalformedEnvelopeException e = assertThrows(
+                MalformedEnvelopeException.class, () -> codec.decode(json.getBytes(StandardCharsets.UTF_8)));
+        assertTrue(e.getMessage().contains("3 of 2"), e.getMessage());
     }
 
     @Test
