@@ -59,7 +59,7 @@ public class DigestResource {
                 .completionStage(() -> stateSync.roundNow(with).toCompletionStage())
                 .map(round -> {
                     ObjectNode json = mapper.createObjectNode();
-                    StateSync.describe(round, json);
+                    round.describe(json);
                     return json;
                 });
     }

@@ -43,7 +43,7 @@ public class SyncReadiness implements HealthCheck {
                         "bootstrap",
                         stateSync.bootstrapping()
                                 ? "bootstrapping"
-                                : stateSync.bootstrapState().wireName());
+                                : stateSync.bootstrapState());
         capture.failure().ifPresent(reason -> response.withData("captureError", reason));
         return response.build();
     }

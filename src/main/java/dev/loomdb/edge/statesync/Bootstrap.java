@@ -1,0 +1,313 @@
+package dev.loomdb.edge.statesync;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.telemetry.SyncEvent;
+import dev.loomdb.edge.telemetry.SyncEvents;
+import io.vertx.core.Future;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
+
+/**
+ * A node that never had the mesh's graph (a new database) takes it from one peer that has it, in
+ * pages in id order, nodes then edges, each applied by the normal merge rule while live changes keep
+ * arriving (the node subscribed before asking). The position is saved after each page
+ * ({@code loom.sync_state}), so a node killed mid-way goes on from there, with another peer if the
+ * first is gone; then a round of anti-entropy with the same peer closes what the pages could not see.
+ * Until it is done the node is not ready. Runs on the state-sync context.
+ */
+final class Bootstrap {
+
+    private static final Logger LOG = Logger.getLogger(Bootstrap.class);
+    private static final long RETRY_MILLIS = 2000;
+    private static final long PROGRESS_MILLIS = 2000;
+
+    enum State {
+        /** Not done yet; the node is not ready. */
+        PENDING,
+        /** Taking the graph from a peer; the node is not ready. */
+        RUNNING,
+        /** Peers that hold the graph are known but none came online within the wait; the node is ready. */
+        WAITING_FOR_PEER,
+        COMPLETED;
+
+        String wireName() {
+            return name().toLowerCase().replace('_', '-');
+        }
+    }
+
+    private final Pool pool;
+    private final PeerRequests requests;
+    private final AntiEntropy antiEntropy;
+    private final Presence presence;
+    private final SyncEvents events;
+    private final StateServer.Topics topics;
+    private final int pageSize;
+    private final Duration peerWait;
+    private final Runnable completed;
+    private final Map<String, String> cursor = new HashMap<>();
+
+    private volatile State state = State.PENDING;
+    private volatile String peer;
+    private volatile Instant started;
+    private volatile Instant finished;
+    private volatile long rows;
+    private volatile long expected;
+    private long waitingSince;
+    private long retryAt;
+    private long lastProgress;
+    private boolean startedEmitted;
+    private String lastFailedPeer;
+
+    Bootstrap(
+            Pool pool,
+            PeerRequests requests,
+            AntiEntropy antiEntropy,
+            Presence presence,
+            SyncEvents events,
+            StateServer.Topics topics,
+            int pageSize,
+            Duration peerWait,
+            Runnable completed) {
+        this.pool = pool;
+        this.requests = requests;
+        this.antiEntropy = antiEntropy;
+        this.presence = presence;
+        this.events = events;
+        this.topics = topics;
+        this.pageSize = pageSize;
+        this.peerWait = peerWait;
+        this.completed = completed;
+    }
+
+    /** Reads what an earlier run saved; with bootstrap off, the node starts from its own graph. */
+    void prepare(boolean enabled) {
+        try {
+            pool.query("SELECT name, value FROM loom.sync_state WHERE name LIKE 'bootstrap%'")
+                    .execute()
+                    .map(result -> {
+                        for (Row row : result) {
+                            String name = row.getString(0);
+                            if (name.equals("bootstrap")) {
+                                state = "completed".equals(row.getString(1)) ? State.COMPLETED : State.PENDING;
+                            } else {
+                                cursor.put(name, row.getString(1));
+                            }
+                        }
+                        return null;
+                    })
+                    .toCompletionStage()
+                    .toCompletableFuture()
+                    .get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read loom.sync_state: " + e.getMessage(), e);
+        }
+        if (!enabled && state != State.COMPLETED) {
+            state = State.COMPLETED;
+            LOG.info("Bootstrap is off (loom.sync.bootstrap.enabled=false): this node starts from its own graph");
+        }
+    }
+
+    State state() {
+        return state;
+    }
+
+    boolean done() {
+        return state == State.COMPLETED;
+    }
+
+    /** Not ready while the node has not yet taken the mesh's graph. */
+    boolean bootstrapping() {
+        return state == State.PENDING || state == State.RUNNING;
+    }
+
+    /** Sync (re)started: the wait for a peer counts from now. */
+    void waitFrom(long now) {
+        waitingSince = now;
+    }
+
+    /** Bootstraps from an online peer that holds the graph, if one is; null when nothing was started. */
+    Future<Void> step(long now) {
+        if (now < retryAt) {
+            return null;
+        }
+        TreeSet<String> sources = presence.sources();
+        if (!sources.isEmpty()) {
+            String from = sources.stream()
+                    .filter(p -> !p.equals(lastFailedPeer))
+                    .findFirst()
+                    .orElse(sources.first());
+            return from(from).onFailure(e -> {
+                lastFailedPeer = from;
+                retryAt = System.currentTimeMillis() + RETRY_MILLIS;
+                if (state == State.RUNNING) {
+                    state = State.PENDING;
+                }
+                LOG.warnf(
+                        "Bootstrap from %s stopped (%s); going on from row %d in %d ms, with another peer if one is online",
+                        from, e.getMessage(), rows, RETRY_MILLIS);
+                events.emit(SyncEvent.of(SyncEvent.Kind.SYNC_ERROR, from, "bootstrap interrupted: " + e.getMessage()));
+            });
+        }
+        boolean anySource = presence.all().values().stream().anyMatch(Presence.Seen::bootstrapped)
+                || cursor.containsKey("bootstrap.peer");
+        if (!anySource) {
+            complete(null, "no node of mesh " + topics.mesh() + " holds a graph yet: this node starts from its own");
+        } else if (state == State.PENDING && now - waitingSince > peerWait.toMillis()) {
+            state = State.WAITING_FOR_PEER;
+            LOG.warnf(
+                    "No peer that holds the graph of mesh %s came online within %s (loom.sync.bootstrap.wait): this"
+                            + " node is ready without it, and bootstraps as soon as one of %s is online",
+                    topics.mesh(), peerWait, presence.all().keySet());
+        }
+        return null;
+    }
+
+    private Future<Void> from(String from) {
+        boolean resumed = rows > 0 || !cursor.isEmpty();
+        state = State.RUNNING;
+        peer = from;
+        if (!from.equals(cursor.get("bootstrap.peer"))) {
+            save("bootstrap.peer", from) // the mesh has a graph: this node never starts without it
+                    .onFailure(e -> LOG.warnf("Could not record the bootstrap's peer: %s", e.getMessage()));
+        }
+        if (started == null) {
+            started = Instant.now();
+        }
+        return requests.request(from, requests.header("summary-request"), null).compose(reply -> {
+            reply.ack();
+            expected = reply.message().header().path("node").path(1).asLong()
+                    + reply.message().header().path("edge").path(1).asLong();
+            LOG.infof(
+                    "Bootstrap from %s%s: about %d rows to take (loom.sync.bootstrap.page-size=%d)",
+                    from, resumed ? " (going on from where it stopped)" : "", expected, pageSize);
+            if (!startedEmitted) {
+                startedEmitted = true;
+                events.emit(SyncEvent.of(SyncEvent.Kind.BOOTSTRAP_STARTED, from, "taking about " + expected + " rows"));
+            }
+            return pages(from, Change.Kind.NODE)
+                    .compose(v -> pages(from, Change.Kind.EDGE))
+                    .compose(v -> antiEntropy.round(from))
+                    .compose(round ->
+                            round.failure == null ? Future.<Void>succeededFuture() : Future.failedFuture(round.failure))
+                    .map(v -> {
+                        complete(from, null);
+                        return null;
+                    });
+        });
+    }
+
+    private static String cursorName(Change.Kind kind) {
+        return "bootstrap." + kind.wireName();
+    }
+
+    private Future<PeerRequests.Reply> requestPage(String from, Change.Kind kind, String after) {
+        ObjectNode header =
+                requests.header("page-request").put("kind", kind.wireName()).put("limit", pageSize);
+        if (after != null) {
+            header.put("after", after);
+        }
+        return requests.request(from, header, null);
+    }
+
+    private Future<Void> pages(String from, Change.Kind kind) {
+        if ("done".equals(cursor.get(cursorName(kind) + ".done"))) {
+            return Future.succeededFuture();
+        }
+        return pageLoop(from, kind, requestPage(from, kind, cursor.get(cursorName(kind))));
+    }
+
+    /** Applies one page while the next is on its way. */
+    private Future<Void> pageLoop(String from, Change.Kind kind, Future<PeerRequests.Reply> current) {
+        return current.compose(reply -> {
+            JsonNode header = reply.message().header();
+            boolean more = header.path("more").asBoolean(false);
+            String last = header.path("last").isTextual() ? header.path("last").asText() : null;
+            Future<PeerRequests.Reply> next = more && last != null ? requestPage(from, kind, last) : null;
+            return requests.applyRows(from, reply)
+                    .compose(outcome -> {
+                        if (!outcome.applied()) {
+                            return Future.failedFuture("a page was not applied: " + outcome.failure());
+                        }
+                        rows += outcome.rows();
+                        progress(from);
+                        return last == null
+                                ? save(cursorName(kind) + ".done", "done")
+                                : save(cursorName(kind), last)
+                                        .compose(v -> next == null
+                                                ? save(cursorName(kind) + ".done", "done")
+                                                : Future.succeededFuture());
+                    })
+                    .compose(v -> next == null ? Future.<Void>succeededFuture() : pageLoop(from, kind, next))
+                    .onFailure(e -> {
+                        if (next != null) {
+                            next.onSuccess(PeerRequests.Reply::ack);
+                        }
+                    });
+        });
+    }
+
+    private void progress(String from) {
+        long now = System.currentTimeMillis();
+        if (now - lastProgress < PROGRESS_MILLIS) {
+            return;
+        }
+        lastProgress = now;
+        String detail = String.format(
+                "%d of about %d rows taken from %s (%.0f rows/s)", rows, expected, from, rows / secondsSince(started));
+        LOG.infof("Bootstrap: %s", detail);
+        events.emit(SyncEvent.of(SyncEvent.Kind.BOOTSTRAP_PROGRESS, from, detail));
+    }
+
+    private static double secondsSince(Instant since) {
+        return Math.max(0.001, Duration.between(since, Instant.now()).toMillis() / 1000.0);
+    }
+
+    private void complete(String from, String why) {
+        state = State.COMPLETED;
+        finished = Instant.now();
+        save("bootstrap", "completed")
+                .onFailure(e -> LOG.warnf("Could not record the end of bootstrap: %s", e.getMessage()));
+        String detail = from == null
+                ? why
+                : String.format(
+                        "took %d rows from %s in %.1f s (%.0f rows/s)",
+                        rows, from, secondsSince(started), rows / secondsSince(started));
+        LOG.infof("Bootstrap completed: %s", detail);
+        events.emit(SyncEvent.of(SyncEvent.Kind.BOOTSTRAP_COMPLETED, from, detail));
+        completed.run();
+    }
+
+    private Future<Void> save(String name, String value) {
+        cursor.put(name, value);
+        return pool.preparedQuery("INSERT INTO loom.sync_state (name, value) VALUES ($1, $2)"
+                        + " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
+                .execute(Tuple.of(name, value))
+                .mapEmpty();
+    }
+
+    /** The {@code bootstrap} part of the status. */
+    void status(ObjectNode json) {
+        json.put("state", state.wireName());
+        if (peer != null) {
+            json.put("peer", peer);
+        }
+        if (started != null) {
+            json.put("startedAt", started.toString());
+        }
+        if (finished != null) {
+            json.put("completedAt", finished.toString());
+        }
+        json.put("rows", rows);
+        json.put("expectedRows", expected);
+    }
+}
