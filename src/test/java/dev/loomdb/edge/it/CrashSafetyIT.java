@@ -4,7 +4,6 @@ import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -13,9 +12,9 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Nothing is lost when the writing node is killed without a shutdown, or when the broker restarts,
@@ -27,37 +26,20 @@ class CrashSafetyIT {
     private static final int ROWS_PER_TRANSACTION = 10;
     private static final int ROWS = TRANSACTIONS * ROWS_PER_TRANSACTION;
 
-    private Path root;
+    @RegisterExtension
+    final Mesh mesh = Mesh.named("crash").nodes("a", "b").standaloneBroker();
+
     private StandaloneBroker broker;
     private NodeProcess a;
     private NodeProcess b;
     private String prefix;
 
     @BeforeEach
-    void start() throws Exception {
-        root = Infra.workDir("crash");
-        String suffix = Infra.suffix();
-        prefix = "w-" + suffix + "-";
-        broker = new StandaloneBroker(root.resolve("broker")).start();
-        a = NodeProcess.create(root, "a-" + suffix, "crash-" + suffix, "127.0.0.1", broker.port(), false)
-                .start();
-        b = NodeProcess.create(root, "b-" + suffix, "crash-" + suffix, "127.0.0.1", broker.port(), false)
-                .start();
-        a.awaitReady();
-        b.awaitReady();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        if (b != null) {
-            b.close();
-        }
-        if (a != null) {
-            a.close();
-        }
-        if (broker != null) {
-            broker.close();
-        }
+    void nodes() {
+        broker = mesh.broker();
+        a = mesh.node("a");
+        b = mesh.node("b");
+        prefix = "w-" + mesh.name() + "-";
     }
 
     /** Writes ROWS nodes by plain SQL on A, in transactions of ROWS_PER_TRANSACTION; counts committed transactions. */

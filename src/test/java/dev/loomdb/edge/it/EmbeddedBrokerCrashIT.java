@@ -8,8 +8,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A node that hosts the mesh's broker is killed (SIGKILL: no clean stop) while a peer is offline
@@ -18,21 +18,19 @@ import org.junit.jupiter.api.Test;
  */
 class EmbeddedBrokerCrashIT {
 
-    private final String suffix = Infra.suffix();
-    private final int port = Infra.freePort();
-    private final NodeProcess hub = NodeProcess.create(
-                    Infra.workDir("broker-crash"), "hub-" + suffix, "hub-" + suffix, "127.0.0.1", port, true)
+    @RegisterExtension
+    final Mesh mesh = Mesh.named("broker-crash")
+            .nodes("hub")
+            .hostedBroker()
+            .unstarted()
             .with("loom.embedded.broker.autosave-interval", "1s");
-
-    @AfterEach
-    void stop() {
-        hub.close();
-    }
 
     @Test
     void aKilledBrokerNodeStartsAgainAndDeliversWhatItQueuedForAnOfflinePeer() throws Exception {
+        NodeProcess hub = mesh.node("hub");
+        int port = mesh.brokerPort();
         hub.start().awaitReady();
-        String peerId = "peer-" + suffix;
+        String peerId = "peer-" + mesh.name();
         new MqttProbe("127.0.0.1", port, "loom/t/#", peerId, false).close(); // subscribed, then offline
         Path store = hub.workDir().resolve("loom-data/broker/moquette_store.h2");
         try (MqttProbe publisher = new MqttProbe("127.0.0.1", port, null)) {
@@ -60,7 +58,7 @@ class EmbeddedBrokerCrashIT {
      * hold it, and no later save comes while nothing changes.)
      */
     private void publishAndAwaitSave(MqttProbe publisher, Path store, String topic) throws Exception {
-        byte[] payload = (topic + "-" + suffix).getBytes(StandardCharsets.UTF_8);
+        byte[] payload = (topic + "-" + mesh.name()).getBytes(StandardCharsets.UTF_8);
         publisher.publish(topic, payload);
         await("a save of the broker's store holding " + topic)
                 .atMost(Duration.ofSeconds(10))

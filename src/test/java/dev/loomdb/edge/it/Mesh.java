@@ -1,5 +1,6 @@
 package dev.loomdb.edge.it;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,6 +26,11 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * static final Mesh MESH = Mesh.named("two-nodes").nodes("a", "b").with("loom.conflict.types.DOC", "merge");
  * ... MESH.node("a").api().put(...); MESH.node("b").sql() ...
  * </pre>
+ *
+ * Tests that start, stop, kill and reconfigure nodes one by one ask for {@link #unstarted()} nodes:
+ * the mesh makes and cleans them up, the test starts them. {@link #standaloneBroker()} gives the mesh
+ * a broker process of its own that the test may stop and start ({@link #broker()});
+ * {@link #hostedBroker()} makes the first node embed the broker on every infrastructure.
  */
 public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback {
 
@@ -36,6 +42,10 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
     private String mesh;
     private int brokerPort;
     private boolean startedForClass;
+    private boolean unstarted;
+    private boolean standalone;
+    private boolean hosted;
+    private StandaloneBroker broker;
 
     private Mesh(String name) {
         this.name = name;
@@ -64,6 +74,32 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
         return this;
     }
 
+    /** The nodes are made (with the mesh's settings) and cleaned up by the mesh, but started by the test. */
+    public Mesh unstarted() {
+        unstarted = true;
+        return this;
+    }
+
+    /** The nodes use a broker process of the mesh's own, which the test may stop and start. */
+    public Mesh standaloneBroker() {
+        standalone = true;
+        return this;
+    }
+
+    /** The first node embeds the broker, also when the tests run against the machine's services. */
+    public Mesh hostedBroker() {
+        hosted = true;
+        return this;
+    }
+
+    /** The mesh's own broker ({@link #standaloneBroker()}). */
+    public StandaloneBroker broker() {
+        if (broker == null) {
+            throw new IllegalStateException("mesh " + name + " has no standalone broker");
+        }
+        return broker;
+    }
+
     public NodeProcess node(String nodeName) {
         NodeProcess node = nodes.get(nodeName);
         if (node == null) {
@@ -87,7 +123,7 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
     }
 
     public String brokerHost() {
-        return Infra.brokerHost();
+        return standalone || hosted ? "127.0.0.1" : Infra.brokerHost();
     }
 
     /** The broker's port: Mosquitto's, or the one the first node embeds its broker on (chosen at start). */
@@ -132,25 +168,36 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
     private void start() {
         String suffix = Infra.suffix();
         mesh = name + "-" + suffix;
-        brokerPort = Infra.brokerPort();
         Path root = Infra.workDir(name);
         try {
+            if (standalone) {
+                broker = new StandaloneBroker(root.resolve("broker-" + suffix)).start();
+                brokerPort = broker.port();
+            } else {
+                brokerPort = hosted ? Infra.freePort() : Infra.brokerPort();
+            }
             for (String nodeName : names) {
                 boolean first = nodes.isEmpty();
+                boolean embedsBroker = first && !standalone && (hosted || !Infra.external());
                 NodeProcess node = NodeProcess.create(
-                        root, nodeName + "-" + suffix, mesh, brokerHost(), brokerPort(), first && !Infra.external());
+                        root, nodeName + "-" + suffix, mesh, brokerHost(), brokerPort(), embedsBroker);
                 everyNode.forEach(node::with);
                 perNode.getOrDefault(nodeName, Map.of()).forEach(node::with);
                 nodes.put(nodeName, node);
+                if (unstarted) {
+                    continue;
+                }
                 node.start();
                 if (first) {
                     node.awaitReady();
                 }
             }
-            nodes.values().forEach(NodeProcess::awaitReady);
-        } catch (RuntimeException e) {
+            if (!unstarted) {
+                nodes.values().forEach(NodeProcess::awaitReady);
+            }
+        } catch (IOException | InterruptedException | RuntimeException e) {
             stop();
-            throw e;
+            throw new IllegalStateException("mesh " + name + " did not start: " + e.getMessage(), e);
         }
     }
 
@@ -177,5 +224,13 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
         java.util.Collections.reverse(reverse);
         reverse.forEach(NodeProcess::close);
         nodes.clear();
+        if (broker != null) {
+            try {
+                broker.close();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            broker = null;
+        }
     }
 }

@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.restassured.path.json.JsonPath;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
@@ -20,8 +19,8 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The operating surface: stop/start, status that survives restarts, live events (SSE), the circuit
@@ -32,36 +31,22 @@ class OperationsIT {
     private static final Duration SYNC = Duration.ofSeconds(20);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private Path root;
-    private String suffix;
-    private String mesh;
-    private int brokerPort;
+    @RegisterExtension
+    final Mesh mesh = Mesh.named("ops").nodes("a", "b").unstarted();
+
     private final List<AutoCloseable> closing = new ArrayList<>();
 
-    @BeforeEach
-    void names() {
-        root = Infra.workDir("ops");
-        suffix = Infra.suffix();
-        mesh = "ops-" + suffix;
-        brokerPort = Infra.brokerPort(); // a new free port on each call in the one-machine mode
-    }
-
     @AfterEach
-    void stop() throws Exception {
+    void closeWatchers() throws Exception {
         for (int i = closing.size() - 1; i >= 0; i--) {
             closing.get(i).close();
         }
         closing.clear();
     }
 
-    /** A, which embeds the broker in the one-machine mode, and B. */
-    private NodeProcess[] twoNodes(String aName, String bName) {
-        NodeProcess a =
-                NodeProcess.create(root, aName + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, !Infra.external());
-        NodeProcess b = NodeProcess.create(root, bName + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, false);
-        closing.add(a);
-        closing.add(b);
-        return new NodeProcess[] {a, b};
+    /** A, which embeds the broker in the one-machine mode, and B: configured by the mesh, started by the test. */
+    private NodeProcess[] twoNodes() {
+        return new NodeProcess[] {mesh.node("a"), mesh.node("b")};
     }
 
     private static void put(NodeProcess node, String id, String type, String properties) {
@@ -83,7 +68,7 @@ class OperationsIT {
 
     @Test
     void stopAndStartLoseNothingAndTheStatusContinuesAfterARestart() throws Exception {
-        NodeProcess[] nodes = twoNodes("a", "b");
+        NodeProcess[] nodes = twoNodes();
         NodeProcess a = nodes[0].start().awaitReady();
         NodeProcess b = nodes[1].start().awaitReady();
         put(a, "before", "Item", "{}");
@@ -130,7 +115,7 @@ class OperationsIT {
         String peerA = "peers.'" + a.nodeId() + "'";
         await().atMost(SYNC).until(() -> status(b).getLong(peerA + ".changesReceived") >= 6);
         JsonPath before = status(b);
-        assertTrue(before.getList("subscriptions").contains("loom/" + mesh + "/changes/+"));
+        assertTrue(before.getList("subscriptions").contains("loom/" + mesh.name() + "/changes/+"));
         assertEquals("closed", before.getString(peerA + ".circuitBreaker"));
         b.stop();
         b.start().awaitReady();
@@ -147,7 +132,7 @@ class OperationsIT {
 
     @Test
     void watchersSeeRemoteChangesLiveAndMetricsHoldTheLatency() throws Exception {
-        NodeProcess[] nodes = twoNodes("a", "b");
+        NodeProcess[] nodes = twoNodes();
         NodeProcess a = nodes[0].start().awaitReady();
         NodeProcess b = nodes[1].with("quarkus.log.console.json.enabled", "true")
                 .start()
@@ -209,7 +194,7 @@ class OperationsIT {
 
     @Test
     void aPeerWhoseMessagesFailOpensItsBreakerAndRecovers() throws Exception {
-        NodeProcess[] nodes = twoNodes("a", "b");
+        NodeProcess[] nodes = twoNodes();
         NodeProcess a = nodes[0].with("loom.debounce", "0").start().awaitReady();
         NodeProcess b = nodes[1].with("loom.circuit-breaker.threshold", "3")
                 .with("loom.circuit-breaker.reset", "2s")
@@ -260,7 +245,7 @@ class OperationsIT {
 
     @Test
     void historyIsBoundedSurvivesRestartsAndReplays() throws Exception {
-        NodeProcess[] nodes = twoNodes("a", "b");
+        NodeProcess[] nodes = twoNodes();
         NodeProcess a = nodes[0].with("loom.history.enabled", "true")
                 .with("loom.history.max-entries", "4")
                 .start()
@@ -291,7 +276,8 @@ class OperationsIT {
         assertEquals(List.of("h-7", "h-8"), page.getList("entries.change.id"));
 
         long superseded = status(b).getLong("counters.superseded");
-        try (MqttProbe probe = new MqttProbe(Infra.brokerHost(), brokerPort, "loom/" + mesh + "/changes/#")) {
+        try (MqttProbe probe =
+                new MqttProbe(mesh.brokerHost(), mesh.brokerPort(), "loom/" + mesh.name() + "/changes/#")) {
             a.api()
                     .body("{\"from\":" + first + "}")
                     .post("/api/sync/history/replay")
