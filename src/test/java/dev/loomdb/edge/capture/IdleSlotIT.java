@@ -3,6 +3,7 @@ package dev.loomdb.edge.capture;
 import static org.awaitility.Awaitility.await;
 
 import dev.loomdb.edge.it.Infra;
+import dev.loomdb.edge.it.Mesh;
 import dev.loomdb.edge.it.NodeProcess;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -12,6 +13,7 @@ import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * An idle graph still moves its slot: WAL written by other databases of the same server is not held
@@ -19,29 +21,23 @@ import org.junit.jupiter.api.Test;
  */
 class IdleSlotIT {
 
+    @RegisterExtension
+    final Mesh mesh = Mesh.named("idle").nodes("i").with("loom.capture.heartbeat-interval", "500ms");
+
     private NodeProcess node;
     private String otherDatabase;
 
     @BeforeEach
-    void start() {
-        String suffix = Infra.suffix();
-        String host = Infra.brokerHost();
-        int port = Infra.brokerPort();
-        node = NodeProcess.create(Infra.workDir("idle"), "i-" + suffix, "idle-" + suffix, host, port, !Infra.external())
-                .with("loom.capture.heartbeat-interval", "500ms")
-                .start()
-                .awaitReady();
-        otherDatabase = "loom_it_other_" + suffix;
+    void names() {
+        node = mesh.node("i");
+        otherDatabase = "loom_it_other_" + Infra.suffix();
     }
 
     @AfterEach
-    void stop() throws Exception {
-        if (node != null) {
-            try (Connection sql = node.sql();
-                    Statement s = sql.createStatement()) {
-                s.execute("DROP DATABASE IF EXISTS " + otherDatabase);
-            }
-            node.close();
+    void dropOtherDatabase() throws Exception {
+        try (Connection sql = node.sql();
+                Statement s = sql.createStatement()) {
+            s.execute("DROP DATABASE IF EXISTS " + otherDatabase);
         }
     }
 
