@@ -1,6 +1,8 @@
 package dev.loomdb.edge.apply;
 
+import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Envelope;
+import dev.loomdb.edge.flow.Hlc;
 import io.vertx.mutiny.sqlclient.Pool;
 import java.time.Duration;
 import java.time.Instant;
@@ -22,7 +24,7 @@ public final class Peers {
      * @param lastSeq the newest envelope sequence (its end LSN) applied here
      */
     public record Peer(
-            String id, Instant lastSeen, long lastHlc, long lastSeq, long messagesReceived, long changesReceived) {}
+            String id, Instant lastSeen, Hlc lastHlc, long lastSeq, long messagesReceived, long changesReceived) {}
 
     private final Map<String, Peer> peers = new ConcurrentHashMap<>();
 
@@ -38,7 +40,7 @@ public final class Peers {
                         new Peer(
                                 row.getString(0),
                                 row.getOffsetDateTime(1).toInstant(),
-                                row.getLong(2),
+                                new Hlc(row.getLong(2)),
                                 row.getLong(3),
                                 row.getLong(4),
                                 row.getLong(5))));
@@ -46,10 +48,7 @@ public final class Peers {
 
     /** A message of the peer was applied (mirrors the row update of the apply transaction). */
     public void applied(Envelope envelope) {
-        long maxHlc = envelope.changes().stream()
-                .mapToLong(c -> c.hlc().value())
-                .max()
-                .orElse(0);
+        Hlc maxHlc = envelope.changes().stream().map(Change::hlc).reduce(Hlc.ZERO, Hlc::max);
         peers.merge(
                 envelope.origin(),
                 new Peer(
@@ -62,7 +61,7 @@ public final class Peers {
                 (old, add) -> new Peer(
                         old.id(),
                         add.lastSeen(),
-                        Math.max(old.lastHlc(), add.lastHlc()),
+                        Hlc.max(old.lastHlc(), add.lastHlc()),
                         Math.max(old.lastSeq(), add.lastSeq()),
                         old.messagesReceived() + 1,
                         old.changesReceived() + add.changesReceived()));

@@ -1,5 +1,7 @@
 package dev.loomdb.edge.graph;
 
+import dev.loomdb.edge.flow.Hlc;
+
 /** An edge of the graph as stored, with its sync metadata; {@code properties} is a JSON object in text. */
 public record Edge(
         String id,
@@ -8,5 +10,5 @@ public record Edge(
         String target,
         String properties,
         long version,
-        long hlc,
+        Hlc hlc,
         String origin) {}

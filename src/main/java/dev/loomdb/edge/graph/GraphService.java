@@ -265,7 +265,7 @@ public class GraphService {
         json.put("type", node.type());
         json.putRawValue("properties", new RawValue(node.properties()));
         json.put("version", node.version());
-        json.put("hlc", Long.toString(node.hlc()));
+        json.put("hlc", node.hlc().toString());
         json.put("origin", node.origin());
         return json;
     }
@@ -278,7 +278,7 @@ public class GraphService {
         json.put("target", edge.target());
         json.putRawValue("properties", new RawValue(edge.properties()));
         json.put("version", edge.version());
-        json.put("hlc", Long.toString(edge.hlc()));
+        json.put("hlc", edge.hlc().toString());
         json.put("origin", edge.origin());
         return json;
     }

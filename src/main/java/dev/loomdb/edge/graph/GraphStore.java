@@ -1,5 +1,6 @@
 package dev.loomdb.edge.graph;
 
+import dev.loomdb.edge.flow.Hlc;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
@@ -168,7 +169,7 @@ public class GraphStore {
                 row.getString("type"),
                 row.getString("properties"),
                 row.getLong("version"),
-                row.getLong("hlc"),
+                new Hlc(row.getLong("hlc")),
                 row.getString("origin"));
     }
 
@@ -180,7 +181,7 @@ public class GraphStore {
                 row.getString("target_id"),
                 row.getString("properties"),
                 row.getLong("version"),
-                row.getLong("hlc"),
+                new Hlc(row.getLong("hlc")),
                 row.getString("origin"));
     }
 }

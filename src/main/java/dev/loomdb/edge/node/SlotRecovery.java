@@ -1,6 +1,7 @@
 package dev.loomdb.edge.node;
 
 import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Hlc;
 import dev.loomdb.edge.outbound.Replay;
 import dev.loomdb.edge.statesync.StateDigests;
 import dev.loomdb.edge.telemetry.Counters;
@@ -39,7 +40,7 @@ public class SlotRecovery {
     }
 
     void slotLost(String what) {
-        long after = counters.get(Counters.LAST_PUBLISHED_HLC);
+        Hlc after = new Hlc(counters.get(Counters.LAST_PUBLISHED_HLC));
         events.emit(SyncEvent.of(
                 SyncEvent.Kind.SYNC_ERROR,
                 null,
@@ -54,7 +55,7 @@ public class SlotRecovery {
                 .compose(changes -> replay.republish(changes, PER_ENVELOPE))
                 .onSuccess(count -> LOG.infof(
                         "Slot %s was %s: published again %d local changes newer than the last one the broker"
-                                + " acknowledged (hlc %d)",
+                                + " acknowledged (hlc %s)",
                         identity.slot(), what, count, after))
                 .onFailure(e -> LOG.errorf(
                         "Slot %s was %s, and publishing the local changes again failed: %s. Anti-entropy sends"

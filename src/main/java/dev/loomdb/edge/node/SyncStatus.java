@@ -121,7 +121,7 @@ public class SyncStatus {
             Peers.Peer p = known.get(id);
             if (p != null) {
                 peer.put("lastSeen", p.lastSeen().toString());
-                peer.put("lastHlc", Long.toString(p.lastHlc()));
+                peer.put("lastHlc", p.lastHlc().toString());
                 peer.put("lastSeq", p.lastSeq());
                 peer.put("messagesReceived", p.messagesReceived());
                 peer.put("changesReceived", p.changesReceived());

@@ -157,8 +157,9 @@ public final class StateDigests {
     }
 
     /** This node's own rows (not applied for a peer) written after {@code hlc}: what a lost slot may not have sent. */
-    public Future<List<Change>> ownSince(Change.Kind kind, String origin, long hlc) {
-        return states(kind, "WHERE origin = $1 AND hlc > $2 AND NOT applied ORDER BY hlc", Tuple.of(origin, hlc));
+    public Future<List<Change>> ownSince(Change.Kind kind, String origin, Hlc hlc) {
+        return states(
+                kind, "WHERE origin = $1 AND hlc > $2 AND NOT applied ORDER BY hlc", Tuple.of(origin, hlc.value()));
     }
 
     /** The rows of a kind that {@code where} selects, as changes. */
