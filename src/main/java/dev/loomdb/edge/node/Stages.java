@@ -25,9 +25,6 @@ import dev.loomdb.edge.mesh.MeshSettings;
 import dev.loomdb.edge.outbound.Debouncer;
 import dev.loomdb.edge.outbound.Publisher;
 import dev.loomdb.edge.outbound.Replay;
-import dev.loomdb.edge.statesync.Presence;
-import dev.loomdb.edge.statesync.StateDigests;
-import dev.loomdb.edge.statesync.StateServer;
 import dev.loomdb.edge.statesync.StateSync;
 import dev.loomdb.edge.telemetry.Counters;
 import dev.loomdb.edge.telemetry.SyncEvents;
@@ -46,7 +43,8 @@ import org.jboss.logging.Logger;
 /**
  * Makes each stage of the flow a bean from the configuration, so that the stages themselves stay
  * plain classes that a test builds with nothing but their inputs. One method per stage, in the order
- * of the flow: capture, outbound, mesh, apply, and what they share.
+ * of the flow: capture, outbound, mesh, apply, and what they share; state sync's are in
+ * {@link StateSyncStages}.
  */
 @Singleton
 public class Stages {
@@ -146,90 +144,6 @@ public class Stages {
     @Singleton
     ChangeJson changeJson(ObjectMapper mapper) {
         return new ChangeJson(mapper);
-    }
-
-    // state sync
-
-    @Produces
-    @Singleton
-    StateDigests stateDigests() {
-        return new StateDigests(
-                pool.getDelegate(),
-                () -> counters.get(Counters.CAPTURED)
-                        + counters.get(Counters.APPLIED_CHANGES)
-                        + counters.get(Counters.REPAIRED_CHANGES)
-                        + counters.get(Counters.PURGED));
-    }
-
-    @Produces
-    @Singleton
-    StateServer.Topics stateTopics(MeshSettings mesh) {
-        return new StateServer.Topics() {
-            @Override
-            public String mesh() {
-                return identity.mesh();
-            }
-
-            @Override
-            public String nodeId() {
-                return identity.nodeId();
-            }
-
-            @Override
-            public String to(String peer) {
-                return mesh.syncTopic(peer);
-            }
-        };
-    }
-
-    @Produces
-    @Singleton
-    StateServer stateServer(
-            ObjectMapper mapper,
-            StateDigests digests,
-            EnvelopeFormat format,
-            MeshLink link,
-            StateServer.Topics topics) {
-        LoomConfig.Sync sync = config.sync();
-        return new StateServer(
-                mapper,
-                digests,
-                format,
-                link,
-                topics,
-                counters,
-                sync.bootstrap().pageSize(),
-                config.mqtt().maxMessageSize(),
-                sync.antiEntropy().timeout().toMillis());
-    }
-
-    @Produces
-    @Singleton
-    StateSync stateSync(
-            ObjectMapper mapper,
-            MeshLink link,
-            StateDigests digests,
-            StateServer server,
-            Inbound inbound,
-            StateServer.Topics topics) {
-        LoomConfig.Sync sync = config.sync();
-        return new StateSync(
-                vertx,
-                mapper,
-                link,
-                digests,
-                server,
-                inbound,
-                new Presence(mapper, identity.nodeId()),
-                events,
-                pool.getDelegate(),
-                topics,
-                new StateSync.Settings(
-                        sync.bootstrap().enabled(),
-                        sync.bootstrap().pageSize(),
-                        sync.bootstrap().peerWait(),
-                        sync.antiEntropy().interval(),
-                        sync.antiEntropy().timeout()));
     }
 
     // mesh
