@@ -7,6 +7,7 @@ import dev.loomdb.edge.flow.EnvelopeFormat;
 import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.mesh.MeshSettings;
 import dev.loomdb.edge.statesync.Presence;
+import dev.loomdb.edge.statesync.Rebuild;
 import dev.loomdb.edge.statesync.StateDigests;
 import dev.loomdb.edge.statesync.StateServer;
 import dev.loomdb.edge.statesync.StateSync;
@@ -72,12 +73,19 @@ public class StateSyncStages {
 
     @Produces
     @Singleton
+    Rebuild rebuild(StateDigests digests) {
+        return new Rebuild(config.tombstone().retention(), digests);
+    }
+
+    @Produces
+    @Singleton
     StateServer stateServer(
             ObjectMapper mapper,
             StateDigests digests,
             EnvelopeFormat format,
             MeshLink link,
-            StateServer.Topics topics) {
+            StateServer.Topics topics,
+            Rebuild rebuild) {
         LoomConfig.Sync sync = config.sync();
         return new StateServer(
                 mapper,
@@ -86,6 +94,7 @@ public class StateSyncStages {
                 link,
                 topics,
                 counters,
+                rebuild,
                 sync.bootstrap().pageSize(),
                 config.mqtt().maxMessageSize(),
                 sync.antiEntropy().timeout().toMillis());
@@ -99,7 +108,8 @@ public class StateSyncStages {
             StateDigests digests,
             StateServer server,
             Inbound inbound,
-            StateServer.Topics topics) {
+            StateServer.Topics topics,
+            Rebuild rebuild) {
         LoomConfig.Sync sync = config.sync();
         return new StateSync(
                 vertx,
@@ -112,6 +122,7 @@ public class StateSyncStages {
                 events,
                 pool.getDelegate(),
                 topics,
+                rebuild,
                 new StateSync.Settings(
                         sync.bootstrap().enabled(),
                         sync.bootstrap().pageSize(),

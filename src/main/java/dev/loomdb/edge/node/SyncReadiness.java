@@ -39,7 +39,8 @@ public class SyncReadiness implements HealthCheck {
                 .withData("running", control.running())
                 .withData("capturing", capture.isStreaming())
                 .withData("brokerConnected", link.isConnected())
-                .withData("bootstrap", stateSync.bootstrapping() ? "bootstrapping" : stateSync.bootstrapState());
+                .withData("bootstrap", stateSync.bootstrapping() ? "bootstrapping" : stateSync.bootstrapState())
+                .withData("rebuilding", stateSync.rebuilding());
         capture.failure().ifPresent(reason -> response.withData("captureError", reason));
         return response.build();
     }

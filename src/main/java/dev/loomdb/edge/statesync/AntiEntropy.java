@@ -11,8 +11,10 @@ import io.vertx.core.Future;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
@@ -37,6 +39,7 @@ final class AntiEntropy {
     private final MeshLink link;
     private final StateServer.Topics topics;
     private final SyncEvents events;
+    private final Rebuild rebuild;
     private final Duration interval;
     private final int pageSize;
 
@@ -53,6 +56,7 @@ final class AntiEntropy {
             MeshLink link,
             StateServer.Topics topics,
             SyncEvents events,
+            Rebuild rebuild,
             Duration interval,
             int pageSize) {
         this.mapper = mapper;
@@ -62,6 +66,7 @@ final class AntiEntropy {
         this.link = link;
         this.topics = topics;
         this.events = events;
+        this.rebuild = rebuild;
         this.interval = interval;
         this.pageSize = pageSize;
     }
@@ -195,46 +200,50 @@ final class AntiEntropy {
             return requests.request(peer, ask, round).compose(reply -> {
                 List<String> want = new ArrayList<>();
                 reply.message().header().path("want").forEach(id -> want.add(id.asText()));
+                Set<String> lacks = new HashSet<>();
+                reply.message().header().path("lacks").forEach(id -> lacks.add(id.asText()));
                 return requests.applyRows(peer, reply).compose(outcome -> {
                     if (!outcome.applied()) {
                         return Future.failedFuture("rows from " + peer + " were not applied: " + outcome.failure());
                     }
                     round.received += outcome.rows();
                     round.repaired += outcome.effective();
-                    return push(peer, kind, want, round);
+                    return push(peer, kind, want, lacks, round);
                 });
             });
         });
     }
 
     /** Sends the peer this node's rows it lacks or holds differently, in envelopes of at most a page (and a message). */
-    private Future<Void> push(String peer, Change.Kind kind, List<String> ids, Round round) {
+    private Future<Void> push(String peer, Change.Kind kind, List<String> ids, Set<String> lacks, Round round) {
         Future<Void> done = Future.succeededFuture();
         for (int from = 0; from < ids.size(); from += pageSize) {
             List<String> part = ids.subList(from, Math.min(ids.size(), from + pageSize));
-            done = done.compose(v -> digests.states(kind, part)).compose(states -> {
-                if (states.isEmpty()) {
-                    return Future.succeededFuture();
-                }
-                ObjectNode header = requests.header("rows-push")
-                        .put("v", SyncMessage.VERSION)
-                        .put("kind", kind.wireName())
-                        .put("count", states.size())
-                        .put("sent", System.currentTimeMillis());
-                Future<Void> sent = Future.succeededFuture();
-                for (StateServer.Chunk chunk : server.chunks(states, server.room(header))) {
-                    if (chunk.rows().isEmpty()) {
-                        continue;
-                    }
-                    ObjectNode each =
-                            header.deepCopy().put("count", chunk.rows().size());
-                    byte[] payload = new SyncMessage(each, server.counted(chunk)).encode(mapper);
-                    round.sent += chunk.rows().size();
-                    round.bytes += payload.length;
-                    sent = sent.compose(v -> link.publish(topics.to(peer), payload));
-                }
-                return sent;
-            });
+            done = done.compose(v -> digests.states(kind, part))
+                    .compose(states -> rebuild.keep(kind, states, lacks))
+                    .compose(states -> {
+                        if (states.isEmpty()) {
+                            return Future.succeededFuture();
+                        }
+                        ObjectNode header = requests.header("rows-push")
+                                .put("v", SyncMessage.VERSION)
+                                .put("kind", kind.wireName())
+                                .put("count", states.size())
+                                .put("sent", System.currentTimeMillis());
+                        Future<Void> sent = Future.succeededFuture();
+                        for (StateServer.Chunk chunk : server.chunks(states, server.room(header))) {
+                            if (chunk.rows().isEmpty()) {
+                                continue;
+                            }
+                            ObjectNode each =
+                                    header.deepCopy().put("count", chunk.rows().size());
+                            byte[] payload = new SyncMessage(each, server.counted(chunk)).encode(mapper);
+                            round.sent += chunk.rows().size();
+                            round.bytes += payload.length;
+                            sent = sent.compose(v -> link.publish(topics.to(peer), payload));
+                        }
+                        return sent;
+                    });
         }
         return done;
     }

@@ -59,6 +59,9 @@ public final class StateDigests {
 
     private final Pool pool;
     private final LongSupplier generation;
+    /** Rows dropped by {@link #drop}: they change the digests as a purge does. */
+    private final java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
+
     private Summary cached;
     private long cachedGeneration = -1;
     private int uses;
@@ -78,7 +81,7 @@ public final class StateDigests {
 
     /** Both kinds' hash and count: what two nodes in sync compare, and all they compare. */
     public synchronized Future<Summary> summary() {
-        long now = generation.getAsLong();
+        long now = generation.getAsLong() + dropped.get();
         if (cached != null && now == cachedGeneration && ++uses < RECOMPUTE_EVERY) {
             return Future.succeededFuture(cached);
         }
@@ -160,6 +163,21 @@ public final class StateDigests {
     public Future<List<Change>> ownSince(Change.Kind kind, String origin, Hlc hlc) {
         return states(
                 kind, "WHERE origin = $1 AND hlc > $2 AND NOT applied ORDER BY hlc", Tuple.of(origin, hlc.value()));
+    }
+
+    /**
+     * Removes rows older than {@code horizon} here only, as a purge does (capture ignores it, so it is
+     * not synced): what a node back after the retention does with rows its peers deleted and purged.
+     */
+    public Future<Integer> drop(Change.Kind kind, List<String> ids, Hlc horizon) {
+        return pool.withTransaction(conn -> conn.query("SET LOCAL loom.purge = 'on'")
+                .execute()
+                .compose(v -> conn.preparedQuery("DELETE FROM " + table(kind) + " WHERE id = ANY($1) AND hlc < $2")
+                        .execute(Tuple.of(ids.toArray(String[]::new), horizon.value())))
+                .map(rows -> {
+                    dropped.addAndGet(rows.rowCount());
+                    return rows.rowCount();
+                }));
     }
 
     /** The rows of a kind that {@code where} selects, as changes. */

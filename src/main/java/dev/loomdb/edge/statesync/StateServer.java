@@ -15,8 +15,10 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.jboss.logging.Logger;
 
 /**
@@ -35,6 +37,7 @@ public final class StateServer {
     private final MeshLink link;
     private final Topics topics;
     private final Counters counters;
+    private final Rebuild rebuild;
     private final int maxRows;
     private final int maxBytes;
     private final long timeoutMillis;
@@ -55,6 +58,7 @@ public final class StateServer {
             MeshLink link,
             Topics topics,
             Counters counters,
+            Rebuild rebuild,
             int maxRows,
             int maxBytes,
             long timeoutMillis) {
@@ -64,6 +68,7 @@ public final class StateServer {
         this.link = link;
         this.topics = topics;
         this.counters = counters;
+        this.rebuild = rebuild;
         this.maxRows = maxRows;
         this.maxBytes = maxBytes;
         this.timeoutMillis = timeoutMillis;
@@ -174,24 +179,36 @@ public final class StateServer {
             });
             ObjectNode header = reply(request, "rows").put("kind", kind.wireName());
             ArrayNode want = header.putArray("want");
+            ArrayNode lacks = header.putArray("lacks");
             theirs.forEach((id, hash) -> {
                 if (!hash.equals(mine.get(id))) {
                     want.add(id);
+                    if (!mine.containsKey(id)) {
+                        lacks.add(id);
+                    }
                 }
             });
-            return rows(header, kind, send);
+            Set<String> asker = new HashSet<>();
+            send.stream().filter(id -> !theirs.containsKey(id)).forEach(asker::add);
+            return rows(header, kind, send, asker);
         });
     }
 
-    private Future<SyncMessage> rows(ObjectNode header, Change.Kind kind, List<String> ids) {
+    /** This node's rows {@code ids}; of those the asker lacks entirely, a rebuilding node may keep some back. */
+    private Future<SyncMessage> rows(ObjectNode header, Change.Kind kind, List<String> ids, Set<String> askerLacks) {
         if (ids.isEmpty()) {
             return Future.succeededFuture(new SyncMessage(header.put("count", 0), new byte[0]));
         }
-        return digests.states(kind, ids).map(states -> {
-            // what does not fit one message waits for the next round, which finds it still differing
-            Chunk first = chunks(states, room(header)).get(0);
-            return new SyncMessage(header.put("count", first.rows().size()), counted(first));
-        });
+        return digests.states(kind, ids)
+                .compose(all -> rebuild.keep(kind, all, askerLacks))
+                .map(states -> {
+                    if (states.isEmpty()) {
+                        return new SyncMessage(header.put("count", 0), new byte[0]);
+                    }
+                    // what does not fit one message waits for the next round, which finds it still differing
+                    Chunk first = chunks(states, room(header)).get(0);
+                    return new SyncMessage(header.put("count", first.rows().size()), counted(first));
+                });
     }
 
     /** How many rows' ids and hashes one rows-compare request may carry within the largest message. */

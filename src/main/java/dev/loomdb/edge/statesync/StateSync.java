@@ -34,6 +34,7 @@ public final class StateSync {
     private static final long SETTLE_MILLIS = 1000;
 
     private static final long FOLLOW_UP_MILLIS = 1000;
+    private static final long CONNECTED_SAVE_MILLIS = 60_000;
 
     /** Settings, from {@code loom.sync.*}. */
     public record Settings(
@@ -51,7 +52,13 @@ public final class StateSync {
     private final PeerRequests requests;
     private final AntiEntropy antiEntropy;
     private final Bootstrap bootstrap;
+    private final Rebuild rebuild;
+    private final Pool pool;
     private volatile boolean running;
+    /** When this node was last connected to the broker (saved every minute): how long it was away. */
+    private long connectedAt;
+
+    private long savedConnectedAt;
     private long timer = -1;
     private long connectedSince;
     private long nextRoundAt;
@@ -68,6 +75,7 @@ public final class StateSync {
             SyncEvents events,
             Pool pool,
             StateServer.Topics topics,
+            Rebuild rebuild,
             Settings settings) {
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
@@ -78,9 +86,20 @@ public final class StateSync {
         this.presence = presence;
         this.topics = topics;
         this.settings = settings;
+        this.rebuild = rebuild;
+        this.pool = pool;
         this.requests = new PeerRequests(vertx, context, mapper, link, inbound, topics, settings.timeout());
         this.antiEntropy = new AntiEntropy(
-                mapper, requests, digests, server, link, topics, events, settings.interval(), settings.pageSize());
+                mapper,
+                requests,
+                digests,
+                server,
+                link,
+                topics,
+                events,
+                rebuild,
+                settings.interval(),
+                settings.pageSize());
         this.bootstrap = new Bootstrap(
                 pool,
                 requests,
@@ -96,7 +115,47 @@ public final class StateSync {
     /** Reads what bootstrap saved, and says so on this node's presence; call before the mesh link starts. */
     public void prepare() {
         bootstrap.prepare(settings.bootstrapEnabled());
+        connectedAt = savedConnectedAt = readConnectedAt();
+        if (bootstrap.done() && connectedAt > 0) {
+            rebuild.away(Duration.ofMillis(System.currentTimeMillis() - connectedAt));
+        }
         announce();
+    }
+
+    private long readConnectedAt() {
+        try {
+            return pool.query("SELECT value FROM loom.sync_state WHERE name = 'connected-at'")
+                    .execute()
+                    .map(rows -> rows.size() == 0
+                            ? 0L
+                            : Long.parseLong(rows.iterator().next().getString(0)))
+                    .toCompletionStage()
+                    .toCompletableFuture()
+                    .get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read loom.sync_state: " + e.getMessage(), e);
+        }
+    }
+
+    /** Records that this node is connected now, at most once a minute (a node away longer than the retention rebuilds). */
+    private void connectedNow(long now) {
+        if (connectedAt > 0 && now - connectedAt > rebuild.retention().toMillis()) {
+            rebuild.away(Duration.ofMillis(now - connectedAt)); // away while running, for longer than the retention
+        }
+        connectedAt = now;
+        if (now - savedConnectedAt < CONNECTED_SAVE_MILLIS) {
+            return;
+        }
+        savedConnectedAt = now;
+        pool.preparedQuery("INSERT INTO loom.sync_state (name, value) VALUES ('connected-at', $1)"
+                        + " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
+                .execute(io.vertx.sqlclient.Tuple.of(Long.toString(now)))
+                .onFailure(e -> LOG.debugf("Could not record the connection time: %s", e.getMessage()));
+    }
+
+    /** Not quite ready while rebuilding after an absence longer than the retention (status and readiness say so). */
+    public boolean rebuilding() {
+        return rebuild.active();
     }
 
     private void announce() {
@@ -121,6 +180,10 @@ public final class StateSync {
     }
 
     public void stop() {
+        if (running && link.isConnected()) {
+            savedConnectedAt = 0; // saved now: the absence counts from here
+            connectedNow(System.currentTimeMillis());
+        }
         running = false;
         context.runOnContext(v -> {
             if (timer >= 0) {
@@ -211,6 +274,7 @@ public final class StateSync {
             connectedSince = now;
             nextRoundAt = now + SETTLE_MILLIS; // a round soon after each (re)connection
         }
+        connectedNow(now);
         if (busy || now - connectedSince < SETTLE_MILLIS) {
             return;
         }
@@ -223,17 +287,25 @@ public final class StateSync {
             return;
         }
         long interval = settings.interval().toMillis();
-        if (interval > 0 && now >= nextRoundAt) {
-            nextRoundAt = now + interval;
-            Optional<String> peer = PeerRotation.choose(topics.nodeId(), presence.online(), now / interval);
+        boolean rebuilding = rebuild.active();
+        if ((interval > 0 || rebuilding) && now >= nextRoundAt) {
+            long every = interval > 0 ? interval : settings.timeout().toMillis();
+            nextRoundAt = now + every;
+            // a rebuild compares with a peer that holds the graph; other rounds go round the online peers
+            Optional<String> peer = rebuilding
+                    ? presence.sources().stream().findFirst()
+                    : PeerRotation.choose(topics.nodeId(), presence.online(), now / every);
             if (peer.isPresent()) {
                 busy = true;
                 antiEntropy.round(peer.get()).onComplete(ar -> {
                     busy = false;
-                    if (ar.succeeded() && ar.result().mended()) {
+                    Round round = ar.result();
+                    if (round.mended()) {
                         // something was mended: look again soon, until a round mends nothing (writes in flight
                         // during a round, or more than a round's worth of rows)
                         nextRoundAt = System.currentTimeMillis() + FOLLOW_UP_MILLIS;
+                    } else if (round.failure == null && rebuilding) {
+                        rebuild.finish(round.peer);
                     }
                 });
             }
@@ -253,6 +325,7 @@ public final class StateSync {
     public void status(ObjectNode json) {
         bootstrap.status(json.putObject("bootstrap"));
         antiEntropy.status(json.putObject("antiEntropy"));
+        rebuild.status(json.putObject("rebuild"));
         ObjectNode nodes = json.putObject("nodes");
         presence.all()
                 .forEach((id, seen) -> nodes.putObject(id)

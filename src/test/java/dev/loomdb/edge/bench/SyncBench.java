@@ -295,7 +295,9 @@ class SyncBench {
     }
 
     private NodeProcess receiver(String name) throws SQLException {
-        NodeProcess node = NodeProcess.create(root, name + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, false);
+        NodeProcess node = NodeProcess.create(root, name + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, false)
+                // receivers measure live changes: a late one does not first take the graph already there
+                .with("loom.sync.bootstrap.enabled", "false");
         receivers.add(node);
         node.start().awaitReady();
         try (Connection sql = node.sql();
@@ -586,7 +588,8 @@ class SyncBench {
     // ---- start-up ----
 
     private void startup() throws Exception {
-        NodeProcess f = NodeProcess.create(root, "f-" + suffix, mesh, Infra.brokerHost(), brokerPort, false);
+        NodeProcess f = NodeProcess.create(root, "f-" + suffix, mesh, Infra.brokerHost(), brokerPort, false)
+                .with("loom.sync.bootstrap.enabled", "false"); // start time, not the time to take the graph
         receivers.add(f);
         Path archive = root.resolve("loom-cds.jsa").toAbsolutePath();
         Files.deleteIfExists(archive);
