@@ -113,7 +113,7 @@ final class Bootstrap {
         }
         if (!enabled && state != State.COMPLETED) {
             state = State.COMPLETED;
-            LOG.info("Bootstrap is off (loom.sync.bootstrap.enabled=false): this node starts from its own graph");
+            LOG.info("Bootstrap is off (loom.sync.bootstrap=false): this node starts from its own graph");
         }
     }
 

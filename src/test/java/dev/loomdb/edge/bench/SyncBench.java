@@ -297,7 +297,7 @@ class SyncBench {
     private NodeProcess receiver(String name) throws SQLException {
         NodeProcess node = NodeProcess.create(root, name + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, false)
                 // receivers measure live changes: a late one does not first take the graph already there
-                .with("loom.sync.bootstrap.enabled", "false");
+                .with("loom.sync.bootstrap", "false");
         receivers.add(node);
         node.start().awaitReady();
         try (Connection sql = node.sql();
@@ -589,7 +589,7 @@ class SyncBench {
 
     private void startup() throws Exception {
         NodeProcess f = NodeProcess.create(root, "f-" + suffix, mesh, Infra.brokerHost(), brokerPort, false)
-                .with("loom.sync.bootstrap.enabled", "false"); // start time, not the time to take the graph
+                .with("loom.sync.bootstrap", "false"); // start time, not the time to take the graph
         receivers.add(f);
         Path archive = root.resolve("loom-cds.jsa").toAbsolutePath();
         Files.deleteIfExists(archive);
