@@ -55,6 +55,7 @@ final class Bootstrap {
     private final Duration peerWait;
     private final Runnable completed;
     private final Map<String, String> cursor = new HashMap<>();
+    private final BulkIndexes indexes;
 
     private volatile State state = State.PENDING;
     private volatile String peer;
@@ -87,6 +88,7 @@ final class Bootstrap {
         this.pageSize = pageSize;
         this.peerWait = peerWait;
         this.completed = completed;
+        this.indexes = new BulkIndexes(pool);
     }
 
     /** Reads what an earlier run saved; with bootstrap off, the node starts from its own graph. */
@@ -114,6 +116,14 @@ final class Bootstrap {
         if (!enabled && state != State.COMPLETED) {
             state = State.COMPLETED;
             LOG.info("Bootstrap is off (loom.sync.bootstrap=false): this node starts from its own graph");
+        }
+        if (state == State.COMPLETED && cursor.containsKey(BulkIndexes.STATE)) {
+            try { // set aside by a bootstrap that did not finish: the graph's indexes are needed now
+                indexes.restore().toCompletionStage().toCompletableFuture().get(30, TimeUnit.MINUTES);
+            } catch (Exception e) {
+                throw new IllegalStateException(
+                        "cannot build the indexes set aside by bootstrap: " + e.getMessage(), e);
+            }
         }
     }
 
@@ -194,8 +204,10 @@ final class Bootstrap {
                 startedEmitted = true;
                 events.emit(SyncEvent.of(SyncEvent.Kind.BOOTSTRAP_STARTED, from, "taking about " + expected + " rows"));
             }
-            return pages(from, Change.Kind.NODE)
+            return indexes.setAside()
+                    .compose(count -> pages(from, Change.Kind.NODE))
                     .compose(v -> pages(from, Change.Kind.EDGE))
+                    .compose(v -> indexes.restore())
                     .compose(v -> antiEntropy.round(from))
                     .compose(round ->
                             round.failure == null ? Future.<Void>succeededFuture() : Future.failedFuture(round.failure))

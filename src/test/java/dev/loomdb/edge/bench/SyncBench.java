@@ -78,6 +78,7 @@ class SyncBench {
         try {
             a = NodeProcess.create(root, "a-" + suffix, mesh, Infra.brokerHost(), brokerPort, !Infra.external())
                     .with("loom.debounce", "0")
+                    .with("loom.sync.anti-entropy.interval", "0") // live sync alone, as PostgreSQL's
                     .start()
                     .awaitReady();
             NodeProcess b = receiver("b");
@@ -296,8 +297,10 @@ class SyncBench {
 
     private NodeProcess receiver(String name) throws SQLException {
         NodeProcess node = NodeProcess.create(root, name + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, false)
-                // receivers measure live changes: a late one does not first take the graph already there
-                .with("loom.sync.bootstrap", "false");
+                // receivers measure live changes: a late one neither takes the graph already there first
+                // (bootstrap) nor while it is measured (anti-entropy: its cost is StateSyncBench's)
+                .with("loom.sync.bootstrap", "false")
+                .with("loom.sync.anti-entropy.interval", "0");
         receivers.add(node);
         node.start().awaitReady();
         try (Connection sql = node.sql();
@@ -589,7 +592,8 @@ class SyncBench {
 
     private void startup() throws Exception {
         NodeProcess f = NodeProcess.create(root, "f-" + suffix, mesh, Infra.brokerHost(), brokerPort, false)
-                .with("loom.sync.bootstrap", "false"); // start time, not the time to take the graph
+                .with("loom.sync.bootstrap", "false") // start time, not the time to take the graph
+                .with("loom.sync.anti-entropy.interval", "0");
         receivers.add(f);
         Path archive = root.resolve("loom-cds.jsa").toAbsolutePath();
         Files.deleteIfExists(archive);

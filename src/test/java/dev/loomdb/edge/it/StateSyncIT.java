@@ -130,6 +130,23 @@ class StateSyncIT {
                 a.api().get("/api/sync/digest").jsonPath().getLong("nodes"),
                 c.api().get("/api/sync/digest").jsonPath().getLong("nodes"));
         assertTrue(c.log().contains("Bootstrap completed"), c.logTail());
+        assertEquals(indexes(a), indexes(c), "the indexes set aside during the bootstrap are all built again");
+        assertTrue(c.log().contains("set aside during bootstrap"), "the joiner built them once, after the pages");
+    }
+
+    /** The definitions of the graph tables' indexes. */
+    private static Set<String> indexes(NodeProcess node) throws Exception {
+        Set<String> definitions = new java.util.TreeSet<>();
+        try (Connection sql = node.sql();
+                Statement s = sql.createStatement();
+                java.sql.ResultSet rs = s.executeQuery("SELECT indexdef FROM pg_indexes WHERE schemaname = 'loom'"
+                        + " AND tablename IN ('nodes', 'edges')")) {
+            while (rs.next()) {
+                definitions.add(rs.getString(1));
+            }
+        }
+        assertTrue(definitions.size() >= 10, "the graph tables' indexes: " + definitions);
+        return definitions;
     }
 
     @Test

@@ -1,0 +1,89 @@
+package dev.loomdb.edge.statesync;
+
+import io.vertx.core.Future;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.util.ArrayList;
+import java.util.List;
+import org.jboss.logging.Logger;
+
+/**
+ * The secondary indexes of {@code loom.nodes} and {@code loom.edges} (by type, by endpoint, the GIN
+ * indexes on properties) set aside while a bootstrap fills the empty tables, and built once after
+ * the pages: one bulk build costs far less than keeping them up to date row by row. Only the primary
+ * keys stay, which every apply needs. Their definitions are recorded in {@code loom.sync_state} in
+ * the transaction that drops them, so a node killed mid-bootstrap builds them when it goes on, or at
+ * its next start if bootstrap was turned off meanwhile. The node is not ready while they are away.
+ */
+final class BulkIndexes {
+
+    private static final Logger LOG = Logger.getLogger(BulkIndexes.class);
+    static final String STATE = "bootstrap.indexes";
+
+    private final Pool pool;
+
+    BulkIndexes(Pool pool) {
+        this.pool = pool;
+    }
+
+    /** Drops the secondary indexes, recording their definitions first (an earlier record is kept). */
+    Future<Integer> setAside() {
+        return pool.withTransaction(conn -> conn.query("SELECT indexname, indexdef FROM pg_indexes"
+                        + " WHERE schemaname = 'loom' AND tablename IN ('nodes', 'edges')"
+                        + " AND indexname NOT IN ('nodes_pkey', 'edges_pkey') ORDER BY indexname")
+                .execute()
+                .compose(rows -> {
+                    List<String> names = new ArrayList<>();
+                    List<String> definitions = new ArrayList<>();
+                    for (Row row : rows) {
+                        names.add(row.getString(0));
+                        definitions.add(row.getString(1));
+                    }
+                    if (names.isEmpty()) {
+                        return Future.succeededFuture(0);
+                    }
+                    Future<Void> dropped = conn.preparedQuery(
+                                    "INSERT INTO loom.sync_state (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                            .execute(Tuple.of(STATE, String.join("\n", definitions)))
+                            .mapEmpty();
+                    for (String name : names) {
+                        dropped = dropped.compose(v -> conn.query("DROP INDEX IF EXISTS loom." + quote(name))
+                                .execute()
+                                .mapEmpty());
+                    }
+                    return dropped.map(v -> names.size());
+                }));
+    }
+
+    /** Builds the indexes recorded by {@link #setAside}, if any, then forgets them; completes with how many. */
+    Future<Integer> restore() {
+        return pool.preparedQuery("SELECT value FROM loom.sync_state WHERE name = $1")
+                .execute(Tuple.of(STATE))
+                .compose(rows -> {
+                    if (rows.size() == 0) {
+                        return Future.succeededFuture(0);
+                    }
+                    String[] definitions = rows.iterator().next().getString(0).split("\n");
+                    long started = System.nanoTime();
+                    Future<Void> built = Future.succeededFuture();
+                    for (String definition : definitions) {
+                        String create =
+                                definition.replaceFirst("^CREATE (UNIQUE )?INDEX ", "CREATE $1INDEX IF NOT EXISTS ");
+                        built = built.compose(v -> pool.query(create).execute().mapEmpty());
+                    }
+                    return built.compose(v -> pool.preparedQuery("DELETE FROM loom.sync_state WHERE name = $1")
+                                    .execute(Tuple.of(STATE)))
+                            .map(v -> {
+                                LOG.infof(
+                                        "Built the %d indexes of loom.nodes and loom.edges set aside during bootstrap in %d ms",
+                                        definitions.length, (System.nanoTime() - started) / 1_000_000);
+                                return definitions.length;
+                            });
+                });
+    }
+
+    private static String quote(String identifier) {
+        return '"' + identifier.replace("\"", "\"\"") + '"';
+    }
+}
