@@ -74,7 +74,7 @@ public class StateSyncStages {
     @Produces
     @Singleton
     Rebuild rebuild(StateDigests digests) {
-        return new Rebuild(config.tombstone().retention(), digests);
+        return new Rebuild(config.tombstone().retention(), digests, pool.getDelegate());
     }
 
     @Produces

@@ -4,11 +4,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Hlc;
 import io.vertx.core.Future;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -26,20 +29,63 @@ public final class Rebuild {
 
     private static final Logger LOG = Logger.getLogger(Rebuild.class);
 
+    private static final long CONNECTED_SAVE_MILLIS = 60_000;
+
     private final Duration retention;
     private final StateDigests digests;
+    private final Pool pool;
+    /** When this node was last connected to the broker (saved every minute and at stop). */
+    private long connectedAt;
+
+    private long savedConnectedAt;
     private volatile Instant since;
     private volatile Duration away;
     private volatile long dropped;
     private volatile Instant finished;
 
-    public Rebuild(Duration retention, StateDigests digests) {
+    public Rebuild(Duration retention, StateDigests digests, Pool pool) {
         this.retention = retention;
         this.digests = digests;
+        this.pool = pool;
     }
 
-    Duration retention() {
-        return retention;
+    /** At start: how long ago this node was last connected, if it ever was and holds the mesh's graph. */
+    void prepare(boolean bootstrapped) {
+        try {
+            connectedAt = savedConnectedAt = pool.query("SELECT value FROM loom.sync_state WHERE name = 'connected-at'")
+                    .execute()
+                    .map(rows -> rows.size() == 0
+                            ? 0L
+                            : Long.parseLong(rows.iterator().next().getString(0)))
+                    .toCompletionStage()
+                    .toCompletableFuture()
+                    .get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read loom.sync_state: " + e.getMessage(), e);
+        }
+        if (bootstrapped && connectedAt > 0) {
+            away(Duration.ofMillis(System.currentTimeMillis() - connectedAt));
+        }
+    }
+
+    /**
+     * This node is connected to the broker now: after a gap longer than the retention (sync stopped or
+     * the broker unreachable for that long) it rebuilds. The time is saved at most once a minute, and
+     * at once when {@code stopping}.
+     */
+    void connected(long now, boolean stopping) {
+        if (connectedAt > 0 && now - connectedAt > retention.toMillis()) {
+            away(Duration.ofMillis(now - connectedAt));
+        }
+        connectedAt = now;
+        if (!stopping && now - savedConnectedAt < CONNECTED_SAVE_MILLIS) {
+            return;
+        }
+        savedConnectedAt = now;
+        pool.preparedQuery("INSERT INTO loom.sync_state (name, value) VALUES ('connected-at', $1)"
+                        + " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
+                .execute(Tuple.of(Long.toString(now)))
+                .onFailure(e -> LOG.debugf("Could not record the connection time: %s", e.getMessage()));
     }
 
     boolean active() {

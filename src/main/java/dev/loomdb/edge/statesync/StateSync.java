@@ -34,7 +34,6 @@ public final class StateSync {
     private static final long SETTLE_MILLIS = 1000;
 
     private static final long FOLLOW_UP_MILLIS = 1000;
-    private static final long CONNECTED_SAVE_MILLIS = 60_000;
 
     /** Settings, from {@code loom.sync.*}. */
     public record Settings(
@@ -53,7 +52,6 @@ public final class StateSync {
     private final AntiEntropy antiEntropy;
     private final Bootstrap bootstrap;
     private final Rebuild rebuild;
-    private final Pool pool;
     private volatile boolean running;
     /** When this node was last connected to the broker (saved every minute): how long it was away. */
     private long connectedAt;
@@ -87,7 +85,6 @@ public final class StateSync {
         this.topics = topics;
         this.settings = settings;
         this.rebuild = rebuild;
-        this.pool = pool;
         this.requests = new PeerRequests(vertx, context, mapper, link, inbound, topics, settings.timeout());
         this.antiEntropy = new AntiEntropy(
                 mapper,
@@ -115,42 +112,8 @@ public final class StateSync {
     /** Reads what bootstrap saved, and says so on this node's presence; call before the mesh link starts. */
     public void prepare() {
         bootstrap.prepare(settings.bootstrapEnabled());
-        connectedAt = savedConnectedAt = readConnectedAt();
-        if (bootstrap.done() && connectedAt > 0) {
-            rebuild.away(Duration.ofMillis(System.currentTimeMillis() - connectedAt));
-        }
+        rebuild.prepare(bootstrap.done());
         announce();
-    }
-
-    private long readConnectedAt() {
-        try {
-            return pool.query("SELECT value FROM loom.sync_state WHERE name = 'connected-at'")
-                    .execute()
-                    .map(rows -> rows.size() == 0
-                            ? 0L
-                            : Long.parseLong(rows.iterator().next().getString(0)))
-                    .toCompletionStage()
-                    .toCompletableFuture()
-                    .get(30, java.util.concurrent.TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot read loom.sync_state: " + e.getMessage(), e);
-        }
-    }
-
-    /** Records that this node is connected now, at most once a minute (a node away longer than the retention rebuilds). */
-    private void connectedNow(long now) {
-        if (connectedAt > 0 && now - connectedAt > rebuild.retention().toMillis()) {
-            rebuild.away(Duration.ofMillis(now - connectedAt)); // away while running, for longer than the retention
-        }
-        connectedAt = now;
-        if (now - savedConnectedAt < CONNECTED_SAVE_MILLIS) {
-            return;
-        }
-        savedConnectedAt = now;
-        pool.preparedQuery("INSERT INTO loom.sync_state (name, value) VALUES ('connected-at', $1)"
-                        + " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
-                .execute(io.vertx.sqlclient.Tuple.of(Long.toString(now)))
-                .onFailure(e -> LOG.debugf("Could not record the connection time: %s", e.getMessage()));
     }
 
     /** Not quite ready while rebuilding after an absence longer than the retention (status and readiness say so). */
@@ -181,8 +144,7 @@ public final class StateSync {
 
     public void stop() {
         if (running && link.isConnected()) {
-            savedConnectedAt = 0; // saved now: the absence counts from here
-            connectedNow(System.currentTimeMillis());
+            rebuild.connected(System.currentTimeMillis(), true); // the absence counts from here
         }
         running = false;
         context.runOnContext(v -> {
@@ -274,7 +236,7 @@ public final class StateSync {
             connectedSince = now;
             nextRoundAt = now + SETTLE_MILLIS; // a round soon after each (re)connection
         }
-        connectedNow(now);
+        rebuild.connected(now, false);
         if (busy || now - connectedSince < SETTLE_MILLIS) {
             return;
         }
