@@ -318,7 +318,7 @@ public final class Inbound {
             rejects.keepAside(delivery.topic(), delivery.payload(), Rejects.Reason.INCOMPLETE, detail)
                     .subscribe()
                     .with(
-                            v -> delivery.ack().run(),
+                            v -> delivery.acknowledge(),
                             e -> LOG.warnf(
                                     "Cannot keep aside a part of a split window (%s); the broker delivers it again after the"
                                             + " next reconnection",
@@ -410,13 +410,11 @@ public final class Inbound {
                     }));
             return;
         }
-        try {
-            item.delivery().ack().run();
-        } catch (RuntimeException e) {
-            // The connection it came on is gone; the broker delivers it again on the next one (applying twice is
-            // harmless).
+        if (!item.delivery().acknowledge()) {
+            // the broker delivers it again on the next connection (applying twice is harmless)
             LOG.debugf(
-                    "Could not acknowledge a message on %s: %s", item.delivery().topic(), e.getMessage());
+                    "Could not acknowledge a message on %s: its connection is gone",
+                    item.delivery().topic());
         }
         next();
     }

@@ -65,7 +65,7 @@ final class TransactionParts {
         if (window.parts[index] == null) {
             window.held++;
         } else {
-            acknowledge(window.deliveries[index]); // a duplicate: the newer delivery stands for it
+            window.deliveries[index].acknowledge(); // a duplicate: the newer delivery stands for it
         }
         window.parts[index] = part;
         window.deliveries[index] = delivery;
@@ -80,7 +80,7 @@ final class TransactionParts {
         Delivery[] deliveries = window.deliveries;
         Runnable ackAll = () -> {
             for (Delivery each : deliveries) {
-                acknowledge(each);
+                each.acknowledge();
             }
         };
         return new Added(new Delivery(delivery.topic(), format.encode(part.whole(changes)), ackAll), null);
@@ -110,13 +110,5 @@ final class TransactionParts {
 
     int held() {
         return open.values().stream().mapToInt(w -> w.held).sum();
-    }
-
-    private static void acknowledge(Delivery delivery) {
-        try {
-            delivery.ack().run();
-        } catch (RuntimeException e) {
-            // the connection it came on is gone; the broker delivers it again
-        }
     }
 }

@@ -1,6 +1,8 @@
 package dev.loomdb.edge.flow;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 
 /**
@@ -29,35 +31,53 @@ public interface EnvelopeFormat {
         if (whole.length <= maxBytes) {
             return List.of(whole);
         }
+        List<List<Change>> runs = fit(envelope, whole.length, maxBytes, (change, bytes) -> {
+            throw new OversizedChangeException(change, bytes, maxBytes);
+        });
+        List<byte[]> parts = new ArrayList<>(runs.size());
+        for (int i = 0; i < runs.size(); i++) {
+            parts.add(encode(envelope.part(i + 1, runs.size(), runs.get(i))));
+        }
+        return parts;
+    }
+
+    /** A change that alone does not fit a message, and the bytes its envelope takes. */
+    @FunctionalInterface
+    interface LeftOut {
+        void change(Change change, int bytes);
+    }
+
+    /**
+     * The envelope's changes in runs, in order, whose envelopes each fit in {@code maxBytes} even as
+     * one part of several ({@code wholeBytes}, the size of the whole envelope, guides the first cut).
+     * A change that alone does not fit is handed to {@code leftOut} and is in no run.
+     */
+    default List<List<Change>> fit(Envelope envelope, int wholeBytes, int maxBytes, LeftOut leftOut) {
         int budget = maxBytes - PART_FIELDS_BYTES;
         List<Change> changes = envelope.changes();
-        int pieces = (int) Math.min(changes.size(), Math.max(2, (long) Math.ceil(whole.length / (budget * 0.9))));
-        List<List<Change>> chunks = new ArrayList<>();
-        for (int i = 0; i < pieces; i++) {
+        int pieces = (int) Math.min(changes.size(), Math.max(1, (long) Math.ceil(wholeBytes / (budget * 0.9))));
+        Deque<List<Change>> todo = new ArrayDeque<>();
+        for (int i = pieces - 1; i >= 0; i--) {
             int from = (int) ((long) changes.size() * i / pieces);
             int to = (int) ((long) changes.size() * (i + 1) / pieces);
             if (to > from) {
-                chunks.add(changes.subList(from, to));
+                todo.push(changes.subList(from, to));
             }
         }
-        List<List<Change>> fitting = new ArrayList<>();
-        while (!chunks.isEmpty()) {
-            List<Change> chunk = chunks.remove(0);
-            if (encode(envelope.part(1, 2, chunk)).length <= budget) {
-                fitting.add(chunk);
-            } else if (chunk.size() == 1) {
-                throw new OversizedChangeException(chunk.get(0), encode(envelope.part(1, 2, chunk)).length, maxBytes);
+        List<List<Change>> runs = new ArrayList<>();
+        while (!todo.isEmpty()) {
+            List<Change> run = todo.pop();
+            int bytes = encode(envelope.part(1, 2, run)).length;
+            if (bytes <= budget) {
+                runs.add(run);
+            } else if (run.size() == 1) {
+                leftOut.change(run.get(0), bytes);
             } else {
-                int half = chunk.size() / 2;
-                chunks.add(0, chunk.subList(half, chunk.size()));
-                chunks.add(0, chunk.subList(0, half));
+                todo.push(run.subList(run.size() / 2, run.size()));
+                todo.push(run.subList(0, run.size() / 2));
             }
         }
-        List<byte[]> parts = new ArrayList<>(fitting.size());
-        for (int i = 0; i < fitting.size(); i++) {
-            parts.add(encode(envelope.part(i + 1, fitting.size(), fitting.get(i))));
-        }
-        return parts;
+        return runs;
     }
 
     /** One change whose envelope alone is larger than the largest message the mesh carries. */

@@ -24,7 +24,7 @@ final class PeerRequests {
     /** An answer and the acknowledgement of the MQTT message that carried it. */
     record Reply(SyncMessage message, Delivery delivery, int size) {
         void ack() {
-            PeerRequests.ack(delivery);
+            delivery.acknowledge(); // when its connection is gone, the broker delivers it again
         }
     }
 
@@ -53,14 +53,6 @@ final class PeerRequests {
         this.inbound = inbound;
         this.topics = topics;
         this.timeout = timeout;
-    }
-
-    static void ack(Delivery delivery) {
-        try {
-            delivery.ack().run();
-        } catch (RuntimeException e) {
-            // the connection it came on is gone; the broker delivers it again
-        }
     }
 
     ObjectNode header(String type) {
@@ -95,7 +87,7 @@ final class PeerRequests {
     void answered(String from, SyncMessage message, Delivery delivery) {
         Promise<Reply> promise = pending.remove(message.request());
         if (promise == null) {
-            ack(delivery); // an answer that came after its request timed out
+            delivery.acknowledge(); // an answer that came after its request timed out
             return;
         }
         Reply reply = new Reply(

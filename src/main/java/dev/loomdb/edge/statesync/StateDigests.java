@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
@@ -60,7 +61,7 @@ public final class StateDigests {
     private final Pool pool;
     private final LongSupplier generation;
     /** Rows dropped by {@link #drop}: they change the digests as a purge does. */
-    private final java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong dropped = new AtomicLong();
 
     private Summary cached;
     private long cachedGeneration = -1;

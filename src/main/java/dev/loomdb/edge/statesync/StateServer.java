@@ -11,9 +11,7 @@ import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.telemetry.Counters;
 import io.vertx.core.Future;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -230,25 +228,21 @@ public final class StateServer {
      * never empty: with every row left out, it holds one chunk without rows.
      */
     List<Chunk> chunks(List<Change> states, int room) {
+        Envelope rows = envelope(states);
+        byte[] whole = format.encode(rows);
+        if (whole.length <= room) {
+            return List.of(new Chunk(states, whole));
+        }
         List<Chunk> chunks = new ArrayList<>();
-        Deque<List<Change>> todo = new ArrayDeque<>();
-        todo.push(states);
-        while (!todo.isEmpty()) {
-            List<Change> rows = todo.pop();
-            byte[] body = envelope(rows);
-            if (body.length <= room) {
-                chunks.add(new Chunk(rows, body));
-            } else if (rows.size() == 1) {
-                Change row = rows.get(0);
-                LOG.errorf(
+        for (List<Change> run : format.fit(
+                rows,
+                whole.length,
+                room,
+                (row, bytes) -> LOG.errorf(
                         "State sync cannot send %s '%s': it takes %d bytes, more than the largest MQTT message"
                                 + " (loom.mqtt.max-message-size=%d); raise it on every node of the mesh",
-                        row.kind().wireName(), row.id(), body.length, maxBytes);
-            } else {
-                int half = rows.size() / 2;
-                todo.push(rows.subList(half, rows.size()));
-                todo.push(rows.subList(0, half));
-            }
+                        row.kind().wireName(), row.id(), bytes, maxBytes))) {
+            chunks.add(new Chunk(run, format.encode(envelope(run))));
         }
         if (chunks.isEmpty()) {
             chunks.add(new Chunk(List.of(), new byte[0]));
@@ -285,9 +279,16 @@ public final class StateServer {
     }
 
     /** Rows as an envelope of the mesh's format, whose origin is this node. */
-    private byte[] envelope(List<Change> states) {
-        Instant now = Instant.now();
-        return format.encode(new Envelope(
-                Envelope.FORMAT_VERSION, topics.mesh(), topics.nodeId(), 0, 0, "0/0", now, 1, List.copyOf(states)));
+    private Envelope envelope(List<Change> states) {
+        return new Envelope(
+                Envelope.FORMAT_VERSION,
+                topics.mesh(),
+                topics.nodeId(),
+                0,
+                0,
+                "0/0",
+                Instant.now(),
+                1,
+                List.copyOf(states));
     }
 }

@@ -176,7 +176,7 @@ public final class StateSync {
     public void presenceReceived(Delivery delivery) {
         String topic = delivery.topic();
         presence.received(topic.substring(topic.lastIndexOf('/') + 1), delivery.payload());
-        PeerRequests.ack(delivery);
+        delivery.acknowledge();
     }
 
     /** A message on this node's state-sync topic ({@code loom/<mesh>/sync/<this node>/<from>}). */
@@ -189,7 +189,7 @@ public final class StateSync {
                 message = SyncMessage.decode(mapper, delivery.payload());
             } catch (IllegalArgumentException e) {
                 LOG.warnf("Ignored a state-sync message from %s: %s", from, e.getMessage());
-                PeerRequests.ack(delivery);
+                delivery.acknowledge();
                 return;
             }
             if (!running) {
@@ -203,11 +203,11 @@ public final class StateSync {
                                 "Could not answer %s of %s: %s",
                                 type, from, ar.cause().getMessage());
                     }
-                    PeerRequests.ack(delivery);
+                    delivery.acknowledge();
                 });
             } else if (type.equals("rows-push")) {
                 if (!message.hasRows()) {
-                    PeerRequests.ack(delivery);
+                    delivery.acknowledge();
                     return;
                 }
                 inbound.acceptRepair(from, new Delivery(topic, message.body(), delivery.ack()), outcome -> {
