@@ -1,19 +1,23 @@
 package dev.loomdb.edge.apply;
 
+import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Delivery;
 import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.flow.EnvelopeFormat;
 import dev.loomdb.edge.flow.Hlc;
 import dev.loomdb.edge.flow.MalformedEnvelopeException;
+import dev.loomdb.edge.flow.Scope;
 import dev.loomdb.edge.telemetry.Counters;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
 import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
@@ -79,9 +83,12 @@ public final class Inbound {
     private final AppliedReport report;
     private final Deque<Item> queue = new ArrayDeque<>();
     private final TransactionParts parts;
+    private final HeldParts held;
     private final Set<String> parkedRetryQueued = new HashSet<>();
     private final Context context;
     private final String ownTopic;
+    private final String ownPrefix;
+    private final Scope follows;
     private boolean busy;
     private volatile boolean paused;
 
@@ -97,7 +104,9 @@ public final class Inbound {
             Duration retention,
             Counters counters,
             SyncEvents events,
-            AppliedReport report) {
+            AppliedReport report,
+            Scope follows,
+            HeldParts held) {
         this.vertx = vertx;
         this.format = format;
         this.applier = applier;
@@ -112,7 +121,10 @@ public final class Inbound {
         this.report = report;
         this.context = vertx.getOrCreateContext();
         this.ownTopic = "loom/" + mesh + "/changes/" + nodeId;
-        this.parts = new TransactionParts(format, PARTS_WAIT.toMillis());
+        this.ownPrefix = ownTopic + "/";
+        this.follows = follows;
+        this.held = held;
+        this.parts = new TransactionParts(format, PARTS_WAIT.toMillis(), follows);
     }
 
     /** Called for every message received. */
@@ -121,17 +133,50 @@ public final class Inbound {
             if (paused) {
                 return;
             }
+            if (!own(delivery.topic())) {
+                counters.add(Counters.RECEIVED_BYTES, delivery.payload().length); // as the broker sent it
+            }
             enqueue(new Item(null, delivery, -1));
         });
+    }
+
+    /**
+     * Takes back the parts of split windows held when the node last stopped (they were acknowledged to
+     * the broker once stored); a window they complete is applied. Called at start.
+     */
+    public void restoreHeld() {
+        List<HeldParts.Held> stored = held.load();
+        if (stored.isEmpty()) {
+            return;
+        }
+        LOG.infof("Holding again %d parts of split windows kept when this node last stopped", stored.size());
+        context.runOnContext(v -> {
+            for (HeldParts.Held part : stored) {
+                Envelope envelope;
+                try {
+                    envelope = format.decode(part.payload());
+                } catch (MalformedEnvelopeException e) {
+                    held.remove(part.origin(), part.seq());
+                    continue;
+                }
+                TransactionParts.Added added = parts.add(
+                        envelope, new Delivery(part.topic(), part.payload(), () -> {}), part.receivedAtMillis());
+                if (added.whole() != null) {
+                    enqueue(new Item(null, wholeDelivery(envelope, added.whole()), -1));
+                }
+            }
+        });
+    }
+
+    /** A whole window's message, whose acknowledgement forgets its held parts. */
+    private Delivery wholeDelivery(Envelope part, Delivery whole) {
+        return new Delivery(whole.topic(), whole.payload(), () -> held.remove(part.origin(), part.seq()));
     }
 
     /** Stops taking messages; those queued are dropped unacknowledged, so the broker delivers them again. */
     public void pause() {
         paused = true;
-        context.runOnContext(v -> {
-            queue.removeIf(item -> !item.parked());
-            parts.clear();
-        });
+        context.runOnContext(v -> queue.removeIf(item -> !item.parked())); // held parts stay held
     }
 
     /**
@@ -202,45 +247,64 @@ public final class Inbound {
         handle(item, 0);
     }
 
+    /** Whether a topic is one of this node's own (its publications, echoed by the broker). */
+    private boolean own(String topic) {
+        return topic.startsWith(ownPrefix) || topic.equals(ownTopic);
+    }
+
     private void handle(Item item, int attempt) {
         Delivery delivery = item.delivery();
-        if (item.repair() == null && delivery.topic().equals(ownTopic)) {
+        if (item.repair() == null
+                && (delivery.topic().startsWith(ownPrefix) || delivery.topic().equals(ownTopic))) {
             done(item); // this node's own publication, echoed by the broker: not even decoded
             return;
         }
-        Envelope envelope;
+        Envelope decoded;
         try {
-            envelope = format.decode(delivery.payload());
+            decoded = format.decode(delivery.payload());
         } catch (MalformedEnvelopeException e) {
             reject(item, Rejects.Reason.MALFORMED, e.getMessage());
             return;
         }
-        if (!envelope.mesh().equals(mesh)) {
-            reject(item, Rejects.Reason.WRONG_MESH, "envelope of mesh '" + envelope.mesh() + "' on this mesh's topic");
+        if (!decoded.mesh().equals(mesh)) {
+            reject(item, Rejects.Reason.WRONG_MESH, "envelope of mesh '" + decoded.mesh() + "' on this mesh's topic");
             return;
         }
-        if (item.repair() != null && !envelope.origin().equals(item.peerHint())) {
+        if (item.repair() != null && !decoded.origin().equals(item.peerHint())) {
             reject(
                     item,
                     Rejects.Reason.MALFORMED,
-                    "state-sync rows of '" + envelope.origin() + "' on the topic of peer '" + item.peerHint() + "'");
+                    "state-sync rows of '" + decoded.origin() + "' on the topic of peer '" + item.peerHint() + "'");
             return;
         }
-        if (envelope.origin().equals(nodeId)) {
+        if (decoded.origin().equals(nodeId)) {
             done(item);
             return;
         }
-        if (envelope.isPart()) {
-            holdPart(item, envelope);
+        if (decoded.isPart()) {
+            if (!decoded.spans().isEmpty()
+                    && !follows.includes(decoded.changes().get(0))) {
+                done(item); // a type this node no longer follows, still queued in its broker session
+                return;
+            }
+            holdPart(item, decoded);
             return;
         }
+        List<Change> followed = follows.filter(decoded.changes());
+        if (followed.isEmpty() && !decoded.changes().isEmpty()) {
+            if (item.repair() != null) {
+                item.repair().accept(new RepairOutcome(0, 0, null));
+            }
+            done(item); // nothing of what this node follows
+            return;
+        }
+        Envelope envelope = followed == decoded.changes() ? decoded : decoded.whole(followed);
         if (item.repair() != null) {
             applyRepair(item, envelope, attempt);
             return;
         }
         if (attempt == 0 && !item.parked()) {
             counters.increment(Counters.RECEIVED);
-            counters.add(Counters.RECEIVED_BYTES, delivery.payload().length);
         }
         Hlc horizon = Hlc.horizon(retention);
         if (envelope.changes().stream().anyMatch(c -> c.hlc().isBefore(horizon))) {
@@ -293,36 +357,61 @@ public final class Inbound {
                 });
     }
 
-    /** A part of a window split over several messages: held until the window is whole, then applied as one. */
+    /**
+     * A part of a window split over several messages: stored, then acknowledged to the broker, and held
+     * until the window is whole (of the types this node follows), then applied as one.
+     */
     private void holdPart(Item item, Envelope part) {
         if (item.repair() != null || item.parked()) {
             reject(item, Rejects.Reason.MALFORMED, "a part of a split window where a whole envelope is expected");
             return;
         }
-        TransactionParts.Added added = parts.add(part, item.delivery(), System.currentTimeMillis());
+        Delivery delivery = item.delivery();
+        TransactionParts.Added added = parts.add(
+                part, new Delivery(delivery.topic(), delivery.payload(), () -> {}), System.currentTimeMillis());
         if (added.mismatch() != null) {
             reject(item, Rejects.Reason.MALFORMED, added.mismatch());
-        } else if (added.whole() == null) {
-            next(); // held, not acknowledged
-        } else {
-            handle(new Item(null, added.whole(), -1), 0);
+            return;
         }
+        storeHeld(item, part, added);
+    }
+
+    private void storeHeld(Item item, Envelope part, TransactionParts.Added added) {
+        Delivery delivery = item.delivery();
+        held.store(part.origin(), part.seq(), TransactionParts.slot(part), delivery.topic(), delivery.payload())
+                .onComplete(stored -> context.runOnContext(v -> {
+                    if (stored.failed()) {
+                        LOG.warnf(
+                                "Cannot store a part of a split window (%s); trying again in %d ms",
+                                stored.cause().getMessage(), RETRY_MILLIS);
+                        vertx.setTimer(RETRY_MILLIS, id -> context.runOnContext(x -> storeHeld(item, part, added)));
+                        return;
+                    }
+                    delivery.acknowledge();
+                    if (added.whole() == null) {
+                        next();
+                    } else {
+                        handle(new Item(null, wholeDelivery(part, added.whole()), -1), 0);
+                    }
+                }));
     }
 
     /** Gives up the windows whose parts did not all arrive in time: their parts are kept aside as incomplete. */
     private void expireParts() {
-        for (Delivery delivery : parts.expired(System.currentTimeMillis())) {
+        for (TransactionParts.Expired window : parts.expired(System.currentTimeMillis())) {
             String detail = "the other parts of its window did not arrive within " + PARTS_WAIT
                     + "; anti-entropy brings the window's rows";
-            LOG.warnf("Gave up a part of a split window on %s: %s", delivery.topic(), detail);
-            rejects.keepAside(delivery.topic(), delivery.payload(), Rejects.Reason.INCOMPLETE, detail)
-                    .subscribe()
-                    .with(
-                            v -> delivery.acknowledge(),
-                            e -> LOG.warnf(
-                                    "Cannot keep aside a part of a split window (%s); the broker delivers it again after the"
-                                            + " next reconnection",
-                                    e.getMessage()));
+            Future<Void> kept = Future.succeededFuture();
+            for (Delivery delivery : window.parts()) {
+                LOG.warnf("Gave up a part of a split window on %s: %s", delivery.topic(), detail);
+                kept = kept.compose(x -> Future.fromCompletionStage(
+                        rejects.keepAside(delivery.topic(), delivery.payload(), Rejects.Reason.INCOMPLETE, detail)
+                                .subscribeAsCompletionStage()));
+            }
+            kept.compose(x -> held.remove(window.origin(), window.seq()))
+                    .onFailure(e -> LOG.warnf(
+                            "Cannot keep aside the parts of a split window (%s); they are held until the next start",
+                            e.getMessage()));
         }
     }
 

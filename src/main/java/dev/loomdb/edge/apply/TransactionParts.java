@@ -4,6 +4,7 @@ import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Delivery;
 import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.flow.EnvelopeFormat;
+import dev.loomdb.edge.flow.Scope;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -22,15 +23,22 @@ final class TransactionParts {
     private record Key(String origin, long seq) {}
 
     private static final class Open {
-        final Envelope[] parts;
-        final Delivery[] deliveries;
+        final Map<String, Envelope> parts = new LinkedHashMap<>();
+        final Map<String, Delivery> deliveries = new LinkedHashMap<>();
+        final Map<String, Integer> spans;
+        final int singleParts;
+        final int expected;
         final long since;
-        int held;
 
-        Open(int count, long since) {
-            this.parts = new Envelope[count];
-            this.deliveries = new Delivery[count];
+        Open(Envelope first, int expected, long since) {
+            this.spans = first.spans();
+            this.singleParts = first.parts();
+            this.expected = expected;
             this.since = since;
+        }
+
+        boolean sameWindow(Envelope part) {
+            return part.spans().isEmpty() ? spans.isEmpty() && singleParts == part.parts() : spans.equals(part.spans());
         }
     }
 
@@ -41,43 +49,86 @@ final class TransactionParts {
 
     private final EnvelopeFormat format;
     private final long maxAgeMillis;
+    private final Scope follows;
     private final Map<Key, Open> open = new LinkedHashMap<>();
 
-    TransactionParts(EnvelopeFormat format, long maxAgeMillis) {
+    TransactionParts(EnvelopeFormat format, long maxAgeMillis, Scope follows) {
         this.format = format;
         this.maxAgeMillis = maxAgeMillis;
+        this.follows = follows;
+    }
+
+    /** Where a part sits in its window: its span and its number ({@code node/Person#2}, or {@code #2}). */
+    static String slot(Envelope part) {
+        return span(part) + "#" + part.part();
+    }
+
+    /** The key of the type a part's changes are of (its span), or "" for a window of one type. */
+    private static String span(Envelope part) {
+        if (part.spans().isEmpty() || part.changes().isEmpty()) {
+            return "";
+        }
+        Change first = part.changes().get(0);
+        return Scope.spanKey(first.kind(), first.type());
+    }
+
+    /** How many messages of the window this node receives: those of the types it follows. */
+    private int expected(Envelope part) {
+        if (part.spans().isEmpty()) {
+            return part.parts();
+        }
+        int count = 0;
+        for (Map.Entry<String, Integer> span : part.spans().entrySet()) {
+            if (follows.includesSpan(span.getKey())) {
+                count += span.getValue();
+            }
+        }
+        return count;
     }
 
     /**
-     * Holds a part; when it is the window's last missing one, answers the whole window as one message
-     * whose acknowledgement acknowledges every part.
+     * Holds a part; when it is the window's last missing one (of the types this node follows),
+     * answers the whole window as one message whose acknowledgement acknowledges every part.
      */
     Added add(Envelope part, Delivery delivery, long now) {
         Key key = new Key(part.origin(), part.seq());
-        Open window = open.computeIfAbsent(key, k -> new Open(part.parts(), now));
-        if (window.parts.length != part.parts()) {
+        if (!part.spans().isEmpty() && !follows.includesSpan(span(part))) {
+            return new Added(
+                    null,
+                    "a part of " + span(part) + " of window " + part.seq() + " of " + part.origin()
+                            + ", a type this node does not follow");
+        }
+        Open window = open.computeIfAbsent(key, k -> new Open(part, expected(part), now));
+        if (!window.sameWindow(part)) {
             return new Added(
                     null,
                     "part " + part.part() + " of " + part.parts() + " of window " + part.seq() + " of " + part.origin()
-                            + ", whose other parts say " + window.parts.length);
+                            + " describes the window differently from its other parts ("
+                            + (part.spans().isEmpty() ? part.parts() + " parts" : "spans " + part.spans()) + " against "
+                            + (window.spans.isEmpty() ? window.singleParts + " parts" : "spans " + window.spans) + ")");
         }
-        int index = part.part() - 1;
-        if (window.parts[index] == null) {
-            window.held++;
-        } else {
-            window.deliveries[index].acknowledge(); // a duplicate: the newer delivery stands for it
+        String slot = slot(part);
+        Delivery earlier = window.deliveries.put(slot, delivery);
+        if (earlier != null) {
+            earlier.acknowledge(); // a duplicate: the newer delivery stands for it
         }
-        window.parts[index] = part;
-        window.deliveries[index] = delivery;
-        if (window.held < window.parts.length) {
+        window.parts.put(slot, part);
+        if (window.parts.size() < window.expected) {
             return Added.HELD;
         }
         open.remove(key);
         List<Change> changes = new ArrayList<>();
-        for (Envelope each : window.parts) {
-            changes.addAll(each.changes());
+        List<Delivery> deliveries = new ArrayList<>();
+        for (String spanKey : window.spans.isEmpty() ? List.of("") : window.spans.keySet()) {
+            int count = spanKey.isEmpty() ? window.singleParts : window.spans.get(spanKey);
+            for (int i = 1; i <= count; i++) {
+                Envelope each = window.parts.get(spanKey + "#" + i);
+                if (each != null) {
+                    changes.addAll(each.changes());
+                    deliveries.add(window.deliveries.get(spanKey + "#" + i));
+                }
+            }
         }
-        Delivery[] deliveries = window.deliveries;
         Runnable ackAll = () -> {
             for (Delivery each : deliveries) {
                 each.acknowledge();
@@ -86,18 +137,20 @@ final class TransactionParts {
         return new Added(new Delivery(delivery.topic(), format.encode(part.whole(changes)), ackAll), null);
     }
 
-    /** The parts of windows still incomplete after the wait; they are no longer held. */
-    List<Delivery> expired(long now) {
-        List<Delivery> given = new ArrayList<>();
-        for (Iterator<Open> it = open.values().iterator(); it.hasNext(); ) {
-            Open window = it.next();
-            if (now - window.since >= maxAgeMillis) {
+    /** The parts of a window given up, as they came. */
+    record Expired(String origin, long seq, List<Delivery> parts) {}
+
+    /** The windows still incomplete after the wait; they are no longer held. */
+    List<Expired> expired(long now) {
+        List<Expired> given = new ArrayList<>();
+        for (Iterator<Map.Entry<Key, Open>> it = open.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Key, Open> window = it.next();
+            if (now - window.getValue().since >= maxAgeMillis) {
                 it.remove();
-                for (Delivery delivery : window.deliveries) {
-                    if (delivery != null) {
-                        given.add(delivery);
-                    }
-                }
+                given.add(new Expired(
+                        window.getKey().origin(),
+                        window.getKey().seq(),
+                        List.copyOf(window.getValue().deliveries.values())));
             }
         }
         return given;
@@ -109,6 +162,6 @@ final class TransactionParts {
     }
 
     int held() {
-        return open.values().stream().mapToInt(w -> w.held).sum();
+        return open.values().stream().mapToInt(w -> w.parts.size()).sum();
     }
 }

@@ -5,6 +5,7 @@ import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithName;
 import io.smallrye.config.WithParentName;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -184,6 +185,34 @@ public interface LoomConfig {
 
         @WithName("anti-entropy")
         AntiEntropy antiEntropy();
+
+        /**
+         * The node types this node receives from the mesh, comma-separated: {@code *} every type, {@code -}
+         * none. The broker filters by them (one topic per type). Default {@code *}.
+         */
+        @WithName("node-types")
+        @WithDefault("*")
+        List<String> nodeTypes();
+
+        /** The edge types this node receives from the mesh, as {@code node-types}. Default {@code *}. */
+        @WithName("edge-types")
+        @WithDefault("*")
+        List<String> edgeTypes();
+
+        Publish publish();
+
+        /** What this node publishes of its own writes; types left out stay on this node. */
+        interface Publish {
+            /** Node types this node publishes: {@code *} every type, {@code -} none. Default {@code *}. */
+            @WithName("node-types")
+            @WithDefault("*")
+            List<String> nodeTypes();
+
+            /** Edge types this node publishes, as {@code node-types}. Default {@code *}. */
+            @WithName("edge-types")
+            @WithDefault("*")
+            List<String> edgeTypes();
+        }
 
         /** A new node takes the mesh's graph from a peer before it is ready. */
         interface Bootstrap {

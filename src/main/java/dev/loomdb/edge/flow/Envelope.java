@@ -1,7 +1,10 @@
 package dev.loomdb.edge.flow;
 
 import java.time.Instant;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One or more whole source transactions as they travel over MQTT (format version 1): who wrote it, where it sits in
@@ -20,6 +23,11 @@ import java.util.List;
  * @param parts how many envelopes the window was split into to keep each within the largest MQTT
  *     message ({@code parts}; 1 when absent): a receiver applies the window once it has all of them,
  *     in one local transaction, so a transaction stays atomic whatever its size
+ * @param spans when a window holds changes of several kinds and types, each goes on its type's own
+ *     topic: for each (key {@code node/Person}) how many envelopes carry that type's changes
+ *     ({@code spans} on the wire; empty when the window is one type). {@code part} and {@code parts}
+ *     then number the envelopes of this envelope's type. A receiver waits for the envelopes of the
+ *     types it follows, and applies them together
  */
 public record Envelope(
         int version,
@@ -33,9 +41,14 @@ public record Envelope(
         List<Change> changes,
         Instant firstCommitTime,
         int part,
-        int parts) {
+        int parts,
+        Map<String, Integer> spans) {
 
     public static final int FORMAT_VERSION = 1;
+
+    public Envelope {
+        spans = spans.isEmpty() ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(spans));
+    }
 
     /** A whole window in one envelope. */
     public Envelope(
@@ -49,7 +62,7 @@ public record Envelope(
             int transactions,
             List<Change> changes,
             Instant firstCommitTime) {
-        this(version, mesh, origin, seq, txid, lsn, commitTime, transactions, changes, firstCommitTime, 1, 1);
+        this(version, mesh, origin, seq, txid, lsn, commitTime, transactions, changes, firstCommitTime, 1, 1, Map.of());
     }
 
     /** An envelope of transactions that all committed at {@code commitTime}. */
@@ -66,20 +79,37 @@ public record Envelope(
         this(version, mesh, origin, seq, txid, lsn, commitTime, transactions, changes, commitTime);
     }
 
-    /** Whether this envelope is one part of a window split over several. */
+    /** Whether this envelope is one part of a window split over several (by size, or by type). */
     public boolean isPart() {
-        return parts > 1;
+        return parts > 1 || spans.size() > 1;
     }
 
     /** Part {@code part} of {@code parts}, holding {@code some} of this window's changes. */
     public Envelope part(int part, int parts, List<Change> some) {
+        return part(part, parts, some, spans);
+    }
+
+    /** Part {@code part} of {@code parts} of one type's changes, of a window that {@code spans} describes. */
+    public Envelope part(int part, int parts, List<Change> some, Map<String, Integer> spans) {
         return new Envelope(
-                version, mesh, origin, seq, txid, lsn, commitTime, transactions, some, firstCommitTime, part, parts);
+                version,
+                mesh,
+                origin,
+                seq,
+                txid,
+                lsn,
+                commitTime,
+                transactions,
+                some,
+                firstCommitTime,
+                part,
+                parts,
+                spans);
     }
 
     /** The whole window again, with the given changes (those of all its parts, in order). */
     public Envelope whole(List<Change> all) {
         return new Envelope(
-                version, mesh, origin, seq, txid, lsn, commitTime, transactions, all, firstCommitTime, 1, 1);
+                version, mesh, origin, seq, txid, lsn, commitTime, transactions, all, firstCommitTime, 1, 1, Map.of());
     }
 }

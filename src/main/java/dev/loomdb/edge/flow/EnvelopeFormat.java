@@ -3,7 +3,9 @@ package dev.loomdb.edge.flow;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The wire form of an {@link Envelope}: what the mesh publishes and what the inbound dispatcher
@@ -13,6 +15,9 @@ public interface EnvelopeFormat {
 
     /** Room left in each part for the part's own fields ({@code "part":n,"parts":n}). */
     int PART_FIELDS_BYTES = 64;
+
+    /** The most messages one window may be split into (a receiver holds them all before applying). */
+    int MAX_PARTS = 10_000;
 
     byte[] encode(Envelope envelope);
 
@@ -39,6 +44,60 @@ public interface EnvelopeFormat {
             parts.add(encode(envelope.part(i + 1, runs.size(), runs.get(i))));
         }
         return parts;
+    }
+
+    /** One message of a window: the kind and type of the changes it holds, and its bytes. */
+    record Message(Change.Kind kind, String type, byte[] payload) {}
+
+    /**
+     * The window as messages of one kind and type each, for the topics of those types (so that a
+     * node that follows some types receives only theirs): one message when the window is of one type
+     * and fits; else each type's changes in one or more parts ({@link #encodeWithin}), every message
+     * naming the window's types and how many messages each has ({@link Envelope#spans()}). Nothing
+     * for a window without changes.
+     *
+     * @throws OversizedChangeException when one change alone does not fit
+     */
+    default List<Message> encodeByType(Envelope envelope, int maxBytes) {
+        Map<String, List<Change>> groups = new LinkedHashMap<>();
+        for (Change change : envelope.changes()) {
+            groups.computeIfAbsent(Scope.spanKey(change.kind(), change.type()), k -> new ArrayList<>())
+                    .add(change);
+        }
+        List<Message> messages = new ArrayList<>();
+        if (groups.size() == 1) {
+            Change first = envelope.changes().get(0);
+            for (byte[] payload : encodeWithin(envelope, maxBytes)) {
+                messages.add(new Message(first.kind(), first.type(), payload));
+            }
+            return messages;
+        }
+        Map<String, Integer> widest = new LinkedHashMap<>();
+        groups.keySet().forEach(key -> widest.put(key, MAX_PARTS));
+        int spansBytes = encode(envelope.part(1, 2, List.of(), widest)).length
+                - encode(envelope.part(1, 2, List.of(), Map.of())).length;
+        int room = maxBytes - spansBytes;
+        Map<String, List<List<Change>>> runs = new LinkedHashMap<>();
+        Map<String, Integer> spans = new LinkedHashMap<>();
+        groups.forEach((key, changes) -> {
+            Envelope one = envelope.whole(changes);
+            int bytes = encode(one).length;
+            List<List<Change>> split = bytes <= room - PART_FIELDS_BYTES
+                    ? List.of(changes)
+                    : fit(one, bytes, room, (change, size) -> {
+                        throw new OversizedChangeException(change, size, maxBytes);
+                    });
+            runs.put(key, split);
+            spans.put(key, split.size());
+        });
+        runs.forEach((key, split) -> {
+            Change first = split.get(0).get(0);
+            for (int i = 0; i < split.size(); i++) {
+                byte[] payload = encode(envelope.part(i + 1, split.size(), split.get(i), spans));
+                messages.add(new Message(first.kind(), first.type(), payload));
+            }
+        });
+        return messages;
     }
 
     /** A change that alone does not fit a message, and the bytes its envelope takes. */

@@ -10,13 +10,16 @@ import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.flow.EnvelopeFormat;
 import dev.loomdb.edge.flow.MalformedEnvelopeException;
+import dev.loomdb.edge.flow.Scope;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The JSON form of an {@link Envelope} (format version 1), readable with {@code mosquitto_sub}:
@@ -32,9 +35,6 @@ import java.util.List;
  * The clock travels as a decimal string, since it does not fit a JavaScript number exactly.
  */
 public final class EnvelopeCodec implements EnvelopeFormat {
-
-    /** The most parts one window may be split into (a receiver holds them all before applying). */
-    public static final int MAX_PARTS = 10_000;
 
     private final JsonFactory factory;
 
@@ -63,6 +63,13 @@ public final class EnvelopeCodec implements EnvelopeFormat {
             if (envelope.isPart()) {
                 json.writeNumberField("part", envelope.part());
                 json.writeNumberField("parts", envelope.parts());
+            }
+            if (!envelope.spans().isEmpty()) {
+                json.writeObjectFieldStart("spans");
+                for (Map.Entry<String, Integer> span : envelope.spans().entrySet()) {
+                    json.writeNumberField(span.getKey(), span.getValue());
+                }
+                json.writeEndObject();
             }
             json.writeArrayFieldStart("changes");
             for (Change change : envelope.changes()) {
@@ -109,6 +116,8 @@ public final class EnvelopeCodec implements EnvelopeFormat {
         JsonScalar transactions = null;
         JsonScalar part = null;
         JsonScalar parts = null;
+        Map<String, Integer> spans = new LinkedHashMap<>();
+        String spansError = null;
         boolean changesIsArray = false;
         List<Change> changes = new ArrayList<>();
         MalformedEnvelopeException changeError = null;
@@ -127,6 +136,7 @@ public final class EnvelopeCodec implements EnvelopeFormat {
                 case "transactions" -> transactions = JsonScalar.read(parser);
                 case "part" -> part = JsonScalar.read(parser);
                 case "parts" -> parts = JsonScalar.read(parser);
+                case "spans" -> spansError = spans(parser, spans);
                 case "changes" -> {
                     changesIsArray = parser.currentToken() == JsonToken.START_ARRAY;
                     changes.clear();
@@ -167,6 +177,10 @@ public final class EnvelopeCodec implements EnvelopeFormat {
             throw new MalformedEnvelopeException("'part' must be between 1 and 'parts', and 'parts' between 1 and "
                     + MAX_PARTS + " (" + partNumber + " of " + partCount + ")");
         }
+        if (spansError != null) {
+            throw new MalformedEnvelopeException(spansError);
+        }
+        checkSpan(spans, changes, partCount);
         Instant committed = instant(commitTime, "commitTime");
         Instant firstCommitted = firstCommitTime != null ? instant(firstCommitTime, "firstCommitTime") : committed;
         return new Envelope(
@@ -181,7 +195,61 @@ public final class EnvelopeCodec implements EnvelopeFormat {
                 List.copyOf(changes),
                 firstCommitted,
                 (int) partNumber,
-                (int) partCount);
+                (int) partCount,
+                spans);
+    }
+
+    /** Reads {@code "spans": {"node/Person": 2, ...}}; answers why it is not one, or null. */
+    private static String spans(JsonParser parser, Map<String, Integer> spans)
+            throws IOException, MalformedEnvelopeException {
+        if (parser.currentToken() != JsonToken.START_OBJECT) {
+            parser.skipChildren();
+            return "'spans' must be an object of kind/type to a count";
+        }
+        String error = null;
+        long total = 0;
+        while (ChangeJson.next(parser) == JsonToken.FIELD_NAME) {
+            String key = parser.currentName();
+            JsonToken value = ChangeJson.next(parser);
+            if (value != JsonToken.VALUE_NUMBER_INT
+                    || parser.getLongValue() < 1
+                    || parser.getLongValue() > MAX_PARTS
+                    || !(key.startsWith("node/") || key.startsWith("edge/"))) {
+                parser.skipChildren();
+                error = "'spans' must map node/<type> or edge/<type> to a count from 1 to " + MAX_PARTS + " ('" + key
+                        + "')";
+                continue;
+            }
+            total += parser.getLongValue();
+            spans.put(key, (int) parser.getLongValue());
+        }
+        if (error == null && total > MAX_PARTS) {
+            error = "'spans' counts " + total + " messages, more than " + MAX_PARTS;
+        }
+        return error;
+    }
+
+    /** An envelope that names spans holds changes of one of them only, and as many parts as it says. */
+    private static void checkSpan(Map<String, Integer> spans, List<Change> changes, long partCount)
+            throws MalformedEnvelopeException {
+        if (spans.isEmpty()) {
+            return;
+        }
+        if (changes.isEmpty()) {
+            throw new MalformedEnvelopeException("an envelope of a window split by type holds no change");
+        }
+        String key = Scope.spanKey(changes.get(0).kind(), changes.get(0).type());
+        for (Change change : changes) {
+            if (!Scope.spanKey(change.kind(), change.type()).equals(key)) {
+                throw new MalformedEnvelopeException("an envelope of a window split by type holds changes of " + key
+                        + " and " + Scope.spanKey(change.kind(), change.type()));
+            }
+        }
+        Integer count = spans.get(key);
+        if (count == null || count != partCount) {
+            throw new MalformedEnvelopeException(
+                    "'spans' gives " + key + " " + count + " messages, and 'parts' " + partCount);
+        }
     }
 
     private static Instant instant(JsonScalar value, String field) throws MalformedEnvelopeException {

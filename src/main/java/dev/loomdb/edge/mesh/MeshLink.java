@@ -54,6 +54,8 @@ public final class MeshLink {
     private boolean reported;
     private byte[] presenceOnline;
     private byte[] presenceOffline;
+    private volatile List<String> former = List.of();
+    private volatile Consumer<List<String>> subscribed = filters -> {};
 
     public MeshLink(Vertx vertx, MeshSettings settings, Consumer<Delivery> deliveries, SyncEvents events) {
         this.vertx = vertx;
@@ -74,6 +76,16 @@ public final class MeshLink {
     /** Both connections are up: the node receives and can publish. */
     public boolean isConnected() {
         return inboundUp && outboundUp;
+    }
+
+    /**
+     * Filters an earlier run may have left in this node's persistent session and that it must no
+     * longer receive (types it stopped following): unsubscribed before subscribing, on each connection.
+     * {@code subscribed} hears the filters once the broker has them. Set before {@link #start()}.
+     */
+    public void replaceFilters(List<String> former, Consumer<List<String>> subscribed) {
+        this.former = List.copyOf(former);
+        this.subscribed = subscribed;
     }
 
     /** The topic filters this node is subscribed to while connected. */
@@ -155,6 +167,7 @@ public final class MeshLink {
         establish(attempt, "inbound", true, this::connectInbound, () -> {
             inbound = attempt;
             inboundUp = true;
+            subscribed.accept(settings.filters());
             LOG.infof(
                     "Connected to the MQTT broker at %s:%d as %s, subscribed to %s",
                     settings.host(), settings.port(), settings.clientId(), settings.filters());
@@ -213,6 +226,14 @@ public final class MeshLink {
         return filters;
     }
 
+    private Future<Void> unsubscribeFormer(MqttClient attempt) {
+        Future<Void> done = Future.succeededFuture();
+        for (String filter : former) {
+            done = done.compose(v -> attempt.unsubscribe(filter).mapEmpty());
+        }
+        return done;
+    }
+
     /** Connects (and subscribes), within a time limit; on failure, tries again after the reconnect interval. */
     private void establish(MqttClient attempt, String role, boolean subscribe, Runnable retry, Runnable up) {
         Promise<Void> settled = Promise.promise();
@@ -227,7 +248,8 @@ public final class MeshLink {
             }
         });
         attempt.connect(settings.port(), settings.host())
-                .compose(connAck ->
+                .compose(connAck -> subscribe ? unsubscribeFormer(attempt) : Future.<Void>succeededFuture())
+                .compose(v ->
                         subscribe ? attempt.subscribe(subscriptionQos()).mapEmpty() : Future.<Void>succeededFuture())
                 .onComplete(ar -> vertx.cancelTimer(timer))
                 .onSuccess(x -> {

@@ -1,7 +1,15 @@
 package dev.loomdb.edge.mesh;
 
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Scope;
+import dev.loomdb.edge.flow.TypeSet;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /** How the node reaches the broker and which topics are its mesh's. */
 public record MeshSettings(
@@ -14,16 +22,73 @@ public record MeshSettings(
         String nodeId,
         int maxInflight,
         int maxMessageSize,
-        Duration reconnectInterval) {
+        Duration reconnectInterval,
+        Scope follows) {
 
-    /** The topic a node publishes its transactions on: {@code loom/<mesh>/changes/<node-id>}. */
-    public String changesTopic() {
-        return "loom/" + mesh + "/changes/" + nodeId;
+    /**
+     * The topic of this node's changes of one kind and type: {@code loom/<mesh>/changes/<node-id>/<kind>/<type>},
+     * the type escaped ({@link #topicLevel}), so that the broker sends each node only the types it follows.
+     */
+    public String changesTopic(Change.Kind kind, String type) {
+        return changesPrefix(nodeId) + kind.wireName() + "/" + topicLevel(type);
     }
 
-    /** The filter that receives every node's transactions of the mesh. */
-    public String changesFilter() {
-        return "loom/" + mesh + "/changes/+";
+    /** The start of every topic of {@code node}'s changes: {@code loom/<mesh>/changes/<node>/}. */
+    public String changesPrefix(String node) {
+        return "loom/" + mesh + "/changes/" + node + "/";
+    }
+
+    /**
+     * A type as one topic level: {@code %}, {@code /}, {@code +}, {@code #} and control characters
+     * percent-encoded (UTF-8), everything else as it is.
+     */
+    public static String topicLevel(String type) {
+        StringBuilder level = new StringBuilder(type.length());
+        for (byte b : type.getBytes(StandardCharsets.UTF_8)) {
+            char c = (char) (b & 0xff);
+            if (c == '%' || c == '/' || c == '+' || c == '#' || c < 0x20 || c == 0x7f) {
+                level.append('%').append(String.format("%02X", (int) c));
+            } else {
+                level.append(c);
+            }
+        }
+        return new String(level.toString().getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The filters that receive the changes this node follows: {@code loom/<mesh>/changes/#} for all,
+     * else one per kind ({@code .../+/node/+}) or per type ({@code .../+/node/Person}).
+     */
+    public List<String> changesFilters() {
+        String base = "loom/" + mesh + "/changes/";
+        if (follows.isAll()) {
+            return List.of(base + "#");
+        }
+        List<String> filters = new ArrayList<>();
+        for (Change.Kind kind : Change.Kind.values()) {
+            TypeSet types = follows.of(kind);
+            if (types.isAll()) {
+                filters.add(base + "+/" + kind.wireName() + "/+");
+            } else if (!types.except()) {
+                types.types().forEach(t -> filters.add(base + "+/" + kind.wireName() + "/" + topicLevel(t)));
+            } else {
+                throw new IllegalArgumentException("a filter cannot leave types out: " + follows);
+            }
+        }
+        return filters;
+    }
+
+    /**
+     * Filters this node may have been subscribed to by an earlier run (other types, the whole mesh,
+     * or the one-level topics of format 1's first layout) that it must not keep now.
+     */
+    public List<String> formerFilters(List<String> earlier) {
+        String base = "loom/" + mesh + "/changes/";
+        Set<String> former = new LinkedHashSet<>(earlier);
+        former.addAll(List.of(base + "+", base + "#", base + "+/node/+", base + "+/edge/+"));
+        former.removeAll(filters());
+        former.removeIf(f -> !f.startsWith(base));
+        return List.copyOf(former);
     }
 
     /** The filter of state-sync messages addressed to this node: {@code loom/<mesh>/sync/<node-id>/<from>}. */
@@ -47,7 +112,10 @@ public record MeshSettings(
     }
 
     /** Every filter the inbound connection subscribes to. */
-    public java.util.List<String> filters() {
-        return java.util.List.of(changesFilter(), syncFilter(), presenceFilter());
+    public List<String> filters() {
+        List<String> filters = new ArrayList<>(changesFilters());
+        filters.add(syncFilter());
+        filters.add(presenceFilter());
+        return filters;
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loomdb.edge.apply.AppliedReport;
 import dev.loomdb.edge.apply.Applier;
 import dev.loomdb.edge.apply.ApplyFailures;
+import dev.loomdb.edge.apply.HeldParts;
 import dev.loomdb.edge.apply.Inbound;
 import dev.loomdb.edge.apply.Parking;
 import dev.loomdb.edge.apply.PeerBreakers;
@@ -16,6 +17,9 @@ import dev.loomdb.edge.capture.SlotPosition;
 import dev.loomdb.edge.config.LoomConfig;
 import dev.loomdb.edge.config.Names;
 import dev.loomdb.edge.flow.EnvelopeFormat;
+import dev.loomdb.edge.flow.Scope;
+import dev.loomdb.edge.flow.Scopes;
+import dev.loomdb.edge.flow.TypeSet;
 import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.merge.MergeRule;
 import dev.loomdb.edge.mesh.ChangeJson;
@@ -101,7 +105,13 @@ public class Stages {
 
     @Produces
     @Singleton
-    Publisher publisher(MeshLink link, EnvelopeFormat format, SlotPosition position, ChangeHistory history) {
+    Publisher publisher(
+            MeshLink link,
+            EnvelopeFormat format,
+            SlotPosition position,
+            ChangeHistory history,
+            MeshSettings mesh,
+            Scopes scopes) {
         LoomConfig.Debounce debounce = config.debounce();
         return new Publisher(
                 vertx,
@@ -110,7 +120,8 @@ public class Stages {
                 position,
                 identity.mesh(),
                 identity.nodeId(),
-                identity.changesTopic(),
+                mesh::changesTopic,
+                scopes.publishes(),
                 config.mqtt().maxInflight(),
                 config.mqtt().maxMessageSize(),
                 config.capture().handoffCapacity(),
@@ -123,14 +134,15 @@ public class Stages {
 
     @Produces
     @Singleton
-    Replay replay(MeshLink link, EnvelopeFormat format) {
+    Replay replay(MeshLink link, EnvelopeFormat format, MeshSettings mesh, Scopes scopes) {
         return new Replay(
                 vertx,
                 link,
                 format,
                 identity.mesh(),
                 identity.nodeId(),
-                identity.changesTopic(),
+                mesh::changesTopic,
+                scopes.publishes(),
                 config.mqtt().maxMessageSize());
     }
 
@@ -150,7 +162,20 @@ public class Stages {
 
     @Produces
     @Singleton
-    MeshSettings meshSettings() {
+    Scopes scopes() {
+        LoomConfig.Sync sync = config.sync();
+        return new Scopes(
+                new Scope(
+                        TypeSet.parse(sync.nodeTypes(), "loom.sync.node-types"),
+                        TypeSet.parse(sync.edgeTypes(), "loom.sync.edge-types")),
+                new Scope(
+                        TypeSet.parse(sync.publish().nodeTypes(), "loom.sync.publish.node-types"),
+                        TypeSet.parse(sync.publish().edgeTypes(), "loom.sync.publish.edge-types")));
+    }
+
+    @Produces
+    @Singleton
+    MeshSettings meshSettings(Scopes scopes) {
         LoomConfig.Mqtt mqtt = config.mqtt();
         return new MeshSettings(
                 mqtt.host(),
@@ -162,7 +187,8 @@ public class Stages {
                 identity.nodeId(),
                 mqtt.maxInflight(),
                 mqtt.maxMessageSize(),
-                mqtt.reconnectInterval());
+                mqtt.reconnectInterval(),
+                scopes.follows());
     }
 
     /** Deliveries go by topic: the mesh's changes to apply, state sync and presence to state sync. */
@@ -198,7 +224,9 @@ public class Stages {
             Parking parking,
             PeerBreakers breakers,
             Peers peers,
-            SyncMetrics metrics) {
+            SyncMetrics metrics,
+            Scopes scopes,
+            HeldParts held) {
         return new Inbound(
                 vertx,
                 format,
@@ -211,7 +239,15 @@ public class Stages {
                 config.tombstone().retention(),
                 counters,
                 events,
-                new AppliedReport(counters, peers, events, metrics.latencyTimer(), metrics.applyTimer()));
+                new AppliedReport(counters, peers, events, metrics.latencyTimer(), metrics.applyTimer()),
+                scopes.follows(),
+                held);
+    }
+
+    @Produces
+    @Singleton
+    HeldParts heldParts() {
+        return new HeldParts(pool);
     }
 
     @Produces

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loomdb.edge.apply.Inbound;
 import dev.loomdb.edge.config.LoomConfig;
 import dev.loomdb.edge.flow.EnvelopeFormat;
+import dev.loomdb.edge.flow.Scopes;
 import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.mesh.MeshSettings;
 import dev.loomdb.edge.statesync.Presence;
@@ -85,7 +86,8 @@ public class StateSyncStages {
             EnvelopeFormat format,
             MeshLink link,
             StateServer.Topics topics,
-            Rebuild rebuild) {
+            Rebuild rebuild,
+            Scopes scopes) {
         LoomConfig.Sync sync = config.sync();
         return new StateServer(
                 mapper,
@@ -97,7 +99,8 @@ public class StateSyncStages {
                 rebuild,
                 sync.bootstrap().pageSize(),
                 config.mqtt().maxMessageSize(),
-                sync.antiEntropy().timeout().toMillis());
+                sync.antiEntropy().timeout().toMillis(),
+                scopes.publishes());
     }
 
     @Produces
@@ -109,16 +112,18 @@ public class StateSyncStages {
             StateServer server,
             Inbound inbound,
             StateServer.Topics topics,
-            Rebuild rebuild) {
+            Rebuild rebuild,
+            Scopes scopes,
+            MeshSettings mesh) {
         LoomConfig.Sync sync = config.sync();
-        return new StateSync(
+        StateSync stateSync = new StateSync(
                 vertx,
                 mapper,
                 link,
                 digests,
                 server,
                 inbound,
-                new Presence(mapper, identity.nodeId()),
+                new Presence(mapper, identity.nodeId(), scopes),
                 events,
                 pool.getDelegate(),
                 topics,
@@ -129,5 +134,7 @@ public class StateSyncStages {
                         sync.bootstrap().peerWait(),
                         sync.antiEntropy().interval(),
                         sync.antiEntropy().timeout()));
+        stateSync.followFilters(mesh);
+        return stateSync;
     }
 }

@@ -1,6 +1,7 @@
 package dev.loomdb.edge.node;
 
 import dev.loomdb.edge.apply.Applier;
+import dev.loomdb.edge.apply.Inbound;
 import dev.loomdb.edge.apply.Parking;
 import dev.loomdb.edge.capture.ReplicationStream;
 import dev.loomdb.edge.capture.SlotPosition;
@@ -44,6 +45,7 @@ public class SyncLifecycle {
     private final Event<SyncEvent> cdiEvents;
     private final BeanManager beanManager;
     private final StateSync stateSync;
+    private final Inbound inbound;
     private final ReplicationStream capture;
     private final SlotRecovery slotRecovery;
 
@@ -63,7 +65,9 @@ public class SyncLifecycle {
             BeanManager beanManager,
             StateSync stateSync,
             ReplicationStream capture,
-            SlotRecovery slotRecovery) {
+            SlotRecovery slotRecovery,
+            Inbound inbound) {
+        this.inbound = inbound;
         this.stateSync = stateSync;
         this.capture = capture;
         this.slotRecovery = slotRecovery;
@@ -85,6 +89,7 @@ public class SyncLifecycle {
     void start(@Observes @Priority(100) StartupEvent event) {
         identity.record(pool);
         state.restore();
+        inbound.restoreHeld();
         forwardEventsToCdi();
         metrics.bind(control, position, parking, link, housekeeping);
         stateSync.prepare();

@@ -5,6 +5,7 @@ import dev.loomdb.edge.flow.CapturedTransaction;
 import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.flow.EnvelopeFormat;
+import dev.loomdb.edge.flow.Scope;
 import dev.loomdb.edge.flow.TransactionSink;
 import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.mesh.MeshLink;
@@ -41,6 +42,12 @@ import org.jboss.logging.Logger;
  */
 public final class Publisher implements TransactionSink {
 
+    /** The topic of this node's changes of a kind and type. */
+    @FunctionalInterface
+    public interface Topics {
+        String of(Change.Kind kind, String type);
+    }
+
     private static final Logger LOG = Logger.getLogger(Publisher.class);
     private static final long RETRY_MILLIS = 500;
 
@@ -51,7 +58,8 @@ public final class Publisher implements TransactionSink {
     private final Acknowledgements acknowledgements;
     private final String mesh;
     private final String nodeId;
-    private final String topic;
+    private final Topics topics;
+    private final Scope publishes;
     private final int maxInflight;
     private final int maxMessageSize;
     private final BlockingQueue<CapturedTransaction> handoff;
@@ -72,7 +80,8 @@ public final class Publisher implements TransactionSink {
             Acknowledgements acknowledgements,
             String mesh,
             String nodeId,
-            String topic,
+            Topics topics,
+            Scope publishes,
             int maxInflight,
             int maxMessageSize,
             int handoffCapacity,
@@ -88,7 +97,8 @@ public final class Publisher implements TransactionSink {
         this.acknowledgements = acknowledgements;
         this.mesh = mesh;
         this.nodeId = nodeId;
-        this.topic = topic;
+        this.topics = topics;
+        this.publishes = publishes;
         this.maxInflight = maxInflight;
         this.maxMessageSize = maxMessageSize;
         this.handoff = new ArrayBlockingQueue<>(handoffCapacity);
@@ -174,15 +184,18 @@ public final class Publisher implements TransactionSink {
                 last.commitLsn().toString(),
                 last.commitTime(),
                 window.transactions().size(),
-                window.changes(),
+                publishes.filter(window.changes()),
                 window.transactions().get(0).commitTime());
         counters.add(Counters.COALESCED, window.coalesced());
         Promise<Void> acknowledged = Promise.promise();
-        List<byte[]> payloads = encode(envelope);
-        int[] waiting = {payloads.size()};
-        long bytes = payloads.stream().mapToLong(p -> p.length).sum();
-        for (byte[] payload : payloads) {
-            send(window, payload, 0, () -> {
+        List<EnvelopeFormat.Message> messages = encode(envelope);
+        int[] waiting = {messages.size()};
+        long bytes = messages.stream().mapToLong(m -> m.payload().length).sum();
+        if (messages.isEmpty()) { // only types this node keeps to itself (loom.sync.publish.*)
+            published(window, 0, acknowledged);
+        }
+        for (EnvelopeFormat.Message message : messages) {
+            send(window, topics.of(message.kind(), message.type()), message.payload(), 0, () -> {
                 if (--waiting[0] == 0) {
                     published(window, bytes, acknowledged);
                 }
@@ -196,11 +209,11 @@ public final class Publisher implements TransactionSink {
      * carries. A change that alone is larger cannot travel at all: it is left out with an ERROR
      * (anti-entropy cannot send it either), so that it does not block everything after it.
      */
-    private List<byte[]> encode(Envelope envelope) {
+    private List<EnvelopeFormat.Message> encode(Envelope envelope) {
         Envelope sendable = envelope;
         while (true) {
             try {
-                return format.encodeWithin(sendable, maxMessageSize);
+                return format.encodeByType(sendable, maxMessageSize);
             } catch (EnvelopeFormat.OversizedChangeException e) {
                 LOG.errorf(
                         "Not published: %s. Peers will not receive this change; raise loom.mqtt.max-message-size on"
@@ -234,7 +247,7 @@ public final class Publisher implements TransactionSink {
         completeDrainWhenIdle();
     }
 
-    private void send(Window window, byte[] payload, int attempt, Runnable sent) {
+    private void send(Window window, String topic, byte[] payload, int attempt, Runnable sent) {
         link.publish(topic, payload)
                 .onComplete(result -> context.runOnContext(v -> {
                     if (result.succeeded()) {
@@ -253,7 +266,7 @@ public final class Publisher implements TransactionSink {
                                 null,
                                 "publishing failed: " + result.cause().getMessage()));
                     }
-                    vertx.setTimer(RETRY_MILLIS, id -> send(window, payload, attempt + 1, sent));
+                    vertx.setTimer(RETRY_MILLIS, id -> send(window, topic, payload, attempt + 1, sent));
                 }));
     }
 

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Scope;
+import dev.loomdb.edge.flow.TypeSet;
 import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
@@ -71,12 +73,24 @@ final class AntiEntropy {
         this.pageSize = pageSize;
     }
 
-    /** Runs a round; completes with what it did (a failure is in {@link Round#failure}, never a failed future). */
-    Future<Round> round(String peer) {
-        Round round = new Round(peer);
+    /** A request about the round's part of the graph (its scope, when not every type). */
+    private ObjectNode ask(String type, Round round) {
+        ObjectNode header = requests.header(type);
+        if (!round.scope.isAll()) {
+            round.scope.toJson(header.putObject("scope"));
+        }
+        return header;
+    }
+
+    /**
+     * Runs a round over {@code scope} (what both nodes follow and publish); completes with what it did (a
+     * failure is in {@link Round#failure}, never a failed future).
+     */
+    Future<Round> round(String peer, Scope scope) {
+        Round round = new Round(peer, scope);
         long started = System.nanoTime();
-        Future<StateDigests.Summary> mine = digests.summary();
-        Future<PeerRequests.Reply> theirs = requests.request(peer, requests.header("summary-request"), round);
+        Future<StateDigests.Summary> mine = digests.summary(scope);
+        Future<PeerRequests.Reply> theirs = requests.request(peer, ask("summary-request", round), round);
         return Future.all(mine, theirs)
                 .compose(both -> {
                     PeerRequests.Reply reply = theirs.result();
@@ -118,9 +132,10 @@ final class AntiEntropy {
         if (mine.equals(theirs)) {
             return Future.succeededFuture();
         }
-        Future<StateDigests.Digest[]> myGroups = digests.groups(kind);
+        TypeSet types = round.scope.of(kind);
+        Future<StateDigests.Digest[]> myGroups = digests.groups(kind, types);
         Future<PeerRequests.Reply> theirGroups =
-                requests.request(peer, requests.header("groups-request").put("kind", kind.wireName()), round);
+                requests.request(peer, ask("groups-request", round).put("kind", kind.wireName()), round);
         return Future.all(myGroups, theirGroups).compose(both -> {
             PeerRequests.Reply reply = theirGroups.result();
             reply.ack();
@@ -134,9 +149,9 @@ final class AntiEntropy {
             if (differ.isEmpty()) {
                 return Future.succeededFuture();
             }
-            ObjectNode ask = requests.header("leaves-request").put("kind", kind.wireName());
+            ObjectNode ask = ask("leaves-request", round).put("kind", kind.wireName());
             differ.forEach(ask.putArray("groups")::add);
-            Future<Map<Integer, StateDigests.Digest>> myLeaves = digests.leaves(kind, differ);
+            Future<Map<Integer, StateDigests.Digest>> myLeaves = digests.leaves(kind, types, differ);
             Future<PeerRequests.Reply> theirLeaves = requests.request(peer, ask, round);
             return Future.all(myLeaves, theirLeaves).compose(all -> {
                 PeerRequests.Reply leavesReply = theirLeaves.result();
@@ -192,8 +207,8 @@ final class AntiEntropy {
     }
 
     private Future<Void> compareRows(String peer, Change.Kind kind, List<Integer> leaves, Round round) {
-        return digests.rowHashes(kind, leaves).compose(mine -> {
-            ObjectNode ask = requests.header("rows-compare").put("kind", kind.wireName());
+        return digests.rowHashes(kind, round.scope.of(kind), leaves).compose(mine -> {
+            ObjectNode ask = ask("rows-compare", round).put("kind", kind.wireName());
             leaves.forEach(ask.putArray("leaves")::add);
             ObjectNode rows = ask.putObject("rows");
             mine.forEach(rows::put);
@@ -219,7 +234,7 @@ final class AntiEntropy {
         Future<Void> done = Future.succeededFuture();
         for (int from = 0; from < ids.size(); from += pageSize) {
             List<String> part = ids.subList(from, Math.min(ids.size(), from + pageSize));
-            done = done.compose(v -> digests.states(kind, part))
+            done = done.compose(v -> digests.states(kind, round.scope.of(kind), part))
                     .compose(states -> rebuild.keep(kind, states, lacks))
                     .compose(states -> {
                         if (states.isEmpty()) {

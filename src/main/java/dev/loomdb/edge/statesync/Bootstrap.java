@@ -1,8 +1,10 @@
 package dev.loomdb.edge.statesync;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Scope;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.vertx.core.Future;
@@ -12,6 +14,7 @@ import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -56,6 +59,11 @@ final class Bootstrap {
     private final Runnable completed;
     private final Map<String, String> cursor = new HashMap<>();
     private final BulkIndexes indexes;
+    private final Scope follows;
+    /** What the pages take: everything this node follows, or only the types it follows since its last run. */
+    private Scope scope;
+
+    private boolean widening;
 
     private volatile State state = State.PENDING;
     private volatile String peer;
@@ -78,6 +86,7 @@ final class Bootstrap {
             StateServer.Topics topics,
             int pageSize,
             Duration peerWait,
+            Scope follows,
             Runnable completed) {
         this.pool = pool;
         this.requests = requests;
@@ -89,12 +98,15 @@ final class Bootstrap {
         this.peerWait = peerWait;
         this.completed = completed;
         this.indexes = new BulkIndexes(pool);
+        this.follows = follows;
+        this.scope = follows;
     }
 
     /** Reads what an earlier run saved; with bootstrap off, the node starts from its own graph. */
     void prepare(boolean enabled) {
         try {
-            pool.query("SELECT name, value FROM loom.sync_state WHERE name LIKE 'bootstrap%'")
+            pool.query("SELECT name, value FROM loom.sync_state WHERE name LIKE 'bootstrap%' OR name = '" + FOLLOWS
+                            + "'")
                     .execute()
                     .map(result -> {
                         for (Row row : result) {
@@ -117,6 +129,10 @@ final class Bootstrap {
             state = State.COMPLETED;
             LOG.info("Bootstrap is off (loom.sync.bootstrap=false): this node starts from its own graph");
         }
+        String followed = cursor.remove(FOLLOWS);
+        if (state == State.COMPLETED) {
+            followedBefore(enabled, followed);
+        }
         if (state == State.COMPLETED && cursor.containsKey(BulkIndexes.STATE)) {
             try { // set aside by a bootstrap that did not finish: the graph's indexes are needed now
                 indexes.restore().toCompletionStage().toCompletableFuture().get(30, TimeUnit.MINUTES);
@@ -124,6 +140,72 @@ final class Bootstrap {
                 throw new IllegalStateException(
                         "cannot build the indexes set aside by bootstrap: " + e.getMessage(), e);
             }
+        }
+    }
+
+    /** The setting whose value is the part of the graph this node took: what it followed on its last run. */
+    static final String FOLLOWS = "sync.follows";
+
+    /**
+     * A node that took the graph before and follows more types now (loom.sync.node-types, edge-types)
+     * takes the rows of the added types from a peer, as a bootstrap of those types only.
+     */
+    private void followedBefore(boolean enabled, String saved) {
+        Scope before;
+        try {
+            before = saved == null ? Scope.ALL : Scope.fromJson(MAPPER.readTree(saved));
+        } catch (Exception e) {
+            before = Scope.ALL;
+        }
+        Scope added = follows.minus(before);
+        if (added.isEmpty() || !enabled) {
+            if (!added.isEmpty()) {
+                LOG.infof(
+                        "This node now follows %s as well; bootstrap is off (loom.sync.bootstrap=false), so their rows"
+                                + " come by anti-entropy",
+                        added);
+            }
+            if (saved == null || !before.equals(follows)) {
+                await(saveFollows());
+            }
+            return;
+        }
+        widening = true;
+        scope = added;
+        state = State.PENDING;
+        String name = scopeJson(added);
+        if (!name.equals(cursor.get("bootstrap.scope"))) {
+            for (String kind : List.of("bootstrap.node", "bootstrap.edge")) {
+                cursor.remove(kind);
+                cursor.remove(kind + ".done");
+            }
+            await(pool.preparedQuery("DELETE FROM loom.sync_state WHERE name = ANY($1)")
+                    .execute(Tuple.of((Object) new String[] {
+                        "bootstrap.node", "bootstrap.node.done", "bootstrap.edge", "bootstrap.edge.done"
+                    }))
+                    .compose(v -> save("bootstrap.scope", name)));
+        }
+        LOG.infof(
+                "This node now follows %s as well (loom.sync.node-types, loom.sync.edge-types): it takes their rows"
+                        + " from a peer before it is ready",
+                added);
+    }
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private static String scopeJson(Scope scope) {
+        return scope.toJson(MAPPER.createObjectNode()).toString();
+    }
+
+    private Future<Void> saveFollows() {
+        return save(FOLLOWS, scopeJson(follows));
+    }
+
+    private static void await(Future<?> future) {
+        try {
+            future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot write loom.sync_state: " + e.getMessage(), e);
         }
     }
 
@@ -193,22 +275,27 @@ final class Bootstrap {
         if (started == null) {
             started = Instant.now();
         }
-        return requests.request(from, requests.header("summary-request"), null).compose(reply -> {
+        return requests.request(from, ask("summary-request"), null).compose(reply -> {
             reply.ack();
             expected = reply.message().header().path("node").path(1).asLong()
                     + reply.message().header().path("edge").path(1).asLong();
             LOG.infof(
-                    "Bootstrap from %s%s: about %d rows to take (loom.sync.bootstrap.page-size=%d)",
-                    from, resumed ? " (going on from where it stopped)" : "", expected, pageSize);
+                    "Bootstrap from %s%s: about %d rows to take%s (loom.sync.bootstrap.page-size=%d)",
+                    from,
+                    resumed ? " (going on from where it stopped)" : "",
+                    expected,
+                    scope.isAll() ? "" : " of " + scope,
+                    pageSize);
             if (!startedEmitted) {
                 startedEmitted = true;
                 events.emit(SyncEvent.of(SyncEvent.Kind.BOOTSTRAP_STARTED, from, "taking about " + expected + " rows"));
             }
-            return indexes.setAside()
+            // a node that holds a graph already keeps its indexes: its queries go on meanwhile
+            return (widening ? Future.succeededFuture(0) : indexes.setAside())
                     .compose(count -> pages(from, Change.Kind.NODE))
                     .compose(v -> pages(from, Change.Kind.EDGE))
-                    .compose(v -> indexes.restore())
-                    .compose(v -> antiEntropy.round(from))
+                    .compose(v -> widening ? Future.succeededFuture(0) : indexes.restore())
+                    .compose(v -> antiEntropy.round(from, presence.sharedWith(from)))
                     .compose(round ->
                             round.failure == null ? Future.<Void>succeededFuture() : Future.failedFuture(round.failure))
                     .map(v -> {
@@ -222,9 +309,20 @@ final class Bootstrap {
         return "bootstrap." + kind.wireName();
     }
 
+    /** A request about what this bootstrap takes. */
+    private ObjectNode ask(String type) {
+        ObjectNode header = requests.header(type);
+        if (!scope.isAll()) {
+            scope.toJson(header.putObject("scope"));
+        }
+        return header;
+    }
+
     private Future<PeerRequests.Reply> requestPage(String from, Change.Kind kind, String after) {
-        ObjectNode header =
-                requests.header("page-request").put("kind", kind.wireName()).put("limit", pageSize);
+        if (scope.of(kind).isEmpty()) {
+            return Future.succeededFuture(null);
+        }
+        ObjectNode header = ask("page-request").put("kind", kind.wireName()).put("limit", pageSize);
         if (after != null) {
             header.put("after", after);
         }
@@ -241,6 +339,9 @@ final class Bootstrap {
     /** Applies one page while the next is on its way. */
     private Future<Void> pageLoop(String from, Change.Kind kind, Future<PeerRequests.Reply> current) {
         return current.compose(reply -> {
+            if (reply == null) { // this node takes no type of this kind
+                return save(cursorName(kind) + ".done", "done");
+            }
             JsonNode header = reply.message().header();
             boolean more = header.path("more").asBoolean(false);
             String last = header.path("last").isTextual() ? header.path("last").asText() : null;
@@ -288,7 +389,9 @@ final class Bootstrap {
         state = State.COMPLETED;
         finished = Instant.now();
         save("bootstrap", "completed")
+                .compose(v -> saveFollows())
                 .onFailure(e -> LOG.warnf("Could not record the end of bootstrap: %s", e.getMessage()));
+        widening = false;
         String detail = from == null
                 ? why
                 : String.format(
@@ -310,6 +413,9 @@ final class Bootstrap {
     /** The {@code bootstrap} part of the status. */
     void status(ObjectNode json) {
         json.put("state", state.wireName());
+        if (!scope.isAll()) {
+            scope.toJson(json.putObject("scope"));
+        }
         if (peer != null) {
             json.put("peer", peer);
         }

@@ -3,6 +3,8 @@ package dev.loomdb.edge.statesync;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loomdb.edge.flow.Scope;
+import dev.loomdb.edge.flow.Scopes;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
@@ -19,16 +21,33 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class Presence {
 
-    /** What a node said of itself last. */
-    public record Seen(boolean online, Instant at, boolean bootstrapped) {}
+    /**
+     * What a node said of itself last: whether it is online and holds the graph, and the part of the
+     * graph it follows and publishes (every type when it does not say).
+     */
+    public record Seen(boolean online, Instant at, boolean bootstrapped, Scopes scopes) {}
 
     private final ObjectMapper mapper;
     private final String self;
+    private final Scopes mine;
     private final Map<String, Seen> nodes = new ConcurrentHashMap<>();
 
-    public Presence(ObjectMapper mapper, String self) {
+    public Presence(ObjectMapper mapper, String self, Scopes mine) {
         this.mapper = mapper;
         this.self = self;
+        this.mine = mine;
+    }
+
+    /** What this node follows and publishes. */
+    public Scopes mine() {
+        return mine;
+    }
+
+    /** The part of the graph this node and {@code peer} both keep (what both follow and publish). */
+    public Scope sharedWith(String peer) {
+        Seen seen = nodes.get(peer);
+        Scopes theirs = seen == null ? Scopes.ALL : seen.scopes();
+        return mine.sharedWith(theirs.follows(), theirs.publishes());
     }
 
     public byte[] payload(boolean online, boolean bootstrapped) {
@@ -38,6 +57,12 @@ public final class Presence {
                 .put("online", online)
                 .put("bootstrapped", bootstrapped)
                 .put("at", Instant.now().toString());
+        if (!mine.follows().isAll()) {
+            mine.follows().toJson(json.putObject("follows"));
+        }
+        if (!mine.publishes().isAll()) {
+            mine.publishes().toJson(json.putObject("publishes"));
+        }
         try {
             return mapper.writeValueAsBytes(json);
         } catch (IOException e) {
@@ -61,8 +86,9 @@ public final class Presence {
                     new Seen(
                             json.path("online").asBoolean(false),
                             Instant.now(),
-                            json.path("bootstrapped").asBoolean(true)));
-        } catch (IOException e) {
+                            json.path("bootstrapped").asBoolean(true),
+                            new Scopes(Scope.fromJson(json.path("follows")), Scope.fromJson(json.path("publishes")))));
+        } catch (IOException | IllegalArgumentException e) {
             // not a presence message: ignored, the node stays as it was
         }
     }
@@ -98,6 +124,6 @@ public final class Presence {
     }
 
     public void markOffline(String node) {
-        nodes.computeIfPresent(node, (id, seen) -> new Seen(false, Instant.now(), seen.bootstrapped()));
+        nodes.computeIfPresent(node, (id, seen) -> new Seen(false, Instant.now(), seen.bootstrapped(), seen.scopes()));
     }
 }

@@ -1,11 +1,13 @@
 package dev.loomdb.edge.statesync;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loomdb.edge.flow.Scope;
 import java.time.Instant;
 
 /** What one round of anti-entropy with one peer found and did. */
 public final class Round {
     final String peer;
+    final Scope scope;
     final Instant started = Instant.now();
     long millis;
     int leaves;
@@ -15,8 +17,9 @@ public final class Round {
     long bytes;
     String failure;
 
-    Round(String peer) {
+    Round(String peer, Scope scope) {
         this.peer = peer;
+        this.scope = scope;
     }
 
     /** Whether it changed anything on either side (so another round soon may find more). */
@@ -27,6 +30,9 @@ public final class Round {
     /** What the round did: in the status ({@code lastRound}) and as the REST trigger's answer. */
     public void describe(ObjectNode json) {
         json.put("peer", peer);
+        if (!scope.isAll()) {
+            scope.toJson(json.putObject("scope"));
+        }
         json.put("millis", millis);
         json.put("differingLeaves", leaves);
         json.put("rowsReceived", received);

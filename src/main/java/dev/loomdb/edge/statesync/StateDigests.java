@@ -2,6 +2,8 @@ package dev.loomdb.edge.statesync;
 
 import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Hlc;
+import dev.loomdb.edge.flow.Scope;
+import dev.loomdb.edge.flow.TypeSet;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
@@ -63,9 +65,9 @@ public final class StateDigests {
     /** Rows dropped by {@link #drop}: they change the digests as a purge does. */
     private final AtomicLong dropped = new AtomicLong();
 
-    private Summary cached;
-    private long cachedGeneration = -1;
-    private int uses;
+    private final Map<Scope, Cached> cached = new HashMap<>();
+
+    private record Cached(Summary summary, long generation, int uses) {}
 
     public StateDigests(Pool pool, LongSupplier generation) {
         this.pool = pool;
@@ -80,23 +82,51 @@ public final class StateDigests {
         return kind == Change.Kind.NODE ? NODE_HASH : EDGE_HASH;
     }
 
-    /** Both kinds' hash and count: what two nodes in sync compare, and all they compare. */
-    public synchronized Future<Summary> summary() {
-        long now = generation.getAsLong() + dropped.get();
-        if (cached != null && now == cachedGeneration && ++uses < RECOMPUTE_EVERY) {
-            return Future.succeededFuture(cached);
+    /**
+     * The SQL condition that keeps the rows of {@code types} (a type list is the statement's parameter
+     * {@code $param}, added to {@code arguments}); {@code TRUE} for every type.
+     */
+    static String condition(TypeSet types, int param, List<Object> arguments) {
+        if (types.isAll()) {
+            return "TRUE";
         }
-        return pool.query("SELECT (SELECT row(coalesce(bit_xor(" + NODE_HASH
-                        + "), 0), count(*))::text FROM loom.nodes)," + " (SELECT row(coalesce(bit_xor(" + EDGE_HASH
-                        + "), 0), count(*))::text FROM loom.edges)")
-                .execute()
+        if (types.isEmpty()) {
+            return "FALSE";
+        }
+        arguments.add(types.types().toArray(String[]::new));
+        return (types.except() ? "NOT " : "") + "(type = ANY($" + param + "))";
+    }
+
+    private Future<io.vertx.sqlclient.RowSet<Row>> run(String sql, List<Object> arguments) {
+        return arguments.isEmpty()
+                ? pool.query(sql).execute()
+                : pool.preparedQuery(sql).execute(Tuple.wrap(new ArrayList<>(arguments)));
+    }
+
+    /** Both kinds' hash and count in {@code scope}: what two nodes in sync compare, and all they compare. */
+    public synchronized Future<Summary> summary(Scope scope) {
+        long now = generation.getAsLong() + dropped.get();
+        Cached last = cached.get(scope);
+        if (last != null && now == last.generation() && last.uses() + 1 < RECOMPUTE_EVERY) {
+            cached.put(scope, new Cached(last.summary(), now, last.uses() + 1));
+            return Future.succeededFuture(last.summary());
+        }
+        List<Object> arguments = new ArrayList<>();
+        String nodes = condition(scope.nodes(), 1, arguments);
+        String edges = condition(scope.edges(), arguments.size() + 1, arguments);
+        return run(
+                        "SELECT (SELECT row(coalesce(bit_xor(" + NODE_HASH + "), 0), count(*))::text FROM loom.nodes"
+                                + " WHERE " + nodes + "), (SELECT row(coalesce(bit_xor(" + EDGE_HASH
+                                + "), 0), count(*))::text FROM loom.edges WHERE " + edges + ")",
+                        arguments)
                 .map(rows -> {
                     Row row = rows.iterator().next();
                     Summary summary = new Summary(digest(row.getString(0)), digest(row.getString(1)));
                     synchronized (this) {
-                        cached = summary;
-                        cachedGeneration = now;
-                        uses = 0;
+                        cached.put(scope, new Cached(summary, now, 0));
+                        if (cached.size() > 64) {
+                            cached.keySet().removeIf(s -> s != scope);
+                        }
                     }
                     return summary;
                 });
@@ -107,11 +137,14 @@ public final class StateDigests {
         return new Digest(Long.parseLong(parts[0]), Long.parseLong(parts[1]));
     }
 
-    /** The 64 groups of a kind. */
-    public Future<Digest[]> groups(Change.Kind kind) {
-        return pool.query("SELECT " + BUCKET + " >> 6, bit_xor(" + hash(kind) + "), count(*) FROM " + table(kind)
-                        + " GROUP BY 1")
-                .execute()
+    /** The 64 groups of a kind, of the rows of {@code types}. */
+    public Future<Digest[]> groups(Change.Kind kind, TypeSet types) {
+        List<Object> arguments = new ArrayList<>();
+        String where = condition(types, 1, arguments);
+        return run(
+                        "SELECT " + BUCKET + " >> 6, bit_xor(" + hash(kind) + "), count(*) FROM " + table(kind)
+                                + " WHERE " + where + " GROUP BY 1",
+                        arguments)
                 .map(rows -> {
                     Digest[] groups = new Digest[GROUPS];
                     java.util.Arrays.fill(groups, Digest.EMPTY);
@@ -122,11 +155,15 @@ public final class StateDigests {
                 });
     }
 
-    /** The leaves of the given groups that hold rows, by leaf number (group × 64 + place). */
-    public Future<Map<Integer, Digest>> leaves(Change.Kind kind, List<Integer> groups) {
-        return pool.preparedQuery("SELECT b, bit_xor(h), count(*) FROM (SELECT " + BUCKET + " AS b, " + hash(kind)
-                        + " AS h FROM " + table(kind) + ") x WHERE b >> 6 = ANY($1) GROUP BY b")
-                .execute(Tuple.of(groups.toArray(Integer[]::new)))
+    /** The leaves of the given groups that hold rows of {@code types}, by leaf number (group × 64 + place). */
+    public Future<Map<Integer, Digest>> leaves(Change.Kind kind, TypeSet types, List<Integer> groups) {
+        List<Object> arguments = new ArrayList<>();
+        arguments.add(groups.toArray(Integer[]::new));
+        String where = condition(types, 2, arguments);
+        return run(
+                        "SELECT b, bit_xor(h), count(*) FROM (SELECT " + BUCKET + " AS b, " + hash(kind) + " AS h FROM "
+                                + table(kind) + " WHERE " + where + ") x WHERE b >> 6 = ANY($1) GROUP BY b",
+                        arguments)
                 .map(rows -> {
                     Map<Integer, Digest> leaves = new HashMap<>();
                     for (Row row : rows) {
@@ -136,11 +173,15 @@ public final class StateDigests {
                 });
     }
 
-    /** The hash of every row in the given leaves, by id. */
-    public Future<Map<String, Long>> rowHashes(Change.Kind kind, List<Integer> leaves) {
-        return pool.preparedQuery("SELECT id, h FROM (SELECT id, " + BUCKET + " AS b, " + hash(kind) + " AS h FROM "
-                        + table(kind) + ") x WHERE b = ANY($1)")
-                .execute(Tuple.of(leaves.toArray(Integer[]::new)))
+    /** The hash of every row of {@code types} in the given leaves, by id. */
+    public Future<Map<String, Long>> rowHashes(Change.Kind kind, TypeSet types, List<Integer> leaves) {
+        List<Object> arguments = new ArrayList<>();
+        arguments.add(leaves.toArray(Integer[]::new));
+        String where = condition(types, 2, arguments);
+        return run(
+                        "SELECT id, h FROM (SELECT id, " + BUCKET + " AS b, " + hash(kind) + " AS h FROM " + table(kind)
+                                + " WHERE " + where + ") x WHERE b = ANY($1)",
+                        arguments)
                 .map(rows -> {
                     Map<String, Long> hashes = new HashMap<>();
                     for (Row row : rows) {
@@ -150,14 +191,27 @@ public final class StateDigests {
                 });
     }
 
-    /** The current states of the given rows (tombstones included), as changes to send. */
-    public Future<List<Change>> states(Change.Kind kind, List<String> ids) {
-        return states(kind, "WHERE id = ANY($1)", Tuple.of(ids.toArray(String[]::new)));
+    /** The current states of the given rows of {@code types} (tombstones included), as changes to send. */
+    public Future<List<Change>> states(Change.Kind kind, TypeSet types, List<String> ids) {
+        List<Object> arguments = new ArrayList<>();
+        arguments.add(ids.toArray(String[]::new));
+        String where = condition(types, 2, arguments);
+        return states(kind, "WHERE id = ANY($1) AND " + where, Tuple.wrap(arguments));
     }
 
-    /** Up to {@code limit} rows after {@code after} (null: from the first) in id order: a page of a full transfer. */
-    public Future<List<Change>> page(Change.Kind kind, String after, int limit) {
-        return states(kind, "WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2", Tuple.of(after, limit));
+    /**
+     * Up to {@code limit} rows of {@code types} after {@code after} (null: from the first) in id order:
+     * a page of a full transfer.
+     */
+    public Future<List<Change>> page(Change.Kind kind, TypeSet types, String after, int limit) {
+        List<Object> arguments = new ArrayList<>();
+        arguments.add(after);
+        arguments.add(limit);
+        String where = condition(types, 3, arguments);
+        return states(
+                kind,
+                "WHERE ($1::text IS NULL OR id > $1) AND " + where + " ORDER BY id LIMIT $2",
+                Tuple.wrap(arguments));
     }
 
     /** This node's own rows (not applied for a peer) written after {@code hlc}: what a lost slot may not have sent. */

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.flow.EnvelopeFormat;
+import dev.loomdb.edge.flow.Scope;
+import dev.loomdb.edge.flow.TypeSet;
 import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.telemetry.Counters;
 import io.vertx.core.Future;
@@ -39,6 +41,7 @@ public final class StateServer {
     private final int maxRows;
     private final int maxBytes;
     private final long timeoutMillis;
+    private final Scope publishes;
 
     /** Where this node's state-sync messages go. */
     public interface Topics {
@@ -59,7 +62,8 @@ public final class StateServer {
             Rebuild rebuild,
             int maxRows,
             int maxBytes,
-            long timeoutMillis) {
+            long timeoutMillis,
+            Scope publishes) {
         this.mapper = mapper;
         this.digests = digests;
         this.format = format;
@@ -70,6 +74,7 @@ public final class StateServer {
         this.maxRows = maxRows;
         this.maxBytes = maxBytes;
         this.timeoutMillis = timeoutMillis;
+        this.publishes = publishes;
     }
 
     static boolean isRequest(String type) {
@@ -117,12 +122,20 @@ public final class StateServer {
         };
     }
 
+    /**
+     * The part of the graph a request is about: the scope it names (every type when it names none),
+     * within what this node publishes (a type it keeps to itself is never sent, nor compared).
+     */
+    private Scope scope(SyncMessage request) {
+        return Scope.fromJson(request.header().path("scope")).intersect(publishes);
+    }
+
     static ArrayNode digestJson(ArrayNode array, StateDigests.Digest digest) {
         return array.add(digest.hash()).add(digest.count());
     }
 
     private Future<SyncMessage> summary(SyncMessage request) {
-        return digests.summary().map(summary -> {
+        return digests.summary(scope(request)).map(summary -> {
             ObjectNode header = reply(request, "summary");
             digestJson(header.putArray("node"), summary.nodes());
             digestJson(header.putArray("edge"), summary.edges());
@@ -132,7 +145,7 @@ public final class StateServer {
 
     private Future<SyncMessage> groups(SyncMessage request) {
         Change.Kind kind = kind(request.header());
-        return digests.groups(kind).map(groups -> {
+        return digests.groups(kind, scope(request).of(kind)).map(groups -> {
             ObjectNode header = reply(request, "groups").put("kind", kind.wireName());
             ArrayNode array = header.putArray("groups");
             for (StateDigests.Digest group : groups) {
@@ -146,7 +159,7 @@ public final class StateServer {
         Change.Kind kind = kind(request.header());
         List<Integer> groups = new ArrayList<>();
         request.header().path("groups").forEach(g -> groups.add(g.asInt()));
-        return digests.leaves(kind, groups).map(leaves -> {
+        return digests.leaves(kind, scope(request).of(kind), groups).map(leaves -> {
             ObjectNode header = reply(request, "leaves").put("kind", kind.wireName());
             ObjectNode json = header.putObject("leaves");
             leaves.forEach((leaf, digest) -> digestJson(json.putArray(Integer.toString(leaf)), digest));
@@ -168,7 +181,8 @@ public final class StateServer {
                 .path("rows")
                 .fields()
                 .forEachRemaining(e -> theirs.put(e.getKey(), e.getValue().asLong()));
-        return digests.rowHashes(kind, leaves).compose(mine -> {
+        TypeSet types = scope(request).of(kind);
+        return digests.rowHashes(kind, types, leaves).compose(mine -> {
             List<String> send = new ArrayList<>();
             mine.forEach((id, hash) -> {
                 if (!hash.equals(theirs.get(id))) {
@@ -188,16 +202,17 @@ public final class StateServer {
             });
             Set<String> asker = new HashSet<>();
             send.stream().filter(id -> !theirs.containsKey(id)).forEach(asker::add);
-            return rows(header, kind, send, asker);
+            return rows(header, kind, types, send, asker);
         });
     }
 
     /** This node's rows {@code ids}; of those the asker lacks entirely, a rebuilding node may keep some back. */
-    private Future<SyncMessage> rows(ObjectNode header, Change.Kind kind, List<String> ids, Set<String> askerLacks) {
+    private Future<SyncMessage> rows(
+            ObjectNode header, Change.Kind kind, TypeSet types, List<String> ids, Set<String> askerLacks) {
         if (ids.isEmpty()) {
             return Future.succeededFuture(new SyncMessage(header.put("count", 0), new byte[0]));
         }
-        return digests.states(kind, ids)
+        return digests.states(kind, types, ids)
                 .compose(all -> rebuild.keep(kind, all, askerLacks))
                 .map(states -> {
                     if (states.isEmpty()) {
@@ -254,7 +269,7 @@ public final class StateServer {
         Change.Kind kind = kind(request.header());
         JsonNode after = request.header().path("after");
         int limit = Math.max(1, Math.min(maxRows, request.header().path("limit").asInt(maxRows)));
-        return digests.page(kind, after.isTextual() ? after.asText() : null, limit)
+        return digests.page(kind, scope(request).of(kind), after.isTextual() ? after.asText() : null, limit)
                 .map(states -> {
                     ObjectNode header = reply(request, "page").put("kind", kind.wireName());
                     if (states.isEmpty()) {

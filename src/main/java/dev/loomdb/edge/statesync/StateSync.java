@@ -1,18 +1,26 @@
 package dev.loomdb.edge.statesync;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loomdb.edge.apply.Inbound;
 import dev.loomdb.edge.flow.Delivery;
+import dev.loomdb.edge.flow.Scope;
 import dev.loomdb.edge.mesh.MeshLink;
+import dev.loomdb.edge.mesh.MeshSettings;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -52,6 +60,8 @@ public final class StateSync {
     private final AntiEntropy antiEntropy;
     private final Bootstrap bootstrap;
     private final Rebuild rebuild;
+    private final Pool pool;
+    private MeshSettings mesh;
     private volatile boolean running;
     /** When this node was last connected to the broker (saved every minute): how long it was away. */
     private long connectedAt;
@@ -85,6 +95,7 @@ public final class StateSync {
         this.topics = topics;
         this.settings = settings;
         this.rebuild = rebuild;
+        this.pool = pool;
         this.requests = new PeerRequests(vertx, context, mapper, link, inbound, topics, settings.timeout());
         this.antiEntropy = new AntiEntropy(
                 mapper,
@@ -106,14 +117,70 @@ public final class StateSync {
                 topics,
                 settings.pageSize(),
                 settings.bootstrapWait(),
+                presence.mine().follows(),
                 this::bootstrapCompleted);
+    }
+
+    /** The mesh's topics, whose filters this node keeps up to date in its broker session ({@link #prepare}). */
+    public void followFilters(MeshSettings mesh) {
+        this.mesh = mesh;
     }
 
     /** Reads what bootstrap saved, and says so on this node's presence; call before the mesh link starts. */
     public void prepare() {
+        if (mesh != null) {
+            forgetFormerFilters();
+        }
         bootstrap.prepare(settings.bootstrapEnabled());
         rebuild.prepare(bootstrap.done());
         announce();
+    }
+
+    private static final String FILTERS = "mesh.filters";
+
+    /**
+     * The broker keeps a persistent session's subscriptions: filters of types this node followed on an
+     * earlier run (kept in {@code loom.sync_state}) are unsubscribed before subscribing, so the broker
+     * stops sending them.
+     */
+    private void forgetFormerFilters() {
+        List<String> earlier = new ArrayList<>();
+        try {
+            pool.preparedQuery("SELECT value FROM loom.sync_state WHERE name = $1")
+                    .execute(Tuple.of(FILTERS))
+                    .map(rows -> {
+                        for (Row row : rows) {
+                            for (JsonNode filter : readArray(row.getString(0))) {
+                                earlier.add(filter.asText());
+                            }
+                        }
+                        return null;
+                    })
+                    .toCompletionStage()
+                    .toCompletableFuture()
+                    .get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read loom.sync_state: " + e.getMessage(), e);
+        }
+        List<String> former = mesh.formerFilters(earlier);
+        String now = mapper.valueToTree(mesh.changesFilters()).toString();
+        link.replaceFilters(former, filters -> {
+            if (!earlier.equals(mesh.changesFilters())) {
+                pool.preparedQuery("INSERT INTO loom.sync_state (name, value) VALUES ($1, $2)"
+                                + " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
+                        .execute(Tuple.of(FILTERS, now))
+                        .onFailure(e -> LOG.warnf("Could not record this node's subscriptions: %s", e.getMessage()));
+            }
+        });
+    }
+
+    private JsonNode readArray(String json) {
+        try {
+            JsonNode array = mapper.readTree(json);
+            return array.isArray() ? array : mapper.createArrayNode();
+        } catch (java.io.IOException e) {
+            return mapper.createArrayNode();
+        }
     }
 
     /** Not quite ready while rebuilding after an absence longer than the retention (status and readiness say so). */
@@ -257,9 +324,12 @@ public final class StateSync {
             Optional<String> peer = rebuilding
                     ? presence.sources().stream().findFirst()
                     : PeerRotation.choose(topics.nodeId(), presence.online(), now / every);
-            if (peer.isPresent()) {
+            Scope shared = peer.map(presence::sharedWith).orElse(Scope.ALL);
+            if (peer.isPresent() && shared.isEmpty()) {
+                LOG.debugf("Anti-entropy skips %s: the two nodes keep no type in common", peer.get());
+            } else if (peer.isPresent()) {
                 busy = true;
-                antiEntropy.round(peer.get()).onComplete(ar -> {
+                antiEntropy.round(peer.get(), shared).onComplete(ar -> {
                     busy = false;
                     Round round = ar.result();
                     if (round.mended()) {
@@ -277,7 +347,8 @@ public final class StateSync {
     /** Runs one round of anti-entropy with {@code peer} now (also the REST trigger); completes with what it did. */
     public Future<Round> roundNow(String peer) {
         Promise<Round> done = Promise.promise();
-        context.runOnContext(v -> antiEntropy.round(peer).onComplete(done));
+        context.runOnContext(
+                v -> antiEntropy.round(peer, presence.sharedWith(peer)).onComplete(done));
         return done.future();
     }
 
@@ -288,11 +359,20 @@ public final class StateSync {
         bootstrap.status(json.putObject("bootstrap"));
         antiEntropy.status(json.putObject("antiEntropy"));
         rebuild.status(json.putObject("rebuild"));
+        presence.mine().follows().toJson(json.putObject("follows"));
+        presence.mine().publishes().toJson(json.putObject("publishes"));
         ObjectNode nodes = json.putObject("nodes");
-        presence.all()
-                .forEach((id, seen) -> nodes.putObject(id)
-                        .put("online", seen.online())
-                        .put("bootstrapped", seen.bootstrapped())
-                        .put("seenAt", seen.at().toString()));
+        presence.all().forEach((id, seen) -> {
+            ObjectNode node = nodes.putObject(id)
+                    .put("online", seen.online())
+                    .put("bootstrapped", seen.bootstrapped())
+                    .put("seenAt", seen.at().toString());
+            if (!seen.scopes().follows().isAll()) {
+                seen.scopes().follows().toJson(node.putObject("follows"));
+            }
+            if (!seen.scopes().publishes().isAll()) {
+                seen.scopes().publishes().toJson(node.putObject("publishes"));
+            }
+        });
     }
 }

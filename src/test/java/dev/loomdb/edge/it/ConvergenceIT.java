@@ -38,7 +38,7 @@ class ConvergenceIT {
     void start() throws Exception {
         nodes = meshOfThree.all();
         mesh = meshOfThree.name();
-        observer = new MqttProbe(meshOfThree.brokerHost(), meshOfThree.brokerPort(), "loom/" + mesh + "/changes/+");
+        observer = new MqttProbe(meshOfThree.brokerHost(), meshOfThree.brokerPort(), "loom/" + mesh + "/changes/#");
         injector = new MqttProbe(meshOfThree.brokerHost(), meshOfThree.brokerPort(), null);
     }
 

@@ -4,10 +4,15 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Envelope;
+import dev.loomdb.edge.mesh.EnvelopeCodec;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -40,7 +45,7 @@ class LargeTransactionIT {
 
     @BeforeAll
     void startProbe() throws Exception {
-        probe = new MqttProbe(MESH.brokerHost(), MESH.brokerPort(), MESH.topicOf(MESH.node("a")));
+        probe = new MqttProbe(MESH.brokerHost(), MESH.brokerPort(), MESH.topicOf(MESH.node("a")) + "/#");
     }
 
     @AfterAll
@@ -123,5 +128,84 @@ class LargeTransactionIT {
         assertEquals(1, single(c, "SELECT count(*) FROM loom.nodes WHERE id = 'big-" + ROWS + "'"));
         assertTrue(c.log().contains("Bootstrap completed"), "C bootstrapped");
         assertTrue(a.log().contains("State sync cannot send node 'huge'"), "A names the row it cannot send");
+    }
+
+    @Test
+    @Order(4)
+    void aTransactionOfMoreTypesThanTheBrokerLetsWaitArrivesWholeOnTheirTopics() throws Exception {
+        NodeProcess a = MESH.node("a");
+        NodeProcess b = MESH.node("b");
+        try (Connection sql = a.sql();
+                Statement s = sql.createStatement()) {
+            s.execute(
+                    "INSERT INTO loom.nodes (id, type) SELECT 'typed-' || g, 'Type' || g FROM generate_series(1, 40) g");
+        }
+        await("all 40 types on B, well before the parts' wait")
+                .atMost(SYNC)
+                .until(() -> count(b, "id LIKE 'typed-%'") == 40);
+        assertEquals(
+                1,
+                single(b, "SELECT count(DISTINCT xmin::text) FROM loom.nodes WHERE id LIKE 'typed-%'"),
+                "B applied the transaction in one local transaction");
+        List<MqttProbe.Message> messages = probe.on(MESH.topicOf(a)).stream()
+                .filter(m -> m.text().contains("typed-"))
+                .toList();
+        assertEquals(
+                40, messages.stream().map(MqttProbe.Message::topic).distinct().count(), "one topic per type");
+        EnvelopeCodec codec = new EnvelopeCodec(new ObjectMapper());
+        for (MqttProbe.Message message : messages) {
+            Envelope envelope = codec.decode(message.payload());
+            assertEquals(40, envelope.spans().size(), "each message names the window's 40 types");
+            assertTrue(
+                    message.topic()
+                            .endsWith("/node/" + envelope.changes().get(0).type()),
+                    message.topic());
+        }
+    }
+
+    @Test
+    @Order(5)
+    void thePartsANodeHoldsWhenItStopsAreKeptAndTheWindowIsAppliedWhenTheRestArrives() throws Exception {
+        NodeProcess b = MESH.node("b");
+        EnvelopeCodec codec = new EnvelopeCodec(new ObjectMapper());
+        List<Change> changes = List.of(
+                new Change(
+                        Change.Op.INSERT,
+                        Change.Kind.NODE,
+                        "held-1",
+                        "T",
+                        "{}",
+                        null,
+                        null,
+                        dev.loomdb.edge.flow.Hlc.at(Instant.now()).value(),
+                        1,
+                        "zz-held",
+                        false),
+                new Change(
+                        Change.Op.INSERT,
+                        Change.Kind.NODE,
+                        "held-2",
+                        "T",
+                        "{}",
+                        null,
+                        null,
+                        dev.loomdb.edge.flow.Hlc.at(Instant.now()).value() + 1,
+                        1,
+                        "zz-held",
+                        false));
+        Envelope whole = new Envelope(1, MESH.name(), "zz-held", 4242, 1, "0/1", Instant.now(), 1, changes);
+        String topic = "loom/" + MESH.name() + "/changes/zz-held/node/T";
+        probe.publish(topic, codec.encode(whole.part(1, 2, changes.subList(0, 1))));
+        await("B stored the first part")
+                .atMost(SYNC)
+                .until(() -> single(b, "SELECT count(*) FROM loom.held_parts") == 1);
+        assertEquals(0, count(b, "id LIKE 'held-%'"), "a window is not applied in part");
+
+        b.stop();
+        b.start().awaitReady();
+        assertTrue(b.log().contains("Holding again 1 parts of split windows"), b.logTail());
+        probe.publish(topic, codec.encode(whole.part(2, 2, changes.subList(1, 2))));
+        await("B applied the window once whole").atMost(SYNC).until(() -> count(b, "id LIKE 'held-%'") == 2);
+        await().atMost(SYNC).until(() -> single(b, "SELECT count(*) FROM loom.held_parts") == 0);
     }
 }

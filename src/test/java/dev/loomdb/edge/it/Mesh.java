@@ -117,7 +117,7 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
         return mesh;
     }
 
-    /** The topic a node publishes on. */
+    /** The topic under which a node publishes its changes ({@code <this>/<kind>/<type>}). */
     public String topicOf(NodeProcess node) {
         return "loom/" + mesh + "/changes/" + node.nodeId();
     }

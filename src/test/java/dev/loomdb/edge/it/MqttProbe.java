@@ -113,7 +113,9 @@ public final class MqttProbe implements AutoCloseable {
     }
 
     public List<Message> on(String topic) {
-        return messages.stream().filter(m -> m.topic().equals(topic)).toList();
+        return messages.stream()
+                .filter(m -> m.topic().equals(topic) || m.topic().startsWith(topic + "/"))
+                .toList();
     }
 
     /** Publishes with QoS 1 and waits for the broker's PUBACK, reconnecting and sending again if it drops us. */
