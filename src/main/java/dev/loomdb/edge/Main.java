@@ -147,7 +147,8 @@ public class Main {
                             embedded.broker().port(),
                             Path.of(embedded.broker().dataDir()),
                             loom.mqtt().maxMessageSize(),
-                            embedded.broker().autosaveInterval());
+                            embedded.broker().autosaveInterval(),
+                            embedded.broker().sessionExpiry());
                     String host = embedded.broker().host();
                     System.setProperty("loom.mqtt.host", host.equals("0.0.0.0") ? "127.0.0.1" : host);
                     System.setProperty(

@@ -96,6 +96,14 @@ public interface LoomConfig {
             @WithName("autosave-interval")
             @WithDefault("30s")
             Duration autosaveInterval();
+
+            /**
+             * How long it keeps the session (subscriptions and queued messages) of a client that stays away; a node
+             * back later finds its session gone and is brought up to date by anti-entropy. Default 7d (1s to 24d).
+             */
+            @WithName("session-expiry")
+            @WithDefault("7d")
+            Duration sessionExpiry();
         }
     }
 

@@ -69,9 +69,22 @@ public final class EmbeddedBroker implements AutoCloseable {
                 this::restartIfStoreFailed, WATCH_INTERVAL_MILLIS, WATCH_INTERVAL_MILLIS, TimeUnit.MILLISECONDS);
     }
 
+    /** The longest session expiry the broker counts right (it keeps it as milliseconds in an int). */
+    static final Duration MAX_SESSION_EXPIRY = Duration.ofDays(24);
+
     public static EmbeddedBroker start(
-            String host, int port, Path dataDir, int maxMessageSize, Duration autosaveInterval) {
+            String host,
+            int port,
+            Path dataDir,
+            int maxMessageSize,
+            Duration autosaveInterval,
+            Duration sessionExpiry) {
         int autosaveSeconds = (int) Math.max(1, autosaveInterval.toSeconds());
+        if (sessionExpiry.toSeconds() < 1 || sessionExpiry.compareTo(MAX_SESSION_EXPIRY) > 0) {
+            throw new EmbeddedStartException("loom.embedded.broker.session-expiry is " + sessionExpiry.toSeconds()
+                    + " s; the embedded broker keeps a session from 1s to " + MAX_SESSION_EXPIRY.toDays()
+                    + "d (it counts the expiry in milliseconds of an int)");
+        }
         PortCheck.requireFree(host, port, "MQTT broker", "loom.embedded.broker.port");
         Properties props = new Properties();
         props.setProperty(IConfig.HOST_PROPERTY_NAME, host);
@@ -86,6 +99,8 @@ public final class EmbeddedBroker implements AutoCloseable {
                 IConfig.DATA_PATH_PROPERTY_NAME, dataDir.toAbsolutePath().toString());
         props.setProperty(IConfig.NETTY_MAX_BYTES_PROPERTY_NAME, Integer.toString(maxMessageSize));
         props.setProperty("autosave_interval", Integer.toString(autosaveSeconds));
+        // a client away longer than this loses its session and queue: the broker's disk does not grow for ever
+        props.setProperty(IConfig.PERSISTENT_CLIENT_EXPIRATION_PROPERTY_NAME, sessionExpiry.toSeconds() + "s");
         // The H2 session queue: with Moquette 0.17's default segmented queue, a restarted broker lost QoS 1
         // messages for persistent sessions (CrashSafetyIT.brokerRestartedMidStreamLosesNothing).
         props.setProperty(IConfig.PERSISTENT_QUEUE_TYPE_PROPERTY_NAME, "h2");
@@ -100,7 +115,10 @@ public final class EmbeddedBroker implements AutoCloseable {
                             + " (settings loom.embedded.broker.port and loom.embedded.broker.data-dir)",
                     e);
         }
-        LOG.infof("Embedded MQTT broker is listening on %s:%d with data in %s", host, port, dataDir.toAbsolutePath());
+        LOG.infof(
+                "Embedded MQTT broker is listening on %s:%d with data in %s; it keeps the session of a client away"
+                        + " for %s (loom.embedded.broker.session-expiry)",
+                host, port, dataDir.toAbsolutePath(), sessionExpiry);
         return new EmbeddedBroker(config, dataDir, autosaveSeconds, server, host, port);
     }
 

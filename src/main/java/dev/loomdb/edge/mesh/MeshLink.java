@@ -55,6 +55,9 @@ public final class MeshLink {
     private byte[] presenceOnline;
     private byte[] presenceOffline;
     private volatile List<String> former = List.of();
+    /** The broker should hold this node's session: it connected before (on an earlier run or in this one). */
+    private volatile boolean sessionExpected;
+
     private volatile Consumer<List<String>> subscribed = filters -> {};
 
     public MeshLink(Vertx vertx, MeshSettings settings, Consumer<Delivery> deliveries, SyncEvents events) {
@@ -86,6 +89,11 @@ public final class MeshLink {
     public void replaceFilters(List<String> former, Consumer<List<String>> subscribed) {
         this.former = List.copyOf(former);
         this.subscribed = subscribed;
+    }
+
+    /** This node connected to the broker on an earlier run: the broker should still hold its session. */
+    public void expectSession() {
+        sessionExpected = true;
     }
 
     /** The topic filters this node is subscribed to while connected. */
@@ -226,6 +234,27 @@ public final class MeshLink {
         return filters;
     }
 
+    /**
+     * A broker that no longer holds this node's session (it expired while the node was away, or the broker
+     * lost its store) dropped what it queued for the node: anti-entropy brings it, in the round that
+     * follows every connection.
+     */
+    private void sessionKept(boolean present) {
+        if (sessionExpected && !present) {
+            LOG.warnf(
+                    "The MQTT broker at %s:%d no longer held this node's session (%s): the changes it queued for this"
+                            + " node while it was away are gone; anti-entropy brings them in the round that follows"
+                            + " this connection (the broker's session expiry: loom.embedded.broker.session-expiry on"
+                            + " the embedded broker, persistent_client_expiration on Mosquitto)",
+                    settings.host(), settings.port(), settings.clientId());
+            events.emit(SyncEvent.of(
+                    SyncEvent.Kind.SYNC_ERROR,
+                    null,
+                    "the broker no longer held this node's session; anti-entropy mends"));
+        }
+        sessionExpected = true;
+    }
+
     private Future<Void> unsubscribeFormer(MqttClient attempt) {
         Future<Void> done = Future.succeededFuture();
         for (String filter : former) {
@@ -248,7 +277,12 @@ public final class MeshLink {
             }
         });
         attempt.connect(settings.port(), settings.host())
-                .compose(connAck -> subscribe ? unsubscribeFormer(attempt) : Future.<Void>succeededFuture())
+                .compose(connAck -> {
+                    if (subscribe) {
+                        sessionKept(connAck.isSessionPresent());
+                    }
+                    return subscribe ? unsubscribeFormer(attempt) : Future.<Void>succeededFuture();
+                })
                 .compose(v ->
                         subscribe ? attempt.subscribe(subscriptionQos()).mapEmpty() : Future.<Void>succeededFuture())
                 .onComplete(ar -> vertx.cancelTimer(timer))

@@ -50,6 +50,11 @@ public final class Rebuild {
     }
 
     /** At start: how long ago this node was last connected, if it ever was and holds the mesh's graph. */
+    /** Whether this node was connected to the broker on an earlier run (so the broker should know its session). */
+    boolean connectedBefore() {
+        return savedConnectedAt > 0;
+    }
+
     void prepare(boolean bootstrapped) {
         try {
             connectedAt = savedConnectedAt = pool.query("SELECT value FROM loom.sync_state WHERE name = 'connected-at'")

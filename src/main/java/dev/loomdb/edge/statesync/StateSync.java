@@ -133,6 +133,9 @@ public final class StateSync {
         }
         bootstrap.prepare(settings.bootstrapEnabled());
         rebuild.prepare(bootstrap.done());
+        if (rebuild.connectedBefore()) {
+            link.expectSession();
+        }
         announce();
     }
 

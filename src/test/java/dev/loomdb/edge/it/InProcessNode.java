@@ -47,7 +47,8 @@ public final class InProcessNode implements QuarkusTestResourceLifecycleManager 
                     brokerPort,
                     Infra.workDir("in-process").resolve("broker"),
                     16 * 1024 * 1024,
-                    Duration.ofSeconds(30));
+                    Duration.ofSeconds(30),
+                    Duration.ofDays(7));
             config.put("quarkus.datasource.reactive.url", postgres.reactiveUrl());
             config.put("loom.mqtt.host", "127.0.0.1");
             config.put("loom.mqtt.port", Integer.toString(brokerPort));

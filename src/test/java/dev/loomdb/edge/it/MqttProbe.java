@@ -43,8 +43,14 @@ public final class MqttProbe implements AutoCloseable {
     private final Map<Integer, CompletableFuture<Void>> awaitingAck = new ConcurrentHashMap<>();
     private volatile MqttClient client;
     private volatile boolean closing;
+    private volatile boolean sessionPresent;
     /** Connections this probe dropped itself: their close is not the broker's doing. */
     private final java.util.Set<MqttClient> retired = ConcurrentHashMap.newKeySet();
+
+    /** Whether the broker said, on the last connection, that it still held this client's session. */
+    public boolean sessionPresent() {
+        return sessionPresent;
+    }
 
     public MqttProbe(String host, int port, String filter) throws Exception {
         this(host, port, filter, "probe-" + Infra.suffix(), true);
@@ -88,8 +94,10 @@ public final class MqttProbe implements AutoCloseable {
                 }
             });
             next.connect(port, host)
-                    .compose(
-                            ack -> filter == null ? io.vertx.core.Future.succeededFuture(0) : next.subscribe(filter, 1))
+                    .compose(ack -> {
+                        sessionPresent = ack.isSessionPresent();
+                        return filter == null ? io.vertx.core.Future.succeededFuture(0) : next.subscribe(filter, 1);
+                    })
                     .onSuccess(x -> {
                         client = next;
                         ready.complete(null);

@@ -171,6 +171,9 @@ class StateSyncIT {
         }
         b.start().awaitReady();
         awaitSameGraph(List.of(a, b), Duration.ofSeconds(60));
+        assertTrue(
+                b.log().contains("no longer held this node's session"),
+                "b says the broker dropped what it queued: " + b.logTail());
         assertEquals(404, a.api().get("/api/nodes/s1").statusCode(), "a delete is not undone by anti-entropy");
         assertEquals(404, b.api().get("/api/nodes/s2").statusCode());
         assertEquals(404, b.api().get("/api/edges/se1").statusCode());
