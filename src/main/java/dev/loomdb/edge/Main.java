@@ -149,6 +149,11 @@ public class Main {
                             loom.mqtt().maxMessageSize(),
                             embedded.broker().autosaveInterval(),
                             embedded.broker().sessionExpiry());
+                    services.broker
+                            .lostAfter()
+                            .ifPresent(at -> System.setProperty(
+                                    dev.loomdb.edge.node.SlotRecovery.BROKER_LOST_AFTER,
+                                    Long.toString(at.toEpochMilli())));
                     String host = embedded.broker().host();
                     System.setProperty("loom.mqtt.host", host.equals("0.0.0.0") ? "127.0.0.1" : host);
                     System.setProperty(

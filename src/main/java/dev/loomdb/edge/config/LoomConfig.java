@@ -91,10 +91,11 @@ public interface LoomConfig {
 
             /**
              * How often it saves sessions and queued messages to its data directory; what it acknowledged after the
-             * last save is lost if the node dies without stopping. Default 30s (at least 1s).
+             * last save is lost from the broker if the node dies without stopping (the node then publishes its own changes since
+             * that save again). Default 1s (at least 1s).
              */
             @WithName("autosave-interval")
-            @WithDefault("30s")
+            @WithDefault("1s")
             Duration autosaveInterval();
 
             /**

@@ -12,6 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -36,6 +38,9 @@ public final class EmbeddedBroker implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(EmbeddedBroker.class);
     private static final String STORE_FILE = "moquette_store.h2";
+    /** Present while the broker runs: found at start, it says the last run did not stop cleanly. */
+    private static final String RUNNING_FILE = "broker.running";
+
     private static final long WATCH_INTERVAL_MILLIS = 500;
     /** Moquette keeps its H2 store to itself: Server.h2Builder.mvStore, resolved once (null if not found). */
     private static final Field H2_BUILDER = accessible(Server.class, "h2Builder");
@@ -49,6 +54,7 @@ public final class EmbeddedBroker implements AutoCloseable {
     private final int port;
     private final ScheduledExecutorService watchdog;
     private Server server;
+    private Instant lostAfter;
     private long restarts;
     private boolean closed;
 
@@ -106,9 +112,13 @@ public final class EmbeddedBroker implements AutoCloseable {
         props.setProperty(IConfig.PERSISTENT_QUEUE_TYPE_PROPERTY_NAME, "h2");
         MemoryConfig config = new MemoryConfig(props);
         Server server;
+        Instant lostAfter;
         try {
             Files.createDirectories(dataDir);
+            lostAfter = lastSaveIfUnclean(dataDir);
             server = launch(config, dataDir);
+            Files.writeString(
+                    dataDir.resolve(RUNNING_FILE), ProcessHandle.current().pid() + "\n");
         } catch (IOException | RuntimeException e) {
             throw new EmbeddedStartException(
                     "the embedded MQTT broker did not start on " + host + ":" + port + ": " + e.getMessage()
@@ -118,8 +128,43 @@ public final class EmbeddedBroker implements AutoCloseable {
         LOG.infof(
                 "Embedded MQTT broker is listening on %s:%d with data in %s; it keeps the session of a client away"
                         + " for %s (loom.embedded.broker.session-expiry)",
-                host, port, dataDir.toAbsolutePath(), sessionExpiry);
-        return new EmbeddedBroker(config, dataDir, autosaveSeconds, server, host, port);
+                host,
+                port,
+                dataDir.toAbsolutePath(),
+                sessionExpiry.toSeconds() % 86_400 == 0
+                        ? sessionExpiry.toDays() + "d"
+                        : sessionExpiry.toSeconds() + "s");
+        EmbeddedBroker broker = new EmbeddedBroker(config, dataDir, autosaveSeconds, server, host, port);
+        broker.lostAfter = lostAfter;
+        return broker;
+    }
+
+    /**
+     * When the last run did not stop cleanly (kill -9, power cut), what the broker acknowledged after
+     * its last save is gone: the time of that save (the store file's), else null.
+     */
+    private static Instant lastSaveIfUnclean(Path dataDir) throws IOException {
+        Path running = dataDir.resolve(RUNNING_FILE);
+        if (!Files.exists(running)) {
+            return null;
+        }
+        Path store = dataDir.resolve(STORE_FILE);
+        Instant saved =
+                Files.getLastModifiedTime(Files.exists(store) ? store : running).toInstant();
+        LOG.warnf(
+                "The embedded MQTT broker did not stop cleanly last time: what it acknowledged after its last save"
+                        + " (%s) is lost; this node publishes its own changes since then again, and anti-entropy"
+                        + " mends the rest",
+                saved);
+        return saved;
+    }
+
+    /**
+     * When the broker's last run did not stop cleanly, the time after which what it acknowledged may be
+     * lost (its last save); empty after a clean stop.
+     */
+    public Optional<Instant> lostAfter() {
+        return Optional.ofNullable(lostAfter);
     }
 
     private static Server launch(MemoryConfig config, Path dataDir) throws IOException {
@@ -260,6 +305,11 @@ public final class EmbeddedBroker implements AutoCloseable {
         closed = true;
         watchdog.shutdownNow();
         server.stopServer();
+        try {
+            Files.deleteIfExists(dataDir.resolve(RUNNING_FILE));
+        } catch (IOException e) {
+            LOG.warnf("Could not remove %s: the next start will publish recent changes again", RUNNING_FILE);
+        }
         LOG.info("Embedded MQTT broker stopped");
     }
 }

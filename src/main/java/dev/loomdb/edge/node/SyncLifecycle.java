@@ -95,6 +95,7 @@ public class SyncLifecycle {
         stateSync.prepare();
         capture.onSlotLost(slotRecovery::slotLost);
         control.start();
+        slotRecovery.afterBrokerLoss();
         housekeeping.start();
         LOG.infof(
                 "Node %s syncs mesh %s: capturing from slot %s, publishing on %s",

@@ -51,6 +51,45 @@ class EmbeddedBrokerCrashIT {
                 hub.log().contains("MQTTMessageLogger"), "the broker does not log every MQTT packet: " + hub.logTail());
     }
 
+    @RegisterExtension
+    final Mesh withPeer = Mesh.named("broker-loss")
+            .nodes("hub", "peer")
+            .hostedBroker()
+            .unstarted()
+            .with("hub", "loom.embedded.broker.autosave-interval", "1h")
+            .with("loom.sync.anti-entropy.interval", "0")
+            .with("loom.sync.bootstrap", "false");
+
+    @Test
+    void whatTheKilledBrokerAcknowledgedAfterItsLastSaveIsPublishedAgainByItsNode() throws Exception {
+        NodeProcess hub = withPeer.node("hub");
+        NodeProcess peer = withPeer.node("peer");
+        hub.start().awaitReady();
+        peer.start().awaitReady();
+        peer.stop(); // offline: the broker queues the hub's changes for it
+        hub.stop(); // a clean stop saves the broker's sessions, the peer's among them
+        hub.start().awaitReady();
+        hub.api()
+                .body("{\"type\":\"T\"}")
+                .put("/api/nodes/after-the-save")
+                .then()
+                .statusCode(201);
+        await("the broker acknowledged the change")
+                .atMost(Duration.ofSeconds(20))
+                .until(() -> hub.api().get("/api/sync/status").jsonPath().getInt("pending") == 0);
+
+        hub.kill(); // the broker saves every hour here: the change queued for the peer was never saved
+        hub.start().awaitReady();
+        assertTrue(hub.log().contains("did not stop cleanly last time"), hub.logTail());
+        await("the hub published its change again")
+                .atMost(Duration.ofSeconds(30))
+                .until(() -> hub.log().contains("The embedded broker stopped uncleanly: published again"));
+        peer.start().awaitReady();
+        await("the peer has the change (anti-entropy is off here)")
+                .atMost(Duration.ofSeconds(30))
+                .until(() -> peer.api().get("/api/nodes/after-the-save").statusCode() == 200);
+    }
+
     /**
      * Publishes a payload no other run uses and waits until the broker's store file holds it: the
      * store is not compressed, so its bytes there mean a save that includes the queued message.
