@@ -46,6 +46,13 @@ public class DigestResource {
             summary = "Run a round of anti-entropy now, with the given peer or the first one online",
             description = "Compares digests with the peer, exchanges the rows that differ, and says what it did.")
     public Uni<ObjectNode> antiEntropy(@QueryParam("peer") String peer) {
+        if (stateSync.bootstrapping()) {
+            throw new ApiProblem(
+                    409,
+                    "Bootstrapping",
+                    "This node is taking the graph from a peer (state " + stateSync.bootstrapState()
+                            + "); anti-entropy runs once it is done.");
+        }
         TreeSet<String> online = stateSync.presence().online();
         if (peer != null && !online.contains(peer)) {
             throw new ApiProblem(

@@ -347,12 +347,29 @@ public final class StateSync {
         }
     }
 
-    /** Runs one round of anti-entropy with {@code peer} now (also the REST trigger); completes with what it did. */
+    /**
+     * Runs one round of anti-entropy with {@code peer} (the REST trigger) as soon as no other round or
+     * bootstrap step runs, so that two rounds never compare and send at once; completes with what it did.
+     */
     public Future<Round> roundNow(String peer) {
         Promise<Round> done = Promise.promise();
-        context.runOnContext(
-                v -> antiEntropy.round(peer, presence.sharedWith(peer)).onComplete(done));
+        context.runOnContext(v -> whenIdle(() -> {
+            busy = true;
+            antiEntropy.round(peer, presence.sharedWith(peer)).onComplete(ar -> {
+                busy = false;
+                done.handle(ar);
+            });
+        }));
         return done.future();
+    }
+
+    /** Runs {@code action} on the state-sync context once nothing else of state sync runs. */
+    private void whenIdle(Runnable action) {
+        if (!busy) {
+            action.run();
+        } else {
+            vertx.setTimer(50, id -> context.runOnContext(v -> whenIdle(action)));
+        }
     }
 
     // ---------------------------------------------------------------- status
