@@ -9,8 +9,6 @@ import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
-import io.vertx.sqlclient.Row;
-import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -49,6 +47,7 @@ final class Bootstrap {
     }
 
     private final Pool pool;
+    private final SyncState syncState;
     private final PeerRequests requests;
     private final AntiEntropy antiEntropy;
     private final Presence presence;
@@ -89,6 +88,7 @@ final class Bootstrap {
             Scope follows,
             Runnable completed) {
         this.pool = pool;
+        this.syncState = new SyncState(pool);
         this.requests = requests;
         this.antiEntropy = antiEntropy;
         this.presence = presence;
@@ -104,32 +104,19 @@ final class Bootstrap {
 
     /** Reads what an earlier run saved; with bootstrap off, the node starts from its own graph. */
     void prepare(boolean enabled) {
-        try {
-            pool.query("SELECT name, value FROM loom.sync_state WHERE name LIKE 'bootstrap%' OR name = '" + FOLLOWS
-                            + "'")
-                    .execute()
-                    .map(result -> {
-                        for (Row row : result) {
-                            String name = row.getString(0);
-                            if (name.equals("bootstrap")) {
-                                state = "completed".equals(row.getString(1)) ? State.COMPLETED : State.PENDING;
-                            } else {
-                                cursor.put(name, row.getString(1));
-                            }
-                        }
-                        return null;
-                    })
-                    .toCompletionStage()
-                    .toCompletableFuture()
-                    .get(30, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot read loom.sync_state: " + e.getMessage(), e);
-        }
+        Map<String, String> saved = syncState.readAtStart("bootstrap");
+        saved.forEach((name, value) -> {
+            if (name.equals("bootstrap")) {
+                state = "completed".equals(value) ? State.COMPLETED : State.PENDING;
+            } else {
+                cursor.put(name, value);
+            }
+        });
+        String followed = syncState.readAtStart(FOLLOWS).get(FOLLOWS);
         if (!enabled && state != State.COMPLETED) {
             state = State.COMPLETED;
             LOG.info("Bootstrap is off (loom.sync.bootstrap=false): this node starts from its own graph");
         }
-        String followed = cursor.remove(FOLLOWS);
         if (state == State.COMPLETED) {
             followedBefore(enabled, followed);
         }
@@ -166,7 +153,7 @@ final class Bootstrap {
                         added);
             }
             if (saved == null || !before.equals(follows)) {
-                await(saveFollows());
+                SyncState.await(saveFollows(), "write");
             }
             return;
         }
@@ -179,11 +166,11 @@ final class Bootstrap {
                 cursor.remove(kind);
                 cursor.remove(kind + ".done");
             }
-            await(pool.preparedQuery("DELETE FROM loom.sync_state WHERE name = ANY($1)")
-                    .execute(Tuple.of((Object) new String[] {
-                        "bootstrap.node", "bootstrap.node.done", "bootstrap.edge", "bootstrap.edge.done"
-                    }))
-                    .compose(v -> save("bootstrap.scope", name)));
+            SyncState.await(
+                    syncState
+                            .remove("bootstrap.node", "bootstrap.node.done", "bootstrap.edge", "bootstrap.edge.done")
+                            .compose(v -> save("bootstrap.scope", name)),
+                    "write");
         }
         LOG.infof(
                 "This node now follows %s as well (loom.sync.node-types, loom.sync.edge-types): it takes their rows"
@@ -199,14 +186,6 @@ final class Bootstrap {
 
     private Future<Void> saveFollows() {
         return save(FOLLOWS, scopeJson(follows));
-    }
-
-    private static void await(Future<?> future) {
-        try {
-            future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot write loom.sync_state: " + e.getMessage(), e);
-        }
     }
 
     State state() {
@@ -404,10 +383,7 @@ final class Bootstrap {
 
     private Future<Void> save(String name, String value) {
         cursor.put(name, value);
-        return pool.preparedQuery("INSERT INTO loom.sync_state (name, value) VALUES ($1, $2)"
-                        + " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
-                .execute(Tuple.of(name, value))
-                .mapEmpty();
+        return syncState.save(name, value);
     }
 
     /** The {@code bootstrap} part of the status. */

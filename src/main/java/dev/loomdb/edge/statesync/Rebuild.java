@@ -5,13 +5,11 @@ import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Hlc;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
-import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -33,7 +31,9 @@ public final class Rebuild {
 
     private final Duration retention;
     private final StateDigests digests;
-    private final Pool pool;
+    private static final String CONNECTED_AT = "connected-at";
+
+    private final SyncState state;
     /** When this node was last connected to the broker (saved every minute and at stop). */
     private long connectedAt;
 
@@ -46,28 +46,18 @@ public final class Rebuild {
     public Rebuild(Duration retention, StateDigests digests, Pool pool) {
         this.retention = retention;
         this.digests = digests;
-        this.pool = pool;
+        this.state = new SyncState(pool);
     }
 
-    /** At start: how long ago this node was last connected, if it ever was and holds the mesh's graph. */
     /** Whether this node was connected to the broker on an earlier run (so the broker should know its session). */
     boolean connectedBefore() {
         return savedConnectedAt > 0;
     }
 
+    /** At start: how long ago this node was last connected, if it ever was and holds the mesh's graph. */
     void prepare(boolean bootstrapped) {
-        try {
-            connectedAt = savedConnectedAt = pool.query("SELECT value FROM loom.sync_state WHERE name = 'connected-at'")
-                    .execute()
-                    .map(rows -> rows.size() == 0
-                            ? 0L
-                            : Long.parseLong(rows.iterator().next().getString(0)))
-                    .toCompletionStage()
-                    .toCompletableFuture()
-                    .get(30, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot read loom.sync_state: " + e.getMessage(), e);
-        }
+        String saved = state.readAtStart(CONNECTED_AT).get(CONNECTED_AT);
+        connectedAt = savedConnectedAt = saved == null ? 0L : Long.parseLong(saved);
         if (bootstrapped && connectedAt > 0) {
             away(Duration.ofMillis(System.currentTimeMillis() - connectedAt));
         }
@@ -87,9 +77,7 @@ public final class Rebuild {
             return;
         }
         savedConnectedAt = now;
-        pool.preparedQuery("INSERT INTO loom.sync_state (name, value) VALUES ('connected-at', $1)"
-                        + " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
-                .execute(Tuple.of(Long.toString(now)))
+        state.save(CONNECTED_AT, Long.toString(now))
                 .onFailure(e -> LOG.debugf("Could not record the connection time: %s", e.getMessage()));
     }
 

@@ -14,13 +14,10 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
-import io.vertx.sqlclient.Row;
-import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -60,7 +57,7 @@ public final class StateSync {
     private final AntiEntropy antiEntropy;
     private final Bootstrap bootstrap;
     private final Rebuild rebuild;
-    private final Pool pool;
+    private final SyncState syncState;
     private MeshSettings mesh;
     private volatile boolean running;
     /** When this node was last connected to the broker (saved every minute): how long it was away. */
@@ -95,7 +92,7 @@ public final class StateSync {
         this.topics = topics;
         this.settings = settings;
         this.rebuild = rebuild;
-        this.pool = pool;
+        this.syncState = new SyncState(pool);
         this.requests = new PeerRequests(vertx, context, mapper, link, inbound, topics, settings.timeout());
         this.antiEntropy = new AntiEntropy(
                 mapper,
@@ -148,30 +145,16 @@ public final class StateSync {
      */
     private void forgetFormerFilters() {
         List<String> earlier = new ArrayList<>();
-        try {
-            pool.preparedQuery("SELECT value FROM loom.sync_state WHERE name = $1")
-                    .execute(Tuple.of(FILTERS))
-                    .map(rows -> {
-                        for (Row row : rows) {
-                            for (JsonNode filter : readArray(row.getString(0))) {
-                                earlier.add(filter.asText());
-                            }
-                        }
-                        return null;
-                    })
-                    .toCompletionStage()
-                    .toCompletableFuture()
-                    .get(30, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot read loom.sync_state: " + e.getMessage(), e);
+        String saved = syncState.readAtStart(FILTERS).get(FILTERS);
+        if (saved != null) {
+            readArray(saved).forEach(filter -> earlier.add(filter.asText()));
         }
         List<String> former = mesh.formerFilters(earlier);
         String now = mapper.valueToTree(mesh.changesFilters()).toString();
         link.replaceFilters(former, filters -> {
             if (!earlier.equals(mesh.changesFilters())) {
-                pool.preparedQuery("INSERT INTO loom.sync_state (name, value) VALUES ($1, $2)"
-                                + " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()")
-                        .execute(Tuple.of(FILTERS, now))
+                syncState
+                        .save(FILTERS, now)
                         .onFailure(e -> LOG.warnf("Could not record this node's subscriptions: %s", e.getMessage()));
             }
         });
