@@ -254,8 +254,7 @@ public final class Inbound {
 
     private void handle(Item item, int attempt) {
         Delivery delivery = item.delivery();
-        if (item.repair() == null
-                && (delivery.topic().startsWith(ownPrefix) || delivery.topic().equals(ownTopic))) {
+        if (item.repair() == null && own(delivery.topic())) {
             done(item); // this node's own publication, echoed by the broker: not even decoded
             return;
         }
@@ -282,8 +281,7 @@ public final class Inbound {
             return;
         }
         if (decoded.isPart()) {
-            if (!decoded.spans().isEmpty()
-                    && !follows.includes(decoded.changes().get(0))) {
+            if (!parts.followed(decoded)) {
                 done(item); // a type this node no longer follows, still queued in its broker session
                 return;
             }

@@ -72,6 +72,11 @@ final class TransactionParts {
         return Scope.spanKey(first.kind(), first.type());
     }
 
+    /** Whether a part is of a type this node follows (a window of one type: always). */
+    boolean followed(Envelope part) {
+        return part.spans().isEmpty() || follows.includesSpan(span(part));
+    }
+
     /** How many messages of the window this node receives: those of the types it follows. */
     private int expected(Envelope part) {
         if (part.spans().isEmpty()) {
@@ -92,7 +97,7 @@ final class TransactionParts {
      */
     Added add(Envelope part, Delivery delivery, long now) {
         Key key = new Key(part.origin(), part.seq());
-        if (!part.spans().isEmpty() && !follows.includesSpan(span(part))) {
+        if (!followed(part)) {
             return new Added(
                     null,
                     "a part of " + span(part) + " of window " + part.seq() + " of " + part.origin()

@@ -59,18 +59,22 @@ public interface EnvelopeFormat {
      * @throws OversizedChangeException when one change alone does not fit
      */
     default List<Message> encodeByType(Envelope envelope, int maxBytes) {
-        Map<String, List<Change>> groups = new LinkedHashMap<>();
-        for (Change change : envelope.changes()) {
-            groups.computeIfAbsent(Scope.spanKey(change.kind(), change.type()), k -> new ArrayList<>())
-                    .add(change);
-        }
         List<Message> messages = new ArrayList<>();
-        if (groups.size() == 1) {
-            Change first = envelope.changes().get(0);
+        if (envelope.changes().isEmpty()) {
+            return messages;
+        }
+        Change first = envelope.changes().get(0);
+        if (envelope.changes().stream()
+                .allMatch(c -> c.kind() == first.kind() && c.type().equals(first.type()))) {
             for (byte[] payload : encodeWithin(envelope, maxBytes)) {
                 messages.add(new Message(first.kind(), first.type(), payload));
             }
             return messages;
+        }
+        Map<String, List<Change>> groups = new LinkedHashMap<>();
+        for (Change change : envelope.changes()) {
+            groups.computeIfAbsent(Scope.spanKey(change.kind(), change.type()), k -> new ArrayList<>())
+                    .add(change);
         }
         Map<String, Integer> widest = new LinkedHashMap<>();
         groups.keySet().forEach(key -> widest.put(key, MAX_PARTS));
@@ -91,10 +95,10 @@ public interface EnvelopeFormat {
             spans.put(key, split.size());
         });
         runs.forEach((key, split) -> {
-            Change first = split.get(0).get(0);
+            Change typed = split.get(0).get(0);
             for (int i = 0; i < split.size(); i++) {
                 byte[] payload = encode(envelope.part(i + 1, split.size(), split.get(i), spans));
-                messages.add(new Message(first.kind(), first.type(), payload));
+                messages.add(new Message(typed.kind(), typed.type(), payload));
             }
         });
         return messages;

@@ -58,7 +58,7 @@ public final class MeshLink {
     /** The broker should hold this node's session: it connected before (on an earlier run or in this one). */
     private volatile boolean sessionExpected;
 
-    private volatile Consumer<List<String>> subscribed = filters -> {};
+    private volatile Runnable subscribed = () -> {};
 
     public MeshLink(Vertx vertx, MeshSettings settings, Consumer<Delivery> deliveries, SyncEvents events) {
         this.vertx = vertx;
@@ -83,10 +83,11 @@ public final class MeshLink {
 
     /**
      * Filters an earlier run may have left in this node's persistent session and that it must no
-     * longer receive (types it stopped following): unsubscribed before subscribing, on each connection.
-     * {@code subscribed} hears the filters once the broker has them. Set before {@link #start()}.
+     * longer receive (types it stopped following): unsubscribed before subscribing, on the first connection
+     * (the session then no longer holds them). {@code subscribed} runs once the broker holds this run's
+     * filters. Set before {@link #start()}.
      */
-    public void replaceFilters(List<String> former, Consumer<List<String>> subscribed) {
+    public void replaceFilters(List<String> former, Runnable subscribed) {
         this.former = List.copyOf(former);
         this.subscribed = subscribed;
     }
@@ -175,7 +176,10 @@ public final class MeshLink {
         establish(attempt, "inbound", true, this::connectInbound, () -> {
             inbound = attempt;
             inboundUp = true;
-            subscribed.accept(settings.filters());
+            former = List.of(); // the session no longer holds them
+            Runnable done = subscribed;
+            subscribed = () -> {};
+            done.run();
             LOG.infof(
                     "Connected to the MQTT broker at %s:%d as %s, subscribed to %s",
                     settings.host(), settings.port(), settings.clientId(), settings.filters());

@@ -73,15 +73,6 @@ final class AntiEntropy {
         this.pageSize = pageSize;
     }
 
-    /** A request about the round's part of the graph (its scope, when not every type). */
-    private ObjectNode ask(String type, Round round) {
-        ObjectNode header = requests.header(type);
-        if (!round.scope.isAll()) {
-            round.scope.toJson(header.putObject("scope"));
-        }
-        return header;
-    }
-
     /**
      * Runs a round over {@code scope} (what both nodes follow and publish); completes with what it did (a
      * failure is in {@link Round#failure}, never a failed future).
@@ -90,7 +81,8 @@ final class AntiEntropy {
         Round round = new Round(peer, scope);
         long started = System.nanoTime();
         Future<StateDigests.Summary> mine = digests.summary(scope);
-        Future<PeerRequests.Reply> theirs = requests.request(peer, ask("summary-request", round), round);
+        Future<PeerRequests.Reply> theirs =
+                requests.request(peer, requests.header("summary-request", round.scope), round);
         return Future.all(mine, theirs)
                 .compose(both -> {
                     PeerRequests.Reply reply = theirs.result();
@@ -134,8 +126,8 @@ final class AntiEntropy {
         }
         TypeSet types = round.scope.of(kind);
         Future<StateDigests.Digest[]> myGroups = digests.groups(kind, types);
-        Future<PeerRequests.Reply> theirGroups =
-                requests.request(peer, ask("groups-request", round).put("kind", kind.wireName()), round);
+        Future<PeerRequests.Reply> theirGroups = requests.request(
+                peer, requests.header("groups-request", round.scope).put("kind", kind.wireName()), round);
         return Future.all(myGroups, theirGroups).compose(both -> {
             PeerRequests.Reply reply = theirGroups.result();
             reply.ack();
@@ -149,7 +141,7 @@ final class AntiEntropy {
             if (differ.isEmpty()) {
                 return Future.succeededFuture();
             }
-            ObjectNode ask = ask("leaves-request", round).put("kind", kind.wireName());
+            ObjectNode ask = requests.header("leaves-request", round.scope).put("kind", kind.wireName());
             differ.forEach(ask.putArray("groups")::add);
             Future<Map<Integer, StateDigests.Digest>> myLeaves = digests.leaves(kind, types, differ);
             Future<PeerRequests.Reply> theirLeaves = requests.request(peer, ask, round);
@@ -208,7 +200,7 @@ final class AntiEntropy {
 
     private Future<Void> compareRows(String peer, Change.Kind kind, List<Integer> leaves, Round round) {
         return digests.rowHashes(kind, round.scope.of(kind), leaves).compose(mine -> {
-            ObjectNode ask = ask("rows-compare", round).put("kind", kind.wireName());
+            ObjectNode ask = requests.header("rows-compare", round.scope).put("kind", kind.wireName());
             leaves.forEach(ask.putArray("leaves")::add);
             ObjectNode rows = ask.putObject("rows");
             mine.forEach(rows::put);

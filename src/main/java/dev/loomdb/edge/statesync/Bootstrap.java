@@ -47,6 +47,7 @@ final class Bootstrap {
     }
 
     private final Pool pool;
+    private final ObjectMapper mapper;
     private final SyncState syncState;
     private final PeerRequests requests;
     private final AntiEntropy antiEntropy;
@@ -78,6 +79,7 @@ final class Bootstrap {
 
     Bootstrap(
             Pool pool,
+            ObjectMapper mapper,
             PeerRequests requests,
             AntiEntropy antiEntropy,
             Presence presence,
@@ -88,6 +90,7 @@ final class Bootstrap {
             Scope follows,
             Runnable completed) {
         this.pool = pool;
+        this.mapper = mapper;
         this.syncState = new SyncState(pool);
         this.requests = requests;
         this.antiEntropy = antiEntropy;
@@ -140,7 +143,7 @@ final class Bootstrap {
     private void followedBefore(boolean enabled, String saved) {
         Scope before;
         try {
-            before = saved == null ? Scope.ALL : Scope.fromJson(MAPPER.readTree(saved));
+            before = saved == null ? Scope.ALL : Scope.fromJson(mapper.readTree(saved));
         } catch (Exception e) {
             before = Scope.ALL;
         }
@@ -178,10 +181,8 @@ final class Bootstrap {
                 added);
     }
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
-
-    private static String scopeJson(Scope scope) {
-        return scope.toJson(MAPPER.createObjectNode()).toString();
+    private String scopeJson(Scope scope) {
+        return scope.toJson(mapper.createObjectNode()).toString();
     }
 
     private Future<Void> saveFollows() {
@@ -254,54 +255,50 @@ final class Bootstrap {
         if (started == null) {
             started = Instant.now();
         }
-        return requests.request(from, ask("summary-request"), null).compose(reply -> {
-            reply.ack();
-            expected = reply.message().header().path("node").path(1).asLong()
-                    + reply.message().header().path("edge").path(1).asLong();
-            LOG.infof(
-                    "Bootstrap from %s%s: about %d rows to take%s (loom.sync.bootstrap.page-size=%d)",
-                    from,
-                    resumed ? " (going on from where it stopped)" : "",
-                    expected,
-                    scope.isAll() ? "" : " of " + scope,
-                    pageSize);
-            if (!startedEmitted) {
-                startedEmitted = true;
-                events.emit(SyncEvent.of(SyncEvent.Kind.BOOTSTRAP_STARTED, from, "taking about " + expected + " rows"));
-            }
-            // a node that holds a graph already keeps its indexes: its queries go on meanwhile
-            return (widening ? Future.succeededFuture(0) : indexes.setAside())
-                    .compose(count -> pages(from, Change.Kind.NODE))
-                    .compose(v -> pages(from, Change.Kind.EDGE))
-                    .compose(v -> widening ? Future.succeededFuture(0) : indexes.restore())
-                    .compose(v -> antiEntropy.round(from, presence.sharedWith(from)))
-                    .compose(round ->
-                            round.failure == null ? Future.<Void>succeededFuture() : Future.failedFuture(round.failure))
-                    .map(v -> {
-                        complete(from, null);
-                        return null;
-                    });
-        });
+        return requests.request(from, requests.header("summary-request", scope), null)
+                .compose(reply -> {
+                    reply.ack();
+                    expected = reply.message().header().path("node").path(1).asLong()
+                            + reply.message().header().path("edge").path(1).asLong();
+                    LOG.infof(
+                            "Bootstrap from %s%s: about %d rows to take%s (loom.sync.bootstrap.page-size=%d)",
+                            from,
+                            resumed ? " (going on from where it stopped)" : "",
+                            expected,
+                            scope.isAll() ? "" : " of " + scope,
+                            pageSize);
+                    if (!startedEmitted) {
+                        startedEmitted = true;
+                        events.emit(SyncEvent.of(
+                                SyncEvent.Kind.BOOTSTRAP_STARTED, from, "taking about " + expected + " rows"));
+                    }
+                    // a node that holds a graph already keeps its indexes: its queries go on meanwhile
+                    return (widening ? Future.succeededFuture(0) : indexes.setAside())
+                            .compose(count -> pages(from, Change.Kind.NODE))
+                            .compose(v -> pages(from, Change.Kind.EDGE))
+                            .compose(v -> widening ? Future.succeededFuture(0) : indexes.restore())
+                            .compose(v -> antiEntropy.round(from, presence.sharedWith(from)))
+                            .compose(round -> round.failure == null
+                                    ? Future.<Void>succeededFuture()
+                                    : Future.failedFuture(round.failure))
+                            .map(v -> {
+                                complete(from, null);
+                                return null;
+                            });
+                });
     }
 
     private static String cursorName(Change.Kind kind) {
         return "bootstrap." + kind.wireName();
     }
 
-    /** A request about what this bootstrap takes. */
-    private ObjectNode ask(String type) {
-        ObjectNode header = requests.header(type);
-        if (!scope.isAll()) {
-            scope.toJson(header.putObject("scope"));
-        }
-        return header;
-    }
-
     private Future<PeerRequests.Reply> requestPage(String from, Change.Kind kind, String after) {
         if (scope.of(kind).isEmpty()) {
             return Future.succeededFuture(null);
         }
-        ObjectNode header = ask("page-request").put("kind", kind.wireName()).put("limit", pageSize);
+        ObjectNode header = requests.header("page-request", scope)
+                .put("kind", kind.wireName())
+                .put("limit", pageSize);
         if (after != null) {
             header.put("after", after);
         }

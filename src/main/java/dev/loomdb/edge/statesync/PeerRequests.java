@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loomdb.edge.apply.Inbound;
 import dev.loomdb.edge.flow.Delivery;
+import dev.loomdb.edge.flow.Scope;
 import dev.loomdb.edge.mesh.MeshLink;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -57,6 +58,15 @@ final class PeerRequests {
 
     ObjectNode header(String type) {
         return mapper.createObjectNode().put("type", type);
+    }
+
+    /** A request about a part of the graph ({@code scope}, when it is not every type). */
+    ObjectNode header(String type, Scope scope) {
+        ObjectNode header = header(type);
+        if (!scope.isAll()) {
+            scope.toJson(header.putObject("scope"));
+        }
+        return header;
     }
 
     /** Sends a request; the answer's bytes and the request's count towards {@code round} (when given). */

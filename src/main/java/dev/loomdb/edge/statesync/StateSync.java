@@ -107,6 +107,7 @@ public final class StateSync {
                 settings.pageSize());
         this.bootstrap = new Bootstrap(
                 pool,
+                mapper,
                 requests,
                 antiEntropy,
                 presence,
@@ -151,7 +152,7 @@ public final class StateSync {
         }
         List<String> former = mesh.formerFilters(earlier);
         String now = mapper.valueToTree(mesh.changesFilters()).toString();
-        link.replaceFilters(former, filters -> {
+        link.replaceFilters(former, () -> {
             if (!earlier.equals(mesh.changesFilters())) {
                 syncState
                         .save(FILTERS, now)
