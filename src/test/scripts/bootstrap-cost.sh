@@ -26,7 +26,7 @@ pids=()
 trap cleanup EXIT
 for db in bc_a bc_c bc_dst; do p -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null; done
 node() { # $1 id, $2 db, $3 http port
-  java -Xmx512m -Dloom.node-id="$1" -Dloom.mesh=$mesh -Dloom.embedded.postgres=false -Dloom.embedded.broker=false \
+  java -Xmx512m ${LOOM_JAVA_OPTS:-} -Dloom.node-id="$1" -Dloom.mesh=$mesh -Dloom.embedded.postgres=false -Dloom.embedded.broker=false \
     -Dquarkus.datasource.reactive.url="postgresql://127.0.0.1:5432/$2" -Dquarkus.http.port="$3" \
     -jar "$jar" >"$work/$1.log" 2>&1 &
   pids+=($!)

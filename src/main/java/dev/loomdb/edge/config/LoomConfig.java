@@ -253,6 +253,15 @@ public interface LoomConfig {
             /** How long a state-sync request waits for the peer's answer. Default 30s. */
             @WithDefault("30s")
             Duration timeout();
+
+            /**
+             * Keep each row's digest hash in a stored column that PostgreSQL computes on every write, so
+             * that a round costs a pass over numbers instead of hashing the whole graph; false computes
+             * them on every round instead (cheaper writes, dearer rounds). Default true.
+             */
+            @WithName("stored-hashes")
+            @WithDefault("true")
+            boolean storedHashes();
         }
     }
 

@@ -48,7 +48,8 @@ public class StateSyncStages {
                 () -> counters.get(Counters.CAPTURED)
                         + counters.get(Counters.APPLIED_CHANGES)
                         + counters.get(Counters.REPAIRED_CHANGES)
-                        + counters.get(Counters.PURGED));
+                        + counters.get(Counters.PURGED),
+                config.sync().antiEntropy().storedHashes());
     }
 
     @Produces

@@ -14,12 +14,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
+import org.jboss.logging.Logger;
 
 /**
  * The digests anti-entropy compares, computed by PostgreSQL from the rows themselves, so that they
  * cannot drift from the data: a 64-bit hash of each row's whole state (MD5 of its columns, so every
  * PostgreSQL version computes the same), combined with XOR, which ignores order. Rows fall into
- * 4,096 leaves per kind by the MD5 of their id, 64 leaves to a group:
+ * 4,096 leaves per kind by the MD5 of their id, 64 leaves to a group. By default PostgreSQL keeps
+ * each row's hash and leaf in stored generated columns ({@code row_hash}, {@code leaf}) as it writes
+ * the row, so that a digest adds up stored numbers instead of hashing the graph's text: a write costs
+ * a little more, a digest far less ({@code loom.sync.anti-entropy.stored-hashes}, docs/benchmarks.md):
  * <pre>
  *   kind (node, edge)  →  64 groups  →  64 leaves each  →  rows
  * </pre>
@@ -31,16 +35,26 @@ import java.util.function.LongSupplier;
  */
 public final class StateDigests {
 
+    private static final Logger LOG = Logger.getLogger(StateDigests.class);
+
     public static final int GROUPS = 64;
     public static final int LEAVES_PER_GROUP = 64;
     static final int RECOMPUTE_EVERY = 10;
 
-    private static final String BUCKET = "('x' || substr(md5(id), 1, 3))::bit(12)::int";
-    private static final String NODE_HASH = "('x' || substr(md5(concat_ws(E'\\x1f', id, type, properties::text,"
-            + " property_clocks::text, hlc, version, origin, tombstone)), 1, 16))::bit(64)::bigint";
-    private static final String EDGE_HASH = "('x' || substr(md5(concat_ws(E'\\x1f', id, type, source_id,"
-            + " target_id, properties::text, property_clocks::text, hlc, version, origin, tombstone)), 1,"
-            + " 16))::bit(64)::bigint";
+    /** The text each row's hash is taken of: its columns joined by U+001F, booleans as t/f (immutable, for a stored column). */
+    private static final String NODE_ROW = "id || E'\\x1f' || type || E'\\x1f' || properties::text || E'\\x1f'"
+            + " || property_clocks::text || E'\\x1f' || hlc::text || E'\\x1f' || version::text || E'\\x1f' || origin"
+            + " || E'\\x1f' || CASE WHEN tombstone THEN 't' ELSE 'f' END";
+
+    private static final String EDGE_ROW = "id || E'\\x1f' || type || E'\\x1f' || source_id || E'\\x1f' || target_id"
+            + " || E'\\x1f' || properties::text || E'\\x1f' || property_clocks::text || E'\\x1f' || hlc::text"
+            + " || E'\\x1f' || version::text || E'\\x1f' || origin || E'\\x1f' || CASE WHEN tombstone THEN 't' ELSE 'f' END";
+    private static final String LEAF = "('x' || substr(md5(id), 1, 3))::bit(12)::int";
+
+    private static String hashOf(String row) {
+        return "('x' || substr(md5(" + row + "), 1, 16))::bit(64)::bigint";
+    }
+
     private static final String NODE_COLUMNS =
             "id, type, NULL AS source_id, NULL AS target_id, properties::text AS properties, hlc, version,"
                     + " origin, tombstone, property_clocks::text AS property_clocks, base_hlc";
@@ -62,6 +76,10 @@ public final class StateDigests {
 
     private final Pool pool;
     private final LongSupplier generation;
+    private final boolean stored;
+    private final String nodeHash;
+    private final String edgeHash;
+    private final String leaf;
     /** Rows dropped by {@link #drop}: they change the digests as a purge does. */
     private final AtomicLong dropped = new AtomicLong();
 
@@ -69,17 +87,61 @@ public final class StateDigests {
 
     private record Cached(Summary summary, long generation, int uses) {}
 
-    public StateDigests(Pool pool, LongSupplier generation) {
+    /**
+     * @param stored whether PostgreSQL keeps each row's hash and leaf in stored columns ({@link #prepare});
+     *     else they are computed from the rows on every digest
+     */
+    public StateDigests(Pool pool, LongSupplier generation, boolean stored) {
         this.pool = pool;
         this.generation = generation;
+        this.stored = stored;
+        this.nodeHash = stored ? "row_hash" : hashOf(NODE_ROW);
+        this.edgeHash = stored ? "row_hash" : hashOf(EDGE_ROW);
+        this.leaf = stored ? "leaf" : LEAF;
+    }
+
+    /**
+     * Adds the stored columns ({@code row_hash}, {@code leaf}) to both tables when they are wanted and
+     * missing (PostgreSQL rewrites each table once), or drops them when they are not wanted.
+     */
+    public Future<Void> prepare() {
+        return pool.query("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'loom'"
+                        + " AND table_name IN ('nodes', 'edges') AND column_name IN ('row_hash', 'leaf')")
+                .execute()
+                .compose(rows -> {
+                    long present = rows.iterator().next().getLong(0);
+                    if (stored && present < 4) {
+                        LOG.infof(
+                                "Adding stored row hashes to the graph tables (loom.sync.anti-entropy.stored-hashes=true):"
+                                        + " PostgreSQL rewrites loom.nodes and loom.edges once");
+                        return pool.query(
+                                        addColumns("loom.nodes", NODE_ROW) + "; " + addColumns("loom.edges", EDGE_ROW))
+                                .execute()
+                                .<Void>mapEmpty();
+                    }
+                    if (!stored && present > 0) {
+                        LOG.infof("Dropping the stored row hashes (loom.sync.anti-entropy.stored-hashes=false)");
+                        return pool.query("ALTER TABLE loom.nodes DROP COLUMN IF EXISTS row_hash, DROP COLUMN IF EXISTS"
+                                        + " leaf; ALTER TABLE loom.edges DROP COLUMN IF EXISTS row_hash, DROP COLUMN IF"
+                                        + " EXISTS leaf")
+                                .execute()
+                                .<Void>mapEmpty();
+                    }
+                    return Future.succeededFuture();
+                });
+    }
+
+    private static String addColumns(String table, String row) {
+        return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS row_hash bigint GENERATED ALWAYS AS (" + hashOf(row)
+                + ") STORED, ADD COLUMN IF NOT EXISTS leaf smallint GENERATED ALWAYS AS (" + LEAF + ") STORED";
+    }
+
+    private String hash(Change.Kind kind) {
+        return kind == Change.Kind.NODE ? nodeHash : edgeHash;
     }
 
     private static String table(Change.Kind kind) {
         return kind == Change.Kind.NODE ? "loom.nodes" : "loom.edges";
-    }
-
-    private static String hash(Change.Kind kind) {
-        return kind == Change.Kind.NODE ? NODE_HASH : EDGE_HASH;
     }
 
     /**
@@ -115,9 +177,10 @@ public final class StateDigests {
         String nodes = condition(scope.nodes(), 1, arguments);
         String edges = condition(scope.edges(), arguments.size() + 1, arguments);
         return run(
-                        "SELECT (SELECT row(coalesce(bit_xor(" + NODE_HASH + "), 0), count(*))::text FROM loom.nodes"
-                                + " WHERE " + nodes + "), (SELECT row(coalesce(bit_xor(" + EDGE_HASH
-                                + "), 0), count(*))::text FROM loom.edges WHERE " + edges + ")",
+                        "SELECT (SELECT row(coalesce(bit_xor(" + nodeHash + "), 0), count(*))::text FROM loom.nodes"
+                                + " WHERE " + nodes + "), (SELECT row(coalesce(bit_xor(" + edgeHash
+                                + "), 0), count(*))::text"
+                                + " FROM loom.edges WHERE " + edges + ")",
                         arguments)
                 .map(rows -> {
                     Row row = rows.iterator().next();
@@ -142,7 +205,7 @@ public final class StateDigests {
         List<Object> arguments = new ArrayList<>();
         String where = condition(types, 1, arguments);
         return run(
-                        "SELECT " + BUCKET + " >> 6, bit_xor(" + hash(kind) + "), count(*) FROM " + table(kind)
+                        "SELECT " + leaf + " >> 6, bit_xor(" + hash(kind) + "), count(*) FROM " + table(kind)
                                 + " WHERE " + where + " GROUP BY 1",
                         arguments)
                 .map(rows -> {
@@ -161,7 +224,7 @@ public final class StateDigests {
         arguments.add(groups.toArray(Integer[]::new));
         String where = condition(types, 2, arguments);
         return run(
-                        "SELECT b, bit_xor(h), count(*) FROM (SELECT " + BUCKET + " AS b, " + hash(kind) + " AS h FROM "
+                        "SELECT b, bit_xor(h), count(*) FROM (SELECT " + leaf + " AS b, " + hash(kind) + " AS h FROM "
                                 + table(kind) + " WHERE " + where + ") x WHERE b >> 6 = ANY($1) GROUP BY b",
                         arguments)
                 .map(rows -> {
@@ -178,10 +241,7 @@ public final class StateDigests {
         List<Object> arguments = new ArrayList<>();
         arguments.add(leaves.toArray(Integer[]::new));
         String where = condition(types, 2, arguments);
-        return run(
-                        "SELECT id, h FROM (SELECT id, " + BUCKET + " AS b, " + hash(kind) + " AS h FROM " + table(kind)
-                                + " WHERE " + where + ") x WHERE b = ANY($1)",
-                        arguments)
+        return run("SELECT id, row_hash FROM " + table(kind) + " WHERE leaf = ANY($1) AND " + where, arguments)
                 .map(rows -> {
                     Map<String, Long> hashes = new HashMap<>();
                     for (Row row : rows) {

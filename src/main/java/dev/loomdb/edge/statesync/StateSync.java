@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -68,6 +69,7 @@ public final class StateSync {
     private long connectedSince;
     private long nextRoundAt;
     private boolean busy;
+    private final StateDigests digests;
 
     public StateSync(
             Vertx vertx,
@@ -92,6 +94,7 @@ public final class StateSync {
         this.topics = topics;
         this.settings = settings;
         this.rebuild = rebuild;
+        this.digests = digests;
         this.syncState = new SyncState(pool);
         this.requests = new PeerRequests(vertx, context, mapper, link, inbound, topics, settings.timeout());
         this.antiEntropy = new AntiEntropy(
@@ -126,6 +129,11 @@ public final class StateSync {
 
     /** Reads what bootstrap saved, and says so on this node's presence; call before the mesh link starts. */
     public void prepare() {
+        try { // a table rewrite when the stored hashes are added to a large graph
+            digests.prepare().toCompletionStage().toCompletableFuture().get(30, TimeUnit.MINUTES);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot prepare the digests' stored hashes: " + e.getMessage(), e);
+        }
         if (mesh != null) {
             forgetFormerFilters();
         }
