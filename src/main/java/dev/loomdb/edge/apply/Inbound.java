@@ -47,11 +47,13 @@ public final class Inbound {
 
     /**
      * A message to handle: live from the broker, taken from the parking ({@code parkedId >= 0}), or
-     * rows of state sync sent by {@code peerHint} ({@code repair} set, told how it ended).
+     * rows of state sync sent by {@code peerHint} ({@code repair} set, told how it ended), maybe read
+     * already ({@code decoded}, see {@link #decodeAhead}).
      */
-    private record Item(String peerHint, Delivery delivery, long parkedId, Consumer<RepairOutcome> repair) {
+    private record Item(
+            String peerHint, Delivery delivery, long parkedId, Consumer<RepairOutcome> repair, Envelope decoded) {
         Item(String peerHint, Delivery delivery, long parkedId) {
-            this(peerHint, delivery, parkedId, null);
+            this(peerHint, delivery, parkedId, null, null);
         }
 
         boolean parked() {
@@ -185,13 +187,36 @@ public final class Inbound {
      * peer's current state may be as old as it likes. Its MQTT acknowledgement is sent once done.
      */
     public void acceptRepair(String peer, Delivery delivery, Consumer<RepairOutcome> outcome) {
+        acceptRepair(peer, delivery, null, outcome);
+    }
+
+    /** As {@link #acceptRepair(String, Delivery, Consumer)}, with the envelope read ahead ({@code decoded}, or null). */
+    public void acceptRepair(String peer, Delivery delivery, Envelope decoded, Consumer<RepairOutcome> outcome) {
         context.runOnContext(v -> {
             if (paused) {
                 outcome.accept(new RepairOutcome(0, 0, "sync is paused"));
                 return;
             }
-            enqueue(new Item(peer, delivery, -1, outcome));
+            enqueue(new Item(peer, delivery, -1, outcome, decoded));
         });
+    }
+
+    /**
+     * Reads an envelope of state-sync rows on a worker thread, beside the inbound queue, so that the
+     * next page of a transfer is read while this one is applied; null when it is not an envelope (the
+     * queue then reads it again and rejects it with the reason).
+     */
+    public Future<Envelope> decodeAhead(byte[] payload) {
+        return vertx.executeBlocking(
+                        () -> {
+                            try {
+                                return format.decode(payload);
+                            } catch (MalformedEnvelopeException e) {
+                                return null;
+                            }
+                        },
+                        false)
+                .otherwiseEmpty();
     }
 
     public void resume() {
@@ -258,12 +283,14 @@ public final class Inbound {
             done(item); // this node's own publication, echoed by the broker: not even decoded
             return;
         }
-        Envelope decoded;
-        try {
-            decoded = format.decode(delivery.payload());
-        } catch (MalformedEnvelopeException e) {
-            reject(item, Rejects.Reason.MALFORMED, e.getMessage());
-            return;
+        Envelope decoded = item.decoded();
+        if (decoded == null) {
+            try {
+                decoded = format.decode(delivery.payload());
+            } catch (MalformedEnvelopeException e) {
+                reject(item, Rejects.Reason.MALFORMED, e.getMessage());
+                return;
+            }
         }
         if (!decoded.mesh().equals(mesh)) {
             reject(item, Rejects.Reason.WRONG_MESH, "envelope of mesh '" + decoded.mesh() + "' on this mesh's topic");

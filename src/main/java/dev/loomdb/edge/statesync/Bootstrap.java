@@ -309,20 +309,22 @@ final class Bootstrap {
         if ("done".equals(cursor.get(cursorName(kind) + ".done"))) {
             return Future.succeededFuture();
         }
-        return pageLoop(from, kind, requestPage(from, kind, cursor.get(cursorName(kind))));
+        return pageLoop(from, kind, requests.readAhead(requestPage(from, kind, cursor.get(cursorName(kind)))));
     }
 
-    /** Applies one page while the next is on its way. */
-    private Future<Void> pageLoop(String from, Change.Kind kind, Future<PeerRequests.Reply> current) {
-        return current.compose(reply -> {
+    /** Applies one page while the next is on its way and read as soon as it comes. */
+    private Future<Void> pageLoop(String from, Change.Kind kind, Future<PeerRequests.Ahead> current) {
+        return current.compose(ahead -> {
+            PeerRequests.Reply reply = ahead.reply();
             if (reply == null) { // this node takes no type of this kind
                 return save(cursorName(kind) + ".done", "done");
             }
             JsonNode header = reply.message().header();
             boolean more = header.path("more").asBoolean(false);
             String last = header.path("last").isTextual() ? header.path("last").asText() : null;
-            Future<PeerRequests.Reply> next = more && last != null ? requestPage(from, kind, last) : null;
-            return requests.applyRows(from, reply)
+            Future<PeerRequests.Ahead> next =
+                    more && last != null ? requests.readAhead(requestPage(from, kind, last)) : null;
+            return requests.applyRows(from, reply, ahead.decoded())
                     .compose(outcome -> {
                         if (!outcome.applied()) {
                             return Future.failedFuture("a page was not applied: " + outcome.failure());
@@ -339,7 +341,11 @@ final class Bootstrap {
                     .compose(v -> next == null ? Future.<Void>succeededFuture() : pageLoop(from, kind, next))
                     .onFailure(e -> {
                         if (next != null) {
-                            next.onSuccess(PeerRequests.Reply::ack);
+                            next.onSuccess(n -> {
+                                if (n.reply() != null) {
+                                    n.reply().ack();
+                                }
+                            });
                         }
                     });
         });

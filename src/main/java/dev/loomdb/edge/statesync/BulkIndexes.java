@@ -5,6 +5,7 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import org.jboss.logging.Logger;
 
@@ -56,7 +57,10 @@ final class BulkIndexes {
                 }));
     }
 
-    /** Builds the indexes recorded by {@link #setAside}, if any, then forgets them; completes with how many. */
+    /**
+     * Builds the indexes recorded by {@link #setAside}, if any, {@link #LANES} at a time, then forgets
+     * them; completes with how many.
+     */
     Future<Integer> restore() {
         return pool.preparedQuery("SELECT value FROM loom.sync_state WHERE name = $1")
                 .execute(Tuple.of(STATE))
@@ -64,23 +68,54 @@ final class BulkIndexes {
                     if (rows.size() == 0) {
                         return Future.succeededFuture(0);
                     }
-                    String[] definitions = rows.iterator().next().getString(0).split("\n");
+                    List<String> mine = new ArrayList<>(
+                            List.of(rows.iterator().next().getString(0).split("\n")));
+                    // the GIN indexes take longest: one at the head of each lane
+                    mine.sort(Comparator.comparing(d -> !d.contains("USING gin")));
                     long started = System.nanoTime();
-                    Future<Void> built = Future.succeededFuture();
-                    for (String definition : definitions) {
-                        String create =
-                                definition.replaceFirst("^CREATE (UNIQUE )?INDEX ", "CREATE $1INDEX IF NOT EXISTS ");
-                        built = built.compose(v -> pool.query(create).execute().mapEmpty());
+                    List<Future<Void>> lanes = new ArrayList<>();
+                    for (int lane = 0; lane < LANES; lane++) {
+                        List<String> creates = new ArrayList<>();
+                        for (int i = lane; i < mine.size(); i += LANES) {
+                            creates.add(mine.get(i)
+                                    .replaceFirst("^CREATE (UNIQUE )?INDEX ", "CREATE $1INDEX IF NOT EXISTS "));
+                        }
+                        lanes.add(build(creates));
                     }
-                    return built.compose(v -> pool.preparedQuery("DELETE FROM loom.sync_state WHERE name = $1")
+                    return Future.all(lanes)
+                            .compose(v -> pool.preparedQuery("DELETE FROM loom.sync_state WHERE name = $1")
                                     .execute(Tuple.of(STATE)))
                             .map(v -> {
                                 LOG.infof(
-                                        "Built the %d indexes of loom.nodes and loom.edges set aside during bootstrap in %d ms",
-                                        definitions.length, (System.nanoTime() - started) / 1_000_000);
-                                return definitions.length;
+                                        "Built the %d indexes of loom.nodes and loom.edges set aside during bootstrap in"
+                                                + " %d ms",
+                                        mine.size(), (System.nanoTime() - started) / 1_000_000);
+                                return mine.size();
                             });
                 });
+    }
+
+    /** How many indexes are built at once, each on a connection of its own (PostgreSQL builds each on one core). */
+    private static final int LANES = 2;
+
+    /** Memory for one index build: the GIN indexes build in far fewer passes with more than the default 64 MB. */
+    private static final String BUILD_MEMORY = "256MB";
+
+    /** Builds the given indexes one after the other on one connection. */
+    private Future<Void> build(List<String> creates) {
+        if (creates.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        return pool.withConnection(conn -> {
+            Future<Void> done = conn.query("SET maintenance_work_mem = '" + BUILD_MEMORY + "'")
+                    .execute()
+                    .mapEmpty();
+            for (String create : creates) {
+                done = done.compose(v -> conn.query(create).execute().mapEmpty());
+            }
+            return done.eventually(
+                    () -> conn.query("RESET maintenance_work_mem").execute());
+        });
     }
 
     private static String quote(String identifier) {

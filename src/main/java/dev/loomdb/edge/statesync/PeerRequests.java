@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loomdb.edge.apply.Inbound;
 import dev.loomdb.edge.flow.Delivery;
+import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.flow.Scope;
 import dev.loomdb.edge.mesh.MeshLink;
 import io.vertx.core.Context;
@@ -121,12 +122,31 @@ final class PeerRequests {
 
     /** Applies the rows an answer carries, through the inbound queue; completes with the outcome. */
     Future<Inbound.RepairOutcome> applyRows(String peer, Reply reply) {
+        return applyRows(peer, reply, null);
+    }
+
+    /** As {@link #applyRows(String, Reply)}, with the rows' envelope read ahead ({@link #readAhead}), or null. */
+    Future<Inbound.RepairOutcome> applyRows(String peer, Reply reply, Envelope decoded) {
         if (!reply.message().hasRows()) {
             reply.ack();
             return Future.succeededFuture(new Inbound.RepairOutcome(0, 0, null));
         }
         Promise<Inbound.RepairOutcome> done = Promise.promise();
-        inbound.acceptRepair(peer, reply.delivery(), outcome -> context.runOnContext(v -> done.tryComplete(outcome)));
+        inbound.acceptRepair(
+                peer, reply.delivery(), decoded, outcome -> context.runOnContext(v -> done.tryComplete(outcome)));
         return done.future();
+    }
+
+    /** An answer and its rows' envelope, read on a worker thread as soon as the answer came (null: none, or unreadable). */
+    record Ahead(Reply reply, Envelope decoded) {}
+
+    /**
+     * Reads an answer's rows as soon as it comes, while the inbound queue applies what came before
+     * (the reading completes on the caller's context: the state-sync one).
+     */
+    Future<Ahead> readAhead(Future<Reply> answer) {
+        return answer.compose(reply -> reply == null || !reply.message().hasRows()
+                ? Future.succeededFuture(new Ahead(reply, null))
+                : inbound.decodeAhead(reply.message().body()).map(decoded -> new Ahead(reply, decoded)));
     }
 }
