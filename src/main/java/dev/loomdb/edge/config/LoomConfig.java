@@ -45,6 +45,9 @@ public interface LoomConfig {
 
     Api api();
 
+    /** Bounds of the graph queries (neighbours, traversal, path, statistics). */
+    Query query();
+
     Embedded embedded();
 
     /** The embedded PostgreSQL and MQTT broker of the one-machine default. */
@@ -360,5 +363,30 @@ public interface LoomConfig {
         @WithName("max-limit")
         @WithDefault("1000")
         int maxLimit();
+    }
+
+    /** Bounds of the graph queries: every query stops at them, never runs away. */
+    interface Query {
+        /** Deepest traversal or longest path, in hops, a request may ask for. Default 6. */
+        @WithName("max-depth")
+        @WithDefault("6")
+        int maxDepth();
+
+        /**
+         * Most nodes a traversal returns and most neighbours a request may ask for; a path search gives
+         * up after visiting this many nodes on either side. Default 10000.
+         */
+        @WithName("max-results")
+        @WithDefault("10000")
+        int maxResults();
+
+        /** Longest a query may run in PostgreSQL (each statement, and a traversal or path search in all). Default 5s. */
+        @WithDefault("5s")
+        Duration timeout();
+
+        /** How long the counts of /api/graph/stats are reused before they are counted again. Default 30s. */
+        @WithName("stats-max-age")
+        @WithDefault("30s")
+        Duration statsMaxAge();
     }
 }

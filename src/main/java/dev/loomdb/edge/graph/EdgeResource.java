@@ -76,8 +76,9 @@ public class EdgeResource {
             @QueryParam("source") String source,
             @QueryParam("target") String target,
             @QueryParam("after") String after,
-            @QueryParam("limit") String limit) {
-        return graph.listEdges(type, source, target, after, limit)
+            @QueryParam("limit") String limit,
+            @QueryParam("where") String where) {
+        return graph.listEdges(type, source, target, after, limit, where)
                 .map(page -> Response.ok(page).build());
     }
 }

@@ -70,9 +70,9 @@ public class GraphService {
         });
     }
 
-    public Uni<ObjectNode> listNodes(String type, String after, String limit) {
+    public Uni<ObjectNode> listNodes(String type, String after, String limit, String where) {
         int size = limit(limit);
-        return store.listNodes(blankToNull(type), blankToNull(after), size)
+        return store.listNodes(blankToNull(type), blankToNull(after), size, where(where))
                 .map(page -> pageJson(page.items().stream().map(this::nodeJson).toList(), page.next()));
     }
 
@@ -117,9 +117,16 @@ public class GraphService {
         });
     }
 
-    public Uni<ObjectNode> listEdges(String type, String source, String target, String after, String limit) {
+    public Uni<ObjectNode> listEdges(
+            String type, String source, String target, String after, String limit, String where) {
         int size = limit(limit);
-        return store.listEdges(blankToNull(type), blankToNull(source), blankToNull(target), blankToNull(after), size)
+        return store.listEdges(
+                        blankToNull(type),
+                        blankToNull(source),
+                        blankToNull(target),
+                        blankToNull(after),
+                        size,
+                        where(where))
                 .map(page -> pageJson(page.items().stream().map(this::edgeJson).toList(), page.next()));
     }
 
@@ -244,6 +251,25 @@ public class GraphService {
                     "The limit must be between 1 and " + config.api().maxLimit() + ".");
         }
         return value;
+    }
+
+    /** A property filter: a JSON object the properties must contain, e.g. {"status":"open"}; null for none. */
+    private String where(String where) {
+        if (where == null || where.isBlank()) {
+            return null;
+        }
+        JsonNode json;
+        try {
+            json = mapper.readTree(where);
+        } catch (JsonProcessingException e) {
+            throw ApiProblem.badRequest("The filter 'where' is not JSON: " + e.getOriginalMessage()
+                    + ". Give a JSON object of properties, e.g. where={\"status\":\"open\"}.");
+        }
+        if (json == null || !json.isObject()) {
+            throw ApiProblem.badRequest("The filter 'where' must be a JSON object of properties the items contain,"
+                    + " e.g. where={\"status\":\"open\"}.");
+        }
+        return json.toString();
     }
 
     private static String blankToNull(String value) {

@@ -18,8 +18,8 @@ import java.util.List;
 @ApplicationScoped
 public class GraphStore {
 
-    private static final String NODE_COLUMNS = "id, type, properties::text AS properties, version, hlc, origin";
-    private static final String EDGE_COLUMNS =
+    static final String NODE_COLUMNS = "id, type, properties::text AS properties, version, hlc, origin";
+    static final String EDGE_COLUMNS =
             "id, type, source_id, target_id, properties::text AS properties, version, hlc, origin";
 
     private final Pool pool;
@@ -64,10 +64,12 @@ public class GraphStore {
                 .map(rows -> rows.rowCount() > 0);
     }
 
-    public Uni<Page<Node>> listNodes(String type, String after, int limit) {
+    /** {@code where}: a JSON object the properties must contain ({@code @>}, served by the GIN index), or null. */
+    public Uni<Page<Node>> listNodes(String type, String after, int limit, String where) {
         return pool.preparedQuery("SELECT " + NODE_COLUMNS + " FROM loom.nodes WHERE NOT tombstone"
-                        + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3")
-                .execute(Tuple.of(type, after, limit + 1))
+                        + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR id > $2)"
+                        + " AND ($4::text IS NULL OR properties @> $4::text::jsonb) ORDER BY id LIMIT $3")
+                .execute(Tuple.of(type, after, limit + 1, where))
                 .map(rows -> page(rows, limit, GraphStore::node, Node::id));
     }
 
@@ -110,12 +112,12 @@ public class GraphStore {
                 .map(rows -> rows.rowCount() > 0);
     }
 
-    public Uni<Page<Edge>> listEdges(String type, String source, String target, String after, int limit) {
-        return pool.preparedQuery(
-                        "SELECT " + EDGE_COLUMNS + " FROM loom.edges WHERE NOT tombstone"
-                                + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR source_id = $2)"
-                                + " AND ($3::text IS NULL OR target_id = $3) AND ($4::text IS NULL OR id > $4) ORDER BY id LIMIT $5")
-                .execute(Tuple.tuple(Arrays.asList(type, source, target, after, limit + 1)))
+    public Uni<Page<Edge>> listEdges(String type, String source, String target, String after, int limit, String where) {
+        return pool.preparedQuery("SELECT " + EDGE_COLUMNS + " FROM loom.edges WHERE NOT tombstone"
+                        + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR source_id = $2)"
+                        + " AND ($3::text IS NULL OR target_id = $3) AND ($4::text IS NULL OR id > $4)"
+                        + " AND ($6::text IS NULL OR properties @> $6::text::jsonb) ORDER BY id LIMIT $5")
+                .execute(Tuple.tuple(Arrays.asList(type, source, target, after, limit + 1, where)))
                 .map(rows -> page(rows, limit, GraphStore::edge, Edge::id));
     }
 
@@ -163,7 +165,7 @@ public class GraphStore {
         return new Page<>(items, null);
     }
 
-    private static Node node(Row row) {
+    static Node node(Row row) {
         return new Node(
                 row.getString("id"),
                 row.getString("type"),
@@ -173,7 +175,7 @@ public class GraphStore {
                 row.getString("origin"));
     }
 
-    private static Edge edge(Row row) {
+    static Edge edge(Row row) {
         return new Edge(
                 row.getString("id"),
                 row.getString("type"),

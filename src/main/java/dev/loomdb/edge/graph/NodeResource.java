@@ -21,9 +21,11 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 public class NodeResource {
 
     private final GraphService graph;
+    private final GraphQueries queries;
 
-    public NodeResource(GraphService graph) {
+    public NodeResource(GraphService graph, GraphQueries queries) {
         this.graph = graph;
+        this.queries = queries;
     }
 
     @PUT
@@ -70,7 +72,27 @@ public class NodeResource {
             summary = "List nodes by id, optionally of one type",
             description = "Keyset pagination: pass the answer's 'next' as 'after'.")
     public Uni<Response> listNodes(
-            @QueryParam("type") String type, @QueryParam("after") String after, @QueryParam("limit") String limit) {
-        return graph.listNodes(type, after, limit).map(page -> Response.ok(page).build());
+            @QueryParam("type") String type,
+            @QueryParam("after") String after,
+            @QueryParam("limit") String limit,
+            @QueryParam("where") String where) {
+        return graph.listNodes(type, after, limit, where)
+                .map(page -> Response.ok(page).build());
+    }
+
+    @GET
+    @Path("{id}/neighbors")
+    @Operation(
+            summary = "A node's neighbours: its edges and the nodes at their other end",
+            description = "direction=out|in|both (default both), edgeType and nodeType: comma-separated lists,"
+                    + " limit (default 100, at most loom.query.max-results).")
+    public Uni<Response> neighbors(
+            @PathParam("id") String id,
+            @QueryParam("direction") String direction,
+            @QueryParam("edgeType") String edgeType,
+            @QueryParam("nodeType") String nodeType,
+            @QueryParam("limit") String limit) {
+        return queries.neighbors(id, direction, edgeType, nodeType, limit)
+                .map(json -> Response.ok(json).build());
     }
 }
