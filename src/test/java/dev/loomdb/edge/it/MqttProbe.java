@@ -47,6 +47,17 @@ public final class MqttProbe implements AutoCloseable {
     /** Connections this probe dropped itself: their close is not the broker's doing. */
     private final java.util.Set<MqttClient> retired = ConcurrentHashMap.newKeySet();
 
+    private volatile MqttClient subscribedOn;
+
+    /**
+     * Whether the broker acknowledged the subscription of the current connection (SUBACK): only then
+     * does the probe see what is published. A broker just restarted may drop a SUBSCRIBE on a
+     * connection it closes; the probe then connects and subscribes again.
+     */
+    public boolean subscribed() {
+        return filter != null && subscribedOn != null && subscribedOn == client;
+    }
+
     /** Whether the broker said, on the last connection, that it still held this client's session. */
     public boolean sessionPresent() {
         return sessionPresent;
@@ -77,6 +88,7 @@ public final class MqttProbe implements AutoCloseable {
             MqttClient next = MqttClient.create(vertx, options);
             next.publishHandler(
                     m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
+            next.subscribeCompletionHandler(ack -> subscribedOn = next);
             next.closeHandler(x -> {
                 if (filter != null && !closing && !retired.contains(next)) {
                     vertx.setTimer(

@@ -278,6 +278,7 @@ class OperationsIT {
         long superseded = status(b).getLong("counters.superseded");
         try (MqttProbe probe =
                 new MqttProbe(mesh.brokerHost(), mesh.brokerPort(), "loom/" + mesh.name() + "/changes/#")) {
+            await().atMost(SYNC).until(probe::subscribed); // the broker on a restarted node may drop a first SUBSCRIBE
             a.api()
                     .body("{\"from\":" + first + "}")
                     .post("/api/sync/history/replay")
