@@ -4,12 +4,19 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loomdb.edge.config.LoomConfig;
+import dev.loomdb.edge.flow.Hlc;
 import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.pgclient.PgException;
+import io.vertx.sqlclient.PoolOptions;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -19,7 +26,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Questions about the local graph that PostgreSQL answers: a node's neighbours, a breadth-first
@@ -66,19 +75,23 @@ public class GraphQueries {
         }
     }
 
-    private static final String OTHER_NODE = "SELECT 1 FROM loom.nodes n WHERE n.id = %s AND NOT n.tombstone"
-            + " AND ($3::text[] IS NULL OR n.type = ANY($3))";
+    private static final String OTHER_NODE_COLUMNS = "n.id AS n_id, n.type AS n_type, n.properties::text AS"
+            + " n_properties, n.version AS n_version, n.hlc AS n_hlc, n.origin AS n_origin";
 
     /**
-     * A node's edges with the id of the node at their other end ($1 the node, $2 edge types, $3 node
-     * types, $4 limit, $5 follow outgoing, $6 follow incoming).
+     * A node's edges with the node at their other end ($1 the node, $2 edge types, $3 node types, $4
+     * limit, $5 follow outgoing, $6 follow incoming): outgoing first, then by edge id.
      */
-    private static final String NEIGHBOUR_EDGES = "SELECT * FROM (SELECT 'out' AS direction, target_id AS other, "
-            + GraphStore.EDGE_COLUMNS + " FROM loom.edges e WHERE $5 AND source_id = $1 AND NOT tombstone"
-            + " AND ($2::text[] IS NULL OR type = ANY($2)) AND EXISTS (" + OTHER_NODE.formatted("e.target_id") + ")"
-            + " UNION ALL SELECT 'in', source_id, " + GraphStore.EDGE_COLUMNS + " FROM loom.edges e WHERE $6"
-            + " AND target_id = $1 AND NOT tombstone AND ($2::text[] IS NULL OR type = ANY($2)) AND EXISTS ("
-            + OTHER_NODE.formatted("e.source_id") + ")) x ORDER BY direction DESC, id LIMIT $4";
+    private static final String NEIGHBOURS = "SELECT * FROM (SELECT 'out' AS direction, e.id, e.type, e.source_id,"
+            + " e.target_id, e.properties::text AS properties, e.version, e.hlc, e.origin, " + OTHER_NODE_COLUMNS
+            + " FROM loom.edges e JOIN loom.nodes n ON n.id = e.target_id WHERE $5 AND e.source_id = $1"
+            + " AND NOT e.tombstone AND ($2::text[] IS NULL OR e.type = ANY($2)) AND NOT n.tombstone"
+            + " AND ($3::text[] IS NULL OR n.type = ANY($3))"
+            + " UNION ALL SELECT 'in', e.id, e.type, e.source_id, e.target_id, e.properties::text, e.version, e.hlc,"
+            + " e.origin, " + OTHER_NODE_COLUMNS + " FROM loom.edges e JOIN loom.nodes n ON n.id = e.source_id"
+            + " WHERE $6 AND e.target_id = $1 AND NOT e.tombstone AND ($2::text[] IS NULL OR e.type = ANY($2))"
+            + " AND NOT n.tombstone AND ($3::text[] IS NULL OR n.type = ANY($3))) x ORDER BY direction DESC, id"
+            + " LIMIT $4";
 
     /**
      * The nodes one hop from a frontier that are not visited yet ($1 frontier, $2 edge types, $3 node
@@ -115,11 +128,40 @@ public class GraphQueries {
 
     private record Stats(ObjectNode json, long countedAtMillis) {}
 
-    public GraphQueries(Pool pool, GraphService graph, ObjectMapper mapper, LoomConfig config) {
-        this.pool = pool;
+    /**
+     * Queries run on a small pool of their own whose sessions are read-only and stop any statement
+     * after {@code loom.query.timeout} (set when each connection opens), so that a one-statement
+     * question needs no transaction around it: one round trip.
+     */
+    public GraphQueries(
+            Vertx vertx,
+            GraphService graph,
+            ObjectMapper mapper,
+            LoomConfig config,
+            @ConfigProperty(name = "quarkus.datasource.reactive.url") String reactiveUrl,
+            @ConfigProperty(name = "quarkus.datasource.username") String user,
+            @ConfigProperty(name = "quarkus.datasource.password") Optional<String> password) {
         this.graph = graph;
         this.mapper = mapper;
         this.config = config;
+        PgConnectOptions options = PgConnectOptions.fromUri(reactiveUrl.replaceFirst("^vertx-reactive:", ""))
+                .setUser(user)
+                .addProperty("application_name", "loom-query")
+                .addProperty("default_transaction_read_only", "on")
+                .addProperty(
+                        "statement_timeout",
+                        Long.toString(config.query().timeout().toMillis()));
+        password.ifPresent(options::setPassword);
+        this.pool = Pool.newInstance(PgBuilder.pool()
+                .with(new PoolOptions().setMaxSize(4).setName("loom-query"))
+                .connectingTo(options)
+                .using(vertx.getDelegate())
+                .build());
+    }
+
+    @PreDestroy
+    void close() {
+        pool.closeAndAwait();
     }
 
     // --- neighbours
@@ -129,32 +171,43 @@ public class GraphQueries {
         Direction dir = Direction.parse(direction, Direction.BOTH);
         int size = count(
                 "limit", limit, config.api().defaultLimit(), config.query().maxResults());
-        return bounded(conn -> conn.preparedQuery(NEIGHBOUR_EDGES)
+        Uni<Map<String, Node>> start = pool.preparedQuery(LIVE_NODES)
+                .execute(Tuple.of(new String[] {id}))
+                .map(GraphQueries::nodesById);
+        Uni<List<Row>> edges = pool.preparedQuery(NEIGHBOURS)
                 .execute(
                         Tuple.tuple(Arrays.asList(id, types(edgeType), types(nodeType), size + 1, dir.out(), dir.in())))
-                .chain(rows -> {
-                    List<Row> edges = new ArrayList<>();
-                    rows.forEach(edges::add);
-                    List<String> ids = new ArrayList<>(List.of(id));
-                    edges.stream().limit(size).forEach(row -> ids.add(row.getString("other")));
-                    return liveNodes(conn, ids).map(nodes -> {
-                        Node node = nodes.get(id);
-                        if (node == null) {
-                            throw ApiProblem.notFound("There is no node '" + id + "'.");
-                        }
-                        ObjectNode json = mapper.createObjectNode();
-                        json.set("node", graph.nodeJson(node));
-                        ArrayNode list = json.putArray("neighbors");
-                        for (Row row : edges.subList(0, Math.min(size, edges.size()))) {
-                            ObjectNode item = list.addObject();
-                            item.put("direction", row.getString("direction"));
-                            item.set("edge", graph.edgeJson(GraphStore.edge(row)));
-                            item.set("node", graph.nodeJson(nodes.get(row.getString("other"))));
-                        }
-                        json.put("truncated", edges.size() > size);
-                        return json;
-                    });
-                }));
+                .map(rows -> {
+                    List<Row> list = new ArrayList<>();
+                    rows.forEach(list::add);
+                    return list;
+                });
+        return timed(Uni.combine().all().unis(start, edges).asTuple().map(both -> {
+            Node node = both.getItem1().get(id);
+            if (node == null) {
+                throw ApiProblem.notFound("There is no node '" + id + "'.");
+            }
+            List<Row> rows = both.getItem2();
+            ObjectNode json = mapper.createObjectNode();
+            json.set("node", graph.nodeJson(node));
+            ArrayNode list = json.putArray("neighbors");
+            for (Row row : rows.subList(0, Math.min(size, rows.size()))) {
+                ObjectNode item = list.addObject();
+                item.put("direction", row.getString("direction"));
+                item.set("edge", graph.edgeJson(GraphStore.edge(row)));
+                item.set(
+                        "node",
+                        graph.nodeJson(new Node(
+                                row.getString("n_id"),
+                                row.getString("n_type"),
+                                row.getString("n_properties"),
+                                row.getLong("n_version"),
+                                new Hlc(row.getLong("n_hlc")),
+                                row.getString("n_origin"))));
+            }
+            json.put("truncated", rows.size() > size);
+            return json;
+        }));
     }
 
     // --- traversal
@@ -416,17 +469,18 @@ public class GraphQueries {
     // --- bounds
 
     /**
-     * Runs a query in a read-only transaction on one snapshot of the graph (repeatable read), whose
-     * statements stop after {@code loom.query.timeout}; a statement stopped so becomes a 422 saying
-     * which bound it hit.
+     * Runs a query of several statements in a transaction on one snapshot of the graph (repeatable
+     * read); each statement stops after {@code loom.query.timeout} (the pool's sessions say so).
      */
     private <T> Uni<T> bounded(Function<SqlConnection, Uni<T>> query) {
-        long millis = config.query().timeout().toMillis();
-        return pool.withTransaction(conn -> conn.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;"
-                                + " SET LOCAL statement_timeout = " + millis)
-                        .execute()
-                        .chain(v -> query.apply(conn)))
-                .onFailure(e -> e instanceof PgException pg && "57014".equals(pg.getSqlState()))
+        return timed(pool.withTransaction(conn -> conn.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute()
+                .chain(v -> query.apply(conn))));
+    }
+
+    /** A statement stopped by {@code loom.query.timeout} becomes a 422 saying which bound it hit. */
+    private <T> Uni<T> timed(Uni<T> query) {
+        return query.onFailure(e -> e instanceof PgException pg && "57014".equals(pg.getSqlState()))
                 .transform(e -> timedOut());
     }
 
@@ -448,11 +502,13 @@ public class GraphQueries {
     private Uni<Map<String, Node>> liveNodes(SqlConnection conn, List<String> ids) {
         return conn.preparedQuery(LIVE_NODES)
                 .execute(Tuple.of(ids.toArray(String[]::new)))
-                .map(rows -> {
-                    Map<String, Node> nodes = new HashMap<>();
-                    rows.forEach(row -> nodes.put(row.getString("id"), GraphStore.node(row)));
-                    return nodes;
-                });
+                .map(GraphQueries::nodesById);
+    }
+
+    private static Map<String, Node> nodesById(RowSet<Row> rows) {
+        Map<String, Node> nodes = new HashMap<>();
+        rows.forEach(row -> nodes.put(row.getString("id"), GraphStore.node(row)));
+        return nodes;
     }
 
     /** A comma-separated list of types, or null for every type. */

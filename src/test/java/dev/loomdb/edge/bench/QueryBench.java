@@ -2,9 +2,16 @@ package dev.loomdb.edge.bench;
 
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loomdb.edge.it.Infra;
 import dev.loomdb.edge.it.NodeProcess;
-import io.restassured.response.Response;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -66,6 +73,7 @@ class QueryBench {
             }
             warm(a, ids);
 
+            double[] one = time(SAMPLES, i -> get(a, "/api/nodes/" + ids[i]));
             double[] neighbours = time(SAMPLES, i -> get(a, "/api/nodes/" + ids[i] + "/neighbors?limit=1000"));
             double[] jdbc = jdbcNeighbours(a, ids);
             double[] traverseBoth = time(
@@ -75,8 +83,8 @@ class QueryBench {
                     time(SAMPLES, i -> get(a, "/api/graph/traverse?from=" + ids[i] + "&maxDepth=3&limit=10000"));
             int[] found = new int[1];
             double[] paths = time(SAMPLES, i -> {
-                Response r = get(a, "/api/graph/path?from=" + ids[i] + "&to=" + ids[(i + 1) % SAMPLES] + "&maxDepth=6");
-                if (r.jsonPath().getBoolean("found")) {
+                JsonNode r = get(a, "/api/graph/path?from=" + ids[i] + "&to=" + ids[(i + 1) % SAMPLES] + "&maxDepth=6");
+                if (r.path("found").asBoolean()) {
                     found[0]++;
                 }
                 return r;
@@ -90,6 +98,13 @@ class QueryBench {
                     "the same statement over JDBC",
                     "ms",
                     "goal: median <= 2 ms");
+            BenchResults.add(
+                    "neighbours (limit 1000) over REST, median ms ",
+                    new double[] {percentile(neighbours, 50)},
+                    new double[] {percentile(one, 50)},
+                    "GET /api/nodes/{id} (one row) over REST",
+                    "ms",
+                    "what the HTTP layer costs");
             goal("neighbours, median ms", neighbours, 50, 2);
             goal("neighbours, p95 ms", neighbours, 95, 10);
             goal("traversal 3 hops both ways (cap 10,000), median ms", traverseBoth, 50, 50);
@@ -165,16 +180,31 @@ class QueryBench {
         }
     }
 
-    private static Response get(NodeProcess a, String path) {
-        Response response = a.api().get(path);
-        if (response.statusCode() != 200) {
-            throw new AssertionError(path + " answered " + response.statusCode() + ": " + response.asString());
+    /** A plain HTTP client on a kept-alive connection: RestAssured's own cost per request would hide the node's. */
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static JsonNode get(NodeProcess a, String path) {
+        try {
+            HttpResponse<String> response = HTTP.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.httpPort() + path))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() != 200) {
+                throw new AssertionError(path + " answered " + response.statusCode() + ": " + response.body());
+            }
+            return JSON.readTree(response.body());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
         }
-        return response;
     }
 
     private interface Call {
-        Response run(int i) throws Exception;
+        JsonNode run(int i) throws Exception;
     }
 
     private static double[] time(int samples, Call call) throws Exception {
