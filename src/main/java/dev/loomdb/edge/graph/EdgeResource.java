@@ -4,6 +4,7 @@ import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.PATCH;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
@@ -33,13 +34,14 @@ public class EdgeResource {
             summary = "putEdge: create or replace an edge",
             description =
                     "Body: {\"type\": ..., \"source\": ..., \"target\": ..., \"properties\": {...}}. The endpoints need not exist yet.")
-    public Uni<Response> replaceEdge(@PathParam("id") String id, String body, UriInfo uri) {
-        return graph.replaceEdge(id, body)
-                .map(written -> written.created()
-                        ? Response.created(uri.getAbsolutePath())
-                                .entity(written.value())
-                                .build()
-                        : Response.ok(written.value()).build());
+    public Uni<Response> replaceEdge(
+            @PathParam("id") String id, String body, UriInfo uri, @HeaderParam("If-Match") String ifMatch) {
+        return graph.replaceEdge(id, body, ifMatch)
+                .map(written -> EntityTags.tagged(
+                        written.created()
+                                ? Response.created(uri.getAbsolutePath()).entity(written.value())
+                                : Response.ok(written.value()),
+                        written.value()));
     }
 
     @PATCH
@@ -49,22 +51,22 @@ public class EdgeResource {
             summary = "Merge properties into an edge",
             description =
                     "Top-level merge: a property given as null is removed; type, source and target may change too.")
-    public Uni<Response> patchEdge(@PathParam("id") String id, String body) {
-        return graph.patchEdge(id, body).map(edge -> Response.ok(edge).build());
+    public Uni<Response> patchEdge(@PathParam("id") String id, String body, @HeaderParam("If-Match") String ifMatch) {
+        return graph.patchEdge(id, body, ifMatch).map(edge -> EntityTags.tagged(Response.ok(edge), edge));
     }
 
     @GET
     @Path("{id}")
     @Operation(summary = "Get an edge")
     public Uni<Response> getEdge(@PathParam("id") String id) {
-        return graph.getEdge(id).map(edge -> Response.ok(edge).build());
+        return graph.getEdge(id).map(edge -> EntityTags.tagged(Response.ok(edge), edge));
     }
 
     @DELETE
     @Path("{id}")
     @Operation(summary = "deleteEdge: delete an edge (it leaves a tombstone that syncs)")
-    public Uni<Response> deleteEdge(@PathParam("id") String id) {
-        return graph.deleteEdge(id).map(v -> Response.noContent().build());
+    public Uni<Response> deleteEdge(@PathParam("id") String id, @HeaderParam("If-Match") String ifMatch) {
+        return graph.deleteEdge(id, ifMatch).map(v -> Response.noContent().build());
     }
 
     @GET

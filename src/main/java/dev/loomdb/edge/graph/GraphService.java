@@ -38,21 +38,30 @@ public class GraphService {
         this.config = config;
     }
 
-    public Uni<Written<ObjectNode>> replaceNode(String id, String body) {
+    public Uni<Written<ObjectNode>> replaceNode(String id, String body, String ifMatch) {
         checkId("node id", id);
+        Long version = ifMatch(ifMatch);
         ObjectNode json = object(body, NODE_FIELDS, "a node");
         checkBodyId(json, id);
         String type = identifier(json, "type", true);
-        return store.replaceNode(id, type, properties(json)).map(w -> new Written<>(nodeJson(w.value()), w.created()));
+        return store.replaceNode(id, type, properties(json), version)
+                .chain(w -> w == null
+                        ? failedPrecondition(
+                                "node", id, ifMatch, store.findNode(id).map(n -> n == null ? null : n.version()))
+                        : Uni.createFrom().item(new Written<>(nodeJson(w.value()), w.created())));
     }
 
-    public Uni<ObjectNode> patchNode(String id, String body) {
+    public Uni<ObjectNode> patchNode(String id, String body, String ifMatch) {
         checkId("node id", id);
+        Long version = ifMatch(ifMatch);
         ObjectNode json = object(body, NODE_FIELDS, "a node");
         checkBodyId(json, id);
         Patch patch = patch(json);
-        return store.patchNode(id, identifier(json, "type", false), patch.set(), patch.removed())
-                .map(node -> nodeJson(require(node, "node", id)));
+        return store.patchNode(id, identifier(json, "type", false), patch.set(), patch.removed(), version)
+                .chain(node -> node == null && version != null
+                        ? failedPrecondition(
+                                "node", id, ifMatch, store.findNode(id).map(n -> n == null ? null : n.version()))
+                        : Uni.createFrom().item(() -> nodeJson(require(node, "node", id))));
     }
 
     public Uni<ObjectNode> getNode(String id) {
@@ -60,13 +69,18 @@ public class GraphService {
         return store.findNode(id).map(node -> nodeJson(require(node, "node", id)));
     }
 
-    public Uni<Void> deleteNode(String id) {
+    public Uni<Void> deleteNode(String id, String ifMatch) {
         checkId("node id", id);
-        return store.deleteNode(id).map(deleted -> {
-            if (!deleted) {
-                throw ApiProblem.notFound("There is no node '" + id + "'.");
+        Long version = ifMatch(ifMatch);
+        return store.deleteNode(id, version).chain(deleted -> {
+            if (deleted) {
+                return Uni.createFrom().voidItem();
             }
-            return null;
+            if (version != null) {
+                return failedPrecondition(
+                        "node", id, ifMatch, store.findNode(id).map(n -> n == null ? null : n.version()));
+            }
+            throw ApiProblem.notFound("There is no node '" + id + "'.");
         });
     }
 
@@ -76,19 +90,24 @@ public class GraphService {
                 .map(page -> pageJson(page.items().stream().map(this::nodeJson).toList(), page.next()));
     }
 
-    public Uni<Written<ObjectNode>> replaceEdge(String id, String body) {
+    public Uni<Written<ObjectNode>> replaceEdge(String id, String body, String ifMatch) {
         checkId("edge id", id);
+        Long version = ifMatch(ifMatch);
         ObjectNode json = object(body, EDGE_FIELDS, "an edge");
         checkBodyId(json, id);
         String type = identifier(json, "type", true);
         String source = identifier(json, "source", true);
         String target = identifier(json, "target", true);
-        return store.replaceEdge(id, type, source, target, properties(json))
-                .map(w -> new Written<>(edgeJson(w.value()), w.created()));
+        return store.replaceEdge(id, type, source, target, properties(json), version)
+                .chain(w -> w == null
+                        ? failedPrecondition(
+                                "edge", id, ifMatch, store.findEdge(id).map(e -> e == null ? null : e.version()))
+                        : Uni.createFrom().item(new Written<>(edgeJson(w.value()), w.created())));
     }
 
-    public Uni<ObjectNode> patchEdge(String id, String body) {
+    public Uni<ObjectNode> patchEdge(String id, String body, String ifMatch) {
         checkId("edge id", id);
+        Long version = ifMatch(ifMatch);
         ObjectNode json = object(body, EDGE_FIELDS, "an edge");
         checkBodyId(json, id);
         Patch patch = patch(json);
@@ -98,8 +117,12 @@ public class GraphService {
                         identifier(json, "source", false),
                         identifier(json, "target", false),
                         patch.set(),
-                        patch.removed())
-                .map(edge -> edgeJson(require(edge, "edge", id)));
+                        patch.removed(),
+                        version)
+                .chain(edge -> edge == null && version != null
+                        ? failedPrecondition(
+                                "edge", id, ifMatch, store.findEdge(id).map(e -> e == null ? null : e.version()))
+                        : Uni.createFrom().item(() -> edgeJson(require(edge, "edge", id))));
     }
 
     public Uni<ObjectNode> getEdge(String id) {
@@ -107,13 +130,18 @@ public class GraphService {
         return store.findEdge(id).map(edge -> edgeJson(require(edge, "edge", id)));
     }
 
-    public Uni<Void> deleteEdge(String id) {
+    public Uni<Void> deleteEdge(String id, String ifMatch) {
         checkId("edge id", id);
-        return store.deleteEdge(id).map(deleted -> {
-            if (!deleted) {
-                throw ApiProblem.notFound("There is no edge '" + id + "'.");
+        Long version = ifMatch(ifMatch);
+        return store.deleteEdge(id, version).chain(deleted -> {
+            if (deleted) {
+                return Uni.createFrom().voidItem();
             }
-            return null;
+            if (version != null) {
+                return failedPrecondition(
+                        "edge", id, ifMatch, store.findEdge(id).map(e -> e == null ? null : e.version()));
+            }
+            throw ApiProblem.notFound("There is no edge '" + id + "'.");
         });
     }
 
@@ -251,6 +279,49 @@ public class GraphService {
                     "The limit must be between 1 and " + config.api().maxLimit() + ".");
         }
         return value;
+    }
+
+    /**
+     * The version an If-Match header asks for: {@code "3"} or {@code 3} (the ETag the node answers
+     * with), {@code *} for any version of a live row, null without the header.
+     */
+    static Long ifMatch(String header) {
+        if (header == null || header.isBlank()) {
+            return null;
+        }
+        String value = header.trim();
+        if (value.equals("*")) {
+            return GraphStore.ANY_VERSION;
+        }
+        if (value.startsWith("W/")) {
+            value = value.substring(2);
+        }
+        if (value.length() >= 2 && value.startsWith("\"") && value.endsWith("\"")) {
+            value = value.substring(1, value.length() - 1);
+        }
+        try {
+            long version = Long.parseLong(value);
+            if (version >= 1) {
+                return version;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw ApiProblem.badRequest("The If-Match header '" + header + "' is not a version: send the ETag the node"
+                + " answered with (a version in quotes, e.g. \"3\"), or * for any.");
+    }
+
+    /** 412: the write's If-Match did not hold; says what the row is at now. */
+    private static <T> Uni<T> failedPrecondition(String what, String id, String ifMatch, Uni<Long> current) {
+        return current.map(version -> {
+            throw new ApiProblem(
+                    412,
+                    "Precondition failed",
+                    version == null
+                            ? "There is no " + what + " '" + id + "' (If-Match: " + ifMatch + "); nothing was written."
+                            : "The " + what + " '" + id + "' is at version " + version + ", not " + ifMatch
+                                    + " (If-Match); nothing was written. Read it again and retry.");
+        });
     }
 
     /** A property filter: a JSON object the properties must contain, e.g. {"status":"open"}; null for none. */

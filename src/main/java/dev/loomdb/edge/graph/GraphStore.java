@@ -28,26 +28,44 @@ public class GraphStore {
         this.pool = pool;
     }
 
-    public Uni<Written<Node>> replaceNode(String id, String type, String properties) {
+    /**
+     * Creates or replaces the node; with {@code ifVersion} (If-Match: a version, or {@link #ANY_VERSION})
+     * only a live node at that version is replaced, and none is created: null when it did not hold.
+     */
+    public Uni<Written<Node>> replaceNode(String id, String type, String properties, Long ifVersion) {
         return pool.preparedQuery(
                         """
                 WITH before AS (SELECT tombstone FROM loom.nodes WHERE id = $1)
-                INSERT INTO loom.nodes AS t (id, type, properties) VALUES ($1, $2, $3::text::jsonb)
+                INSERT INTO loom.nodes AS t (id, type, properties)
+                SELECT $1, $2, $3::text::jsonb WHERE $4::bigint IS NULL OR EXISTS (SELECT 1 FROM before WHERE NOT tombstone)
                 ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, properties = EXCLUDED.properties, tombstone = false
+                WHERE $4::bigint IS NULL OR (NOT t.tombstone AND ($4 = -1 OR t.version = $4))
                 RETURNING\s""" + NODE_COLUMNS + ", NOT EXISTS (SELECT 1 FROM before WHERE NOT tombstone) AS created")
-                .execute(Tuple.of(id, type, properties))
+                .execute(Tuple.of(id, type, properties, ifVersion))
                 .map(rows -> {
+                    if (rows.size() == 0) {
+                        return null;
+                    }
                     Row row = rows.iterator().next();
                     return new Written<>(node(row), row.getBoolean("created"));
                 });
     }
 
+    /** If-Match: *, any version of a live row. */
+    public static final long ANY_VERSION = -1;
+
+    private static final String IF_VERSION = " AND ($%d::bigint IS NULL OR $%d = -1 OR version = $%d)";
+
+    private static String ifVersion(int param) {
+        return IF_VERSION.formatted(param, param, param);
+    }
+
     /** Merges {@code properties} into the node's (top level), removes {@code removed}, and changes its type if given. */
-    public Uni<Node> patchNode(String id, String type, String properties, List<String> removed) {
+    public Uni<Node> patchNode(String id, String type, String properties, List<String> removed, Long ifVersion) {
         return pool.preparedQuery("UPDATE loom.nodes SET type = coalesce($2, type),"
-                        + " properties = (properties || $3::text::jsonb) - $4::text[] WHERE id = $1 AND NOT tombstone RETURNING "
-                        + NODE_COLUMNS)
-                .execute(Tuple.of(id, type, properties, removed.toArray(new String[0])))
+                        + " properties = (properties || $3::text::jsonb) - $4::text[] WHERE id = $1 AND NOT tombstone"
+                        + ifVersion(5) + " RETURNING " + NODE_COLUMNS)
+                .execute(Tuple.of(id, type, properties, removed.toArray(new String[0]), ifVersion))
                 .map(rows -> rows.size() == 0 ? null : node(rows.iterator().next()));
     }
 
@@ -58,9 +76,10 @@ public class GraphStore {
     }
 
     /** Deletes (tombstones) the node; false when there was no such node. */
-    public Uni<Boolean> deleteNode(String id) {
-        return pool.preparedQuery("UPDATE loom.nodes SET tombstone = true WHERE id = $1 AND NOT tombstone")
-                .execute(Tuple.of(id))
+    public Uni<Boolean> deleteNode(String id, Long ifVersion) {
+        return pool.preparedQuery(
+                        "UPDATE loom.nodes SET tombstone = true WHERE id = $1 AND NOT tombstone" + ifVersion(2))
+                .execute(Tuple.of(id, ifVersion))
                 .map(rows -> rows.rowCount() > 0);
     }
 
@@ -73,30 +92,43 @@ public class GraphStore {
                 .map(rows -> page(rows, limit, GraphStore::node, Node::id));
     }
 
-    public Uni<Written<Edge>> replaceEdge(String id, String type, String source, String target, String properties) {
+    /** As {@link #replaceNode}. */
+    public Uni<Written<Edge>> replaceEdge(
+            String id, String type, String source, String target, String properties, Long ifVersion) {
         return pool.preparedQuery(
                         """
                 WITH before AS (SELECT tombstone FROM loom.edges WHERE id = $1)
                 INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties)
-                VALUES ($1, $2, $3, $4, $5::text::jsonb)
+                SELECT $1, $2, $3, $4, $5::text::jsonb
+                WHERE $6::bigint IS NULL OR EXISTS (SELECT 1 FROM before WHERE NOT tombstone)
                 ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, source_id = EXCLUDED.source_id,
                     target_id = EXCLUDED.target_id, properties = EXCLUDED.properties, tombstone = false
+                WHERE $6::bigint IS NULL OR (NOT t.tombstone AND ($6 = -1 OR t.version = $6))
                 RETURNING\s""" + EDGE_COLUMNS + ", NOT EXISTS (SELECT 1 FROM before WHERE NOT tombstone) AS created")
-                .execute(Tuple.of(id, type, source, target, properties))
+                .execute(Tuple.tuple(Arrays.asList(id, type, source, target, properties, ifVersion)))
                 .map(rows -> {
+                    if (rows.size() == 0) {
+                        return null;
+                    }
                     Row row = rows.iterator().next();
                     return new Written<>(edge(row), row.getBoolean("created"));
                 });
     }
 
     public Uni<Edge> patchEdge(
-            String id, String type, String source, String target, String properties, List<String> removed) {
+            String id,
+            String type,
+            String source,
+            String target,
+            String properties,
+            List<String> removed,
+            Long ifVersion) {
         return pool.preparedQuery(
                         "UPDATE loom.edges SET type = coalesce($2, type), source_id = coalesce($3, source_id),"
                                 + " target_id = coalesce($4, target_id), properties = (properties || $5::text::jsonb) - $6::text[]"
-                                + " WHERE id = $1 AND NOT tombstone RETURNING " + EDGE_COLUMNS)
+                                + " WHERE id = $1 AND NOT tombstone" + ifVersion(7) + " RETURNING " + EDGE_COLUMNS)
                 .execute(Tuple.tuple(
-                        Arrays.asList(id, type, source, target, properties, removed.toArray(new String[0]))))
+                        Arrays.asList(id, type, source, target, properties, removed.toArray(new String[0]), ifVersion)))
                 .map(rows -> rows.size() == 0 ? null : edge(rows.iterator().next()));
     }
 
@@ -106,9 +138,10 @@ public class GraphStore {
                 .map(rows -> rows.size() == 0 ? null : edge(rows.iterator().next()));
     }
 
-    public Uni<Boolean> deleteEdge(String id) {
-        return pool.preparedQuery("UPDATE loom.edges SET tombstone = true WHERE id = $1 AND NOT tombstone")
-                .execute(Tuple.of(id))
+    public Uni<Boolean> deleteEdge(String id, Long ifVersion) {
+        return pool.preparedQuery(
+                        "UPDATE loom.edges SET tombstone = true WHERE id = $1 AND NOT tombstone" + ifVersion(2))
+                .execute(Tuple.of(id, ifVersion))
                 .map(rows -> rows.rowCount() > 0);
     }
 

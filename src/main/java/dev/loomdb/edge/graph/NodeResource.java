@@ -4,6 +4,7 @@ import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.PATCH;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
@@ -34,13 +35,14 @@ public class NodeResource {
     @Operation(
             summary = "putNode: create or replace a node",
             description = "Body: {\"type\": ..., \"properties\": {...}}. 201 when created, 200 when replaced.")
-    public Uni<Response> replaceNode(@PathParam("id") String id, String body, UriInfo uri) {
-        return graph.replaceNode(id, body)
-                .map(written -> written.created()
-                        ? Response.created(uri.getAbsolutePath())
-                                .entity(written.value())
-                                .build()
-                        : Response.ok(written.value()).build());
+    public Uni<Response> replaceNode(
+            @PathParam("id") String id, String body, UriInfo uri, @HeaderParam("If-Match") String ifMatch) {
+        return graph.replaceNode(id, body, ifMatch)
+                .map(written -> EntityTags.tagged(
+                        written.created()
+                                ? Response.created(uri.getAbsolutePath()).entity(written.value())
+                                : Response.ok(written.value()),
+                        written.value()));
     }
 
     @PATCH
@@ -49,22 +51,22 @@ public class NodeResource {
     @Operation(
             summary = "Merge properties into a node",
             description = "Top-level merge: a property given as null is removed; 'type' may change too.")
-    public Uni<Response> patchNode(@PathParam("id") String id, String body) {
-        return graph.patchNode(id, body).map(node -> Response.ok(node).build());
+    public Uni<Response> patchNode(@PathParam("id") String id, String body, @HeaderParam("If-Match") String ifMatch) {
+        return graph.patchNode(id, body, ifMatch).map(node -> EntityTags.tagged(Response.ok(node), node));
     }
 
     @GET
     @Path("{id}")
     @Operation(summary = "Get a node")
     public Uni<Response> getNode(@PathParam("id") String id) {
-        return graph.getNode(id).map(node -> Response.ok(node).build());
+        return graph.getNode(id).map(node -> EntityTags.tagged(Response.ok(node), node));
     }
 
     @DELETE
     @Path("{id}")
     @Operation(summary = "deleteNode: delete a node (it leaves a tombstone that syncs)")
-    public Uni<Response> deleteNode(@PathParam("id") String id) {
-        return graph.deleteNode(id).map(v -> Response.noContent().build());
+    public Uni<Response> deleteNode(@PathParam("id") String id, @HeaderParam("If-Match") String ifMatch) {
+        return graph.deleteNode(id, ifMatch).map(v -> Response.noContent().build());
     }
 
     @GET

@@ -225,4 +225,73 @@ class GraphApiIT {
                 .body(containsString("/api/nodes/{id}"))
                 .body(containsString("/api/edges"));
     }
+
+    @Test
+    void ifMatchMakesWritesConditionalOnTheVersion() {
+        String node = "/api/nodes/cw-1";
+        api().body("{\"type\":\"A\"}").put(node).then().statusCode(201).header("ETag", "\"1\"");
+        api().get(node).then().header("ETag", "\"1\"");
+        api().header("If-Match", "\"1\"")
+                .body("{\"type\":\"A\",\"properties\":{\"x\":1}}")
+                .put(node)
+                .then()
+                .statusCode(200)
+                .header("ETag", "\"2\"");
+        api().header("If-Match", "\"1\"")
+                .body("{\"type\":\"A\",\"properties\":{\"x\":2}}")
+                .put(node)
+                .then()
+                .statusCode(412)
+                .contentType(PROBLEM)
+                .body("detail", containsString("version 2"));
+        api().get(node).then().body("properties.x", equalTo(1)).body("version", equalTo(2)); // nothing written
+        api().header("If-Match", "\"1\"")
+                .body("{\"properties\":{\"y\":1}}")
+                .patch(node)
+                .then()
+                .statusCode(412);
+        api().header("If-Match", "2")
+                .body("{\"properties\":{\"y\":1}}")
+                .patch(node)
+                .then()
+                .statusCode(200)
+                .header("ETag", "\"3\"");
+        api().header("If-Match", "\"2\"").delete(node).then().statusCode(412).contentType(PROBLEM);
+        api().get(node).then().statusCode(200);
+        api().header("If-Match", "*").delete(node).then().statusCode(204);
+        api().header("If-Match", "*").delete(node).then().statusCode(412); // gone: the precondition fails
+
+        api().header("If-Match", "*")
+                .body("{\"type\":\"A\"}")
+                .put("/api/nodes/cw-none")
+                .then()
+                .statusCode(412);
+        api().get("/api/nodes/cw-none").then().statusCode(404); // If-Match never creates
+        api().header("If-Match", "soon")
+                .body("{\"type\":\"A\"}")
+                .put("/api/nodes/cw-none")
+                .then()
+                .statusCode(400)
+                .contentType(PROBLEM)
+                .body("detail", containsString("If-Match"));
+
+        String edge = "/api/edges/cw-e";
+        api().body("{\"type\":\"L\",\"source\":\"a\",\"target\":\"b\"}")
+                .put(edge)
+                .then()
+                .header("ETag", "\"1\"");
+        api().header("If-Match", "\"1\"")
+                .body("{\"properties\":{\"w\":1}}")
+                .patch(edge)
+                .then()
+                .statusCode(200)
+                .header("ETag", "\"2\"");
+        api().header("If-Match", "\"1\"")
+                .body("{\"type\":\"L\",\"source\":\"a\",\"target\":\"c\"}")
+                .put(edge)
+                .then()
+                .statusCode(412);
+        api().get(edge).then().body("target", equalTo("b"));
+        api().header("If-Match", "\"2\"").delete(edge).then().statusCode(204);
+    }
 }
