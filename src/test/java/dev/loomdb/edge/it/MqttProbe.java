@@ -16,6 +16,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A raw MQTT client for tests: watches topics and publishes hand-made messages. It waits for each
@@ -74,11 +75,16 @@ public final class MqttProbe implements AutoCloseable {
         this.filter = filter;
         this.clientId = clientId;
         this.cleanSession = cleanSession;
-        connect();
+        reconnect(); // connects, trying again when a broker just restarted drops the first connection
     }
 
+    /**
+     * One connection: ready once the broker acknowledged the subscription (SUBACK), or the connection
+     * when there is none to make. A connection the broker closes before that fails, and is dropped.
+     */
     private void connect() throws Exception {
         CompletableFuture<Void> ready = new CompletableFuture<>();
+        AtomicReference<MqttClient> made = new AtomicReference<>();
         context.runOnContext(v -> {
             MqttClientOptions options = new MqttClientOptions()
                     .setClientId(clientId)
@@ -86,11 +92,19 @@ public final class MqttProbe implements AutoCloseable {
                     .setMaxMessageSize(16 * 1024 * 1024)
                     .setMaxInflightQueue(10_000);
             MqttClient next = MqttClient.create(vertx, options);
+            made.set(next);
             next.publishHandler(
                     m -> messages.add(new Message(m.topicName(), m.payload().getBytes())));
-            next.subscribeCompletionHandler(ack -> subscribedOn = next);
+            next.subscribeCompletionHandler(ack -> {
+                subscribedOn = next;
+                client = next;
+                ready.complete(null);
+            });
             next.closeHandler(x -> {
-                if (filter != null && !closing && !retired.contains(next)) {
+                if (!ready.isDone()) {
+                    ready.completeExceptionally(new IllegalStateException(
+                            "the broker closed the connection before it acknowledged the subscription"));
+                } else if (filter != null && !closing && !retired.contains(next)) {
                     vertx.setTimer(
                             300,
                             id -> vertx.executeBlocking(() -> {
@@ -108,15 +122,29 @@ public final class MqttProbe implements AutoCloseable {
             next.connect(port, host)
                     .compose(ack -> {
                         sessionPresent = ack.isSessionPresent();
-                        return filter == null ? io.vertx.core.Future.succeededFuture(0) : next.subscribe(filter, 1);
-                    })
-                    .onSuccess(x -> {
-                        client = next;
-                        ready.complete(null);
+                        if (filter == null) {
+                            client = next;
+                            ready.complete(null);
+                            return io.vertx.core.Future.succeededFuture(0);
+                        }
+                        return next.subscribe(filter, 1);
                     })
                     .onFailure(ready::completeExceptionally);
         });
-        ready.get(10, TimeUnit.SECONDS);
+        try {
+            ready.get(10, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            MqttClient failed = made.get();
+            if (failed != null) {
+                retired.add(failed);
+                context.runOnContext(v -> {
+                    if (failed.isConnected()) {
+                        failed.disconnect();
+                    }
+                });
+            }
+            throw e;
+        }
     }
 
     public List<Message> messages() {
