@@ -46,8 +46,7 @@ public class GraphService {
         String type = identifier(json, "type", true);
         return store.replaceNode(id, type, properties(json), version)
                 .chain(w -> w == null
-                        ? failedPrecondition(
-                                "node", id, ifMatch, store.findNode(id).map(n -> n == null ? null : n.version()))
+                        ? nodePreconditionFailed(id, ifMatch)
                         : Uni.createFrom().item(new Written<>(nodeJson(w.value()), w.created())));
     }
 
@@ -59,8 +58,7 @@ public class GraphService {
         Patch patch = patch(json);
         return store.patchNode(id, identifier(json, "type", false), patch.set(), patch.removed(), version)
                 .chain(node -> node == null && version != null
-                        ? failedPrecondition(
-                                "node", id, ifMatch, store.findNode(id).map(n -> n == null ? null : n.version()))
+                        ? nodePreconditionFailed(id, ifMatch)
                         : Uni.createFrom().item(() -> nodeJson(require(node, "node", id))));
     }
 
@@ -77,8 +75,7 @@ public class GraphService {
                 return Uni.createFrom().voidItem();
             }
             if (version != null) {
-                return failedPrecondition(
-                        "node", id, ifMatch, store.findNode(id).map(n -> n == null ? null : n.version()));
+                return nodePreconditionFailed(id, ifMatch);
             }
             throw ApiProblem.notFound("There is no node '" + id + "'.");
         });
@@ -100,8 +97,7 @@ public class GraphService {
         String target = identifier(json, "target", true);
         return store.replaceEdge(id, type, source, target, properties(json), version)
                 .chain(w -> w == null
-                        ? failedPrecondition(
-                                "edge", id, ifMatch, store.findEdge(id).map(e -> e == null ? null : e.version()))
+                        ? edgePreconditionFailed(id, ifMatch)
                         : Uni.createFrom().item(new Written<>(edgeJson(w.value()), w.created())));
     }
 
@@ -120,8 +116,7 @@ public class GraphService {
                         patch.removed(),
                         version)
                 .chain(edge -> edge == null && version != null
-                        ? failedPrecondition(
-                                "edge", id, ifMatch, store.findEdge(id).map(e -> e == null ? null : e.version()))
+                        ? edgePreconditionFailed(id, ifMatch)
                         : Uni.createFrom().item(() -> edgeJson(require(edge, "edge", id))));
     }
 
@@ -138,8 +133,7 @@ public class GraphService {
                 return Uni.createFrom().voidItem();
             }
             if (version != null) {
-                return failedPrecondition(
-                        "edge", id, ifMatch, store.findEdge(id).map(e -> e == null ? null : e.version()));
+                return edgePreconditionFailed(id, ifMatch);
             }
             throw ApiProblem.notFound("There is no edge '" + id + "'.");
         });
@@ -309,6 +303,14 @@ public class GraphService {
         }
         throw ApiProblem.badRequest("The If-Match header '" + header + "' is not a version: send the ETag the node"
                 + " answered with (a version in quotes, e.g. \"3\"), or * for any.");
+    }
+
+    private <T> Uni<T> nodePreconditionFailed(String id, String ifMatch) {
+        return failedPrecondition("node", id, ifMatch, store.findNode(id).map(n -> n == null ? null : n.version()));
+    }
+
+    private <T> Uni<T> edgePreconditionFailed(String id, String ifMatch) {
+        return failedPrecondition("edge", id, ifMatch, store.findEdge(id).map(e -> e == null ? null : e.version()));
     }
 
     /** 412: the write's If-Match did not hold; says what the row is at now. */
