@@ -2,8 +2,6 @@ package dev.loomdb.edge;
 
 import dev.loomdb.edge.config.LoomConfig;
 import dev.loomdb.edge.config.Names;
-import dev.loomdb.edge.embedded.EmbeddedBroker;
-import dev.loomdb.edge.embedded.EmbeddedPostgresServer;
 import dev.loomdb.edge.embedded.EmbeddedStartException;
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.QuarkusApplication;
@@ -33,9 +31,9 @@ public class Main {
     public static void main(String... args) {
         // Until Quarkus configures logging, keep what the embedded services say at INFO.
         java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.INFO);
-        EmbeddedServices services;
+        AutoCloseable services;
         try {
-            services = EmbeddedServices.start(bootConfig());
+            services = startEmbedded(bootConfig());
         } catch (EmbeddedStartException | IllegalArgumentException e) {
             // Logging is not set up before Quarkus starts, and never will be now: write to stderr.
             System.err.println("LoomDB Edge cannot start: " + e.getMessage());
@@ -51,7 +49,7 @@ public class Main {
                             } catch (InterruptedException e) {
                                 Thread.currentThread().interrupt();
                             }
-                            services.close();
+                            close(services);
                         },
                         "loom-embedded-stop"));
 
@@ -66,8 +64,50 @@ public class Main {
                 },
                 args);
         nodeStopped.countDown();
-        services.close();
+        close(services);
         System.exit(exitCode.get());
+    }
+
+    /**
+     * The embedded services the configuration asks for. On the JVM they are started through their class's
+     * name: a native image's analysis then never reaches Moquette or the embedded PostgreSQL, which are
+     * JVM-only; a native binary asked for them refuses to start and says what to set instead.
+     */
+    private static AutoCloseable startEmbedded(SmallRyeConfig config) {
+        LoomConfig loom = config.getConfigMapping(LoomConfig.class);
+        Names.checkId("loom.node-id", loom.nodeId());
+        Names.checkId("loom.mesh", loom.mesh());
+        LoomConfig.Embedded embedded = loom.embedded();
+        if (io.quarkus.runtime.ImageMode.current() == io.quarkus.runtime.ImageMode.NATIVE_RUN) {
+            if (embedded.postgres().enabled() || embedded.broker().enabled()) {
+                throw new IllegalArgumentException("the native binary has no embedded PostgreSQL or MQTT broker"
+                        + " (they are JVM-only): set LOOM_EMBEDDED_POSTGRES=false and LOOM_EMBEDDED_BROKER=false,"
+                        + " and point QUARKUS_DATASOURCE_REACTIVE_URL and LOOM_MQTT_HOST at the device's own");
+            }
+            return () -> {};
+        }
+        // a name the image builder cannot fold into a constant (it would make the class reachable)
+        String launcher = System.getProperty("loom.embedded.launcher", "dev.loomdb.edge.embedded.EmbeddedServices");
+        try {
+            return (AutoCloseable) Class.forName(launcher)
+                    .getMethod("start", SmallRyeConfig.class)
+                    .invoke(null, config);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            if (e.getCause() instanceof RuntimeException failure) {
+                throw failure;
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("the embedded services are missing from this build: " + e, e);
+        }
+    }
+
+    private static void close(AutoCloseable services) {
+        try {
+            services.close();
+        } catch (Exception e) {
+            LOG.warnf("Stopping the embedded services: %s", e.getMessage());
+        }
     }
 
     private static String rootMessage(Throwable failure) {
@@ -117,66 +157,6 @@ public class Main {
         public int run(String... args) {
             Quarkus.waitForExit();
             return 0;
-        }
-    }
-
-    /** The embedded services that were started, stopped once, in reverse order. */
-    private static final class EmbeddedServices {
-        private EmbeddedPostgresServer postgres;
-        private EmbeddedBroker broker;
-        private boolean closed;
-
-        static EmbeddedServices start(SmallRyeConfig config) {
-            LoomConfig loom = config.getConfigMapping(LoomConfig.class);
-            LoomConfig.Embedded embedded = loom.embedded();
-            Names.checkId("loom.node-id", loom.nodeId());
-            Names.checkId("loom.mesh", loom.mesh());
-            EmbeddedServices services = new EmbeddedServices();
-            try {
-                if (embedded.postgres().enabled()) {
-                    services.postgres = EmbeddedPostgresServer.start(
-                            Path.of(embedded.postgres().dataDir()),
-                            embedded.postgres().port());
-                    System.setProperty("quarkus.datasource.reactive.url", services.postgres.reactiveUrl());
-                    System.setProperty("quarkus.datasource.username", "postgres");
-                    System.setProperty("quarkus.datasource.password", "");
-                }
-                if (embedded.broker().enabled()) {
-                    services.broker = EmbeddedBroker.start(
-                            embedded.broker().host(),
-                            embedded.broker().port(),
-                            Path.of(embedded.broker().dataDir()),
-                            loom.mqtt().maxMessageSize(),
-                            embedded.broker().autosaveInterval(),
-                            embedded.broker().sessionExpiry());
-                    services.broker
-                            .lostAfter()
-                            .ifPresent(at -> System.setProperty(
-                                    dev.loomdb.edge.node.SlotRecovery.BROKER_LOST_AFTER,
-                                    Long.toString(at.toEpochMilli())));
-                    String host = embedded.broker().host();
-                    System.setProperty("loom.mqtt.host", host.equals("0.0.0.0") ? "127.0.0.1" : host);
-                    System.setProperty(
-                            "loom.mqtt.port", Integer.toString(embedded.broker().port()));
-                }
-            } catch (RuntimeException e) {
-                services.close();
-                throw e;
-            }
-            return services;
-        }
-
-        synchronized void close() {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            if (broker != null) {
-                broker.close();
-            }
-            if (postgres != null) {
-                postgres.close();
-            }
         }
     }
 }

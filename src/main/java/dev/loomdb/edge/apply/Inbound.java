@@ -79,6 +79,7 @@ public final class Inbound {
     private final PeerBreakers breakers;
     private final String mesh;
     private final String nodeId;
+    private final String changesPrefix;
     private final Duration retention;
     private final Counters counters;
     private final SyncEvents events;
@@ -122,7 +123,8 @@ public final class Inbound {
         this.events = events;
         this.report = report;
         this.context = vertx.getOrCreateContext();
-        this.ownTopic = "loom/" + mesh + "/changes/" + nodeId;
+        this.changesPrefix = "loom/" + mesh + "/changes/";
+        this.ownTopic = changesPrefix + nodeId;
         this.ownPrefix = ownTopic + "/";
         this.follows = follows;
         this.held = held;
@@ -272,6 +274,15 @@ public final class Inbound {
         handle(item, 0);
     }
 
+    /** The node whose change topic {@code topic} is ({@code loom/<mesh>/changes/<node>/...}), or null. */
+    private String publisherOf(String topic) {
+        if (!topic.startsWith(changesPrefix)) {
+            return null;
+        }
+        int end = topic.indexOf('/', changesPrefix.length());
+        return topic.substring(changesPrefix.length(), end < 0 ? topic.length() : end);
+    }
+
     /** Whether a topic is one of this node's own (its publications, echoed by the broker). */
     private boolean own(String topic) {
         return topic.startsWith(ownPrefix) || topic.equals(ownTopic);
@@ -294,6 +305,15 @@ public final class Inbound {
         }
         if (!decoded.mesh().equals(mesh)) {
             reject(item, Rejects.Reason.WRONG_MESH, "envelope of mesh '" + decoded.mesh() + "' on this mesh's topic");
+            return;
+        }
+        String publisher = publisherOf(delivery.topic());
+        if (item.repair() == null && publisher != null && !publisher.equals(decoded.origin())) {
+            reject(
+                    item,
+                    Rejects.Reason.WRONG_ORIGIN,
+                    "an envelope whose origin is '" + decoded.origin() + "' on the topic of node '" + publisher
+                            + "': a node publishes only on its own topic");
             return;
         }
         if (item.repair() != null && !decoded.origin().equals(item.peerHint())) {

@@ -22,6 +22,16 @@ public final class Rejects {
         MALFORMED("malformed"),
         /** An envelope of another mesh. */
         WRONG_MESH("wrong-mesh"),
+        /** An envelope whose origin is not the node whose topic it came on: forged, or a misbehaving peer. */
+        WRONG_ORIGIN("wrong-origin"),
+        /** No signature, where loom.security.signing asks for one. */
+        UNSIGNED("unsigned"),
+        /** A signature that does not verify, or of a node not in the trust list. */
+        FORGED("forged"),
+        /** A signed message older than the newest of its node by more than the replay window. */
+        REPLAYED("replayed"),
+        /** Encrypted with a key this node lacks, changed on the way, not encrypted where the mesh encrypts, or a bad compressed body. */
+        UNREADABLE("unreadable"),
         /** Older than the tombstone retention. */
         BEYOND_HORIZON("beyond-horizon"),
         /** PostgreSQL refused its data (SQLSTATE class 22 or 23): applying it again cannot succeed. */
@@ -46,10 +56,13 @@ public final class Rejects {
 
     private final Pool pool;
     private final Counters counters;
+    private final int max;
 
-    public Rejects(Pool pool, Counters counters) {
+    /** Keeps at most {@code max} messages aside, dropping the oldest (and counting the drop). */
+    public Rejects(Pool pool, Counters counters, int max) {
         this.pool = pool;
         this.counters = counters;
+        this.max = max;
     }
 
     /** Fails when the message could not be stored: the caller must then not acknowledge it. */
@@ -57,8 +70,16 @@ public final class Rejects {
         LOG.warnf(
                 "Rejected a message on %s (%d bytes, %s): %s. Kept in loom.rejected_messages.",
                 topic, payload.length, reason.label(), detail);
-        return pool.preparedQuery("INSERT INTO loom.rejected_messages (topic, reason, payload) VALUES ($1, $2, $3)")
-                .execute(Tuple.of(topic, reason.label() + ": " + detail, Buffer.buffer(payload)))
+        return pool.preparedQuery("WITH kept AS (INSERT INTO loom.rejected_messages (topic, reason, payload)"
+                        + " VALUES ($1, $2, $3) RETURNING id), dropped AS (DELETE FROM loom.rejected_messages"
+                        + " WHERE id <= (SELECT id FROM kept) - $4 RETURNING 1) SELECT count(*) FROM dropped")
+                .execute(Tuple.of(topic, reason.label() + ": " + detail, Buffer.buffer(payload), max))
+                .invoke(rows -> {
+                    long dropped = rows.iterator().next().getLong(0);
+                    if (dropped > 0) {
+                        counters.add(Counters.REJECTED_DROPPED, dropped);
+                    }
+                })
                 .replaceWithVoid()
                 .onFailure()
                 .invoke(e -> LOG.errorf(

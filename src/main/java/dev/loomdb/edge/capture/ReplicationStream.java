@@ -50,6 +50,7 @@ public final class ReplicationStream implements AutoCloseable {
     private final PgOutputDecoder decoder = new PgOutputDecoder();
     private final DecodeFailures decodeFailures = new DecodeFailures();
     private final Counters counters;
+    private final SlotCeiling ceiling;
     private volatile boolean running;
     private volatile boolean streaming;
     private volatile String failure;
@@ -64,11 +65,12 @@ public final class ReplicationStream implements AutoCloseable {
         this.counters = counters;
         this.sink = sink;
         this.position = position;
+        this.ceiling = new SlotCeiling(settings);
     }
 
     /** Checks PostgreSQL, creates the publication and slot if missing, then starts reading. */
     public synchronized void start() {
-        new SlotSetup(settings).prepare().ifPresent(this::slotLost);
+        prepareSlot();
         failure = null;
         decodeFailures.clear();
         running = true;
@@ -80,6 +82,13 @@ public final class ReplicationStream implements AutoCloseable {
     /** Told, with what happened, when the slot this node had was gone and had to be made anew. */
     public void onSlotLost(java.util.function.Consumer<String> listener) {
         this.slotLostListener = listener;
+    }
+
+    /** Checks the slot (made anew where missing or lost) and starts from the ceiling it recorded. */
+    private void prepareSlot() {
+        SlotSetup.Prepared prepared = new SlotSetup(settings).prepare();
+        ceiling.startAt(prepared.ceiling());
+        prepared.lost().ifPresent(this::slotLost);
     }
 
     private void slotLost(String what) {
@@ -124,12 +133,13 @@ public final class ReplicationStream implements AutoCloseable {
                                     + " nothing unconfirmed is lost.",
                             settings.slot(), e.getMessage());
                     LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
-                    String message = String.valueOf(e.getMessage());
-                    if (running && (message.contains("does not exist") || message.contains("invalidated"))) {
+                    if (running) { // dropped, invalidated, or made anew by someone else meanwhile?
                         try {
-                            new SlotSetup(settings).prepare().ifPresent(this::slotLost);
+                            prepareSlot();
                         } catch (RuntimeException setup) {
-                            LOG.warnf("Cannot make slot %s anew: %s", settings.slot(), setup.getMessage());
+                            LOG.warnf(
+                                    "Cannot check slot %s before reading again: %s",
+                                    settings.slot(), setup.getMessage());
                         }
                     }
                 }
@@ -256,7 +266,7 @@ public final class ReplicationStream implements AutoCloseable {
 
     /** Confirms what may be confirmed, with a standby status; false when there was nothing new. */
     private boolean confirm(PGReplicationStream stream) throws SQLException {
-        Lsn confirmable = position.confirmable();
+        Lsn confirmable = ceiling.allow(position.confirmable(), position.transactionsConfirmable());
         if (!confirmable.isAfter(confirmed)) {
             return false;
         }
@@ -303,6 +313,8 @@ public final class ReplicationStream implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (SQLException e) {
             LOG.debugf("Closing the replication connection failed: %s", e.getMessage());
+        } finally {
+            ceiling.close();
         }
     }
 

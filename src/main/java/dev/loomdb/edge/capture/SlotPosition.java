@@ -25,6 +25,7 @@ public final class SlotPosition implements Acknowledgements {
     private final Map<Lsn, Instant> commitTimes = new HashMap<>();
     private final Set<Lsn> acknowledged = new HashSet<>();
     private Lsn confirmable = Lsn.ZERO;
+    private Lsn transactions = Lsn.ZERO;
 
     /** A transaction was read from the slot and handed on; its end LSN, in commit order. */
     public synchronized void register(Lsn endLsn) {
@@ -57,7 +58,13 @@ public final class SlotPosition implements Acknowledgements {
             Lsn done = pending.removeFirst();
             commitTimes.remove(done);
             confirmable = Lsn.max(confirmable, done);
+            transactions = Lsn.max(transactions, done);
         }
+    }
+
+    /** The end of the newest transaction that may be confirmed (the confirmable position less idle moves). */
+    public synchronized Lsn transactionsConfirmable() {
+        return transactions;
     }
 
     /** The newest position that may be confirmed to the slot. */

@@ -1,5 +1,6 @@
 package dev.loomdb.edge.capture;
 
+import dev.loomdb.edge.flow.Lsn;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -16,7 +17,9 @@ import org.postgresql.PGProperty;
 /**
  * What capture needs in PostgreSQL before it reads: {@code wal_level=logical}, the publication of
  * the graph tables (on PostgreSQL 15 with the row filter that leaves out rows applied for peers) and
- * this node's logical replication slot. A slot PostgreSQL invalidated is reported and made anew.
+ * this node's logical replication slot. A slot that is missing or that PostgreSQL invalidated is
+ * reported and made anew; a slot made anew or moved by someone else (its confirmed position is past
+ * the {@link SlotCeiling} this node recorded) is reported.
  */
 public final class SlotSetup {
 
@@ -29,11 +32,17 @@ public final class SlotSetup {
     }
 
     /**
-     * Checks wal_level, then creates the publication and the slot where they are missing. Returns what
-     * happened to a slot this node had (dropped, or invalidated by PostgreSQL) when it had to make it
-     * anew: changes written meanwhile may never have been published.
+     * What {@link #prepare()} found: what happened to a slot this node had, when changes written meanwhile
+     * may never have been captured (dropped, invalidated by PostgreSQL, made anew or moved by someone
+     * else), and the ceiling recorded for the slot from now on (empty when it could not be recorded).
      */
-    public Optional<String> prepare() {
+    public record Prepared(Optional<String> lost, Optional<Lsn> ceiling) {}
+
+    /**
+     * Checks wal_level, then creates the publication and the slot where they are missing, checks that the
+     * slot is the one this node confirmed, and records a new {@link SlotCeiling}.
+     */
+    public Prepared prepare() {
         try (Connection connection = DriverManager.getConnection(settings.jdbcUrl(), plainProperties(settings));
                 Statement statement = connection.createStatement()) {
             try (ResultSet rs = statement.executeQuery("SHOW wal_level")) {
@@ -50,7 +59,8 @@ public final class SlotSetup {
             }
             ensurePublication(connection);
             leaveOutAppliedRows(connection);
-            return ensureSlot(connection);
+            Optional<String> lost = ensureSlot(connection);
+            return new Prepared(lost, recordCeiling(connection));
         } catch (SQLException e) {
             throw new CaptureStartException(
                     "cannot prepare logical replication on " + settings.jdbcUrl() + ": " + e.getMessage()
@@ -146,8 +156,8 @@ public final class SlotSetup {
 
     private Optional<String> ensureSlot(Connection connection) throws SQLException {
         Optional<String> lost = Optional.empty();
-        try (PreparedStatement query = connection.prepareStatement(
-                "SELECT plugin, database = current_database(), wal_status FROM pg_replication_slots WHERE slot_name = ?")) {
+        try (PreparedStatement query = connection.prepareStatement("SELECT plugin, database = current_database(),"
+                + " wal_status, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ?")) {
             query.setString(1, settings.slot());
             ResultSet rs = query.executeQuery();
             if (rs.next()) {
@@ -171,7 +181,7 @@ public final class SlotSetup {
                     lost = Optional.of("invalidated by PostgreSQL (wal_status lost, max_slot_wal_keep_size)");
                 } else {
                     recordSlot(connection);
-                    return Optional.empty();
+                    return movedByOthers(connection, rs.getString(4));
                 }
             } else if (hadSlot(connection)) {
                 LOG.errorf(
@@ -191,6 +201,44 @@ public final class SlotSetup {
         LOG.infof("Created replication slot %s", settings.slot());
         recordSlot(connection);
         return lost;
+    }
+
+    private Optional<Lsn> recordCeiling(Connection connection) {
+        try {
+            return Optional.of(SlotCeiling.record(connection));
+        } catch (SQLException e) {
+            LOG.warnf(
+                    "Cannot record in loom.sync_state how far slot %s may be confirmed (%s): a slot made anew by"
+                            + " someone else will not be noticed. Give the capture user write access to"
+                            + " loom.sync_state.",
+                    settings.slot(), e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * A slot whose confirmed position is past the ceiling this node recorded was not confirmed there by
+     * this node: it was dropped and created again (by hand, by a restore of the server without this
+     * database's state) or moved with {@code pg_replication_slot_advance}; what was written before that
+     * point and after this node's last confirmation was never captured.
+     */
+    private Optional<String> movedByOthers(Connection connection, String confirmedText) throws SQLException {
+        Optional<Lsn> ceiling = SlotCeiling.recorded(connection);
+        if (confirmedText == null || ceiling.isEmpty()) {
+            return Optional.empty(); // nothing recorded yet (a first start, or a node from before the record)
+        }
+        Lsn confirmed = Lsn.parse(confirmedText);
+        if (!confirmed.isAfter(ceiling.get())) {
+            return Optional.empty();
+        }
+        LOG.errorf(
+                "Replication slot %s was made anew or moved by someone else: its confirmed position %s is past"
+                        + " %s, the furthest this node ever allowed it; changes written in between were NOT"
+                        + " captured. Publishing again this node's changes newer than the last one the broker"
+                        + " acknowledged. Keep the slot with the database (and see max_slot_wal_keep_size).",
+                settings.slot(), confirmed, ceiling.get());
+        return Optional.of(
+                "made anew or moved by someone else (confirmed at " + confirmed + ", past " + ceiling.get() + ")");
     }
 
     /** The properties of a plain (not replication) connection as the capture user. */

@@ -45,6 +45,99 @@ public interface LoomConfig {
 
     Api api();
 
+    Security security();
+
+    Feed feed();
+
+    /**
+     * The change feed: every change recorded in the change history (local ones once the broker has them,
+     * remote ones once applied) sent on the Reactive Messaging channel {@code loom-feed}, at least once,
+     * in the order recorded, resuming after a restart from the last one acknowledged downstream.
+     */
+    interface Feed {
+        /** Send the change feed on {@code loom-feed} (turns the change history on). Default false. */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** Also send every sync event (remote-change, conflict-detected, ...) on {@code loom-events}, dropped when it lags. Default false. */
+        @WithDefault("false")
+        boolean events();
+
+        /** Changes sent and not yet acknowledged downstream, at most (1..1000). Default 256. */
+        @WithName("max-in-flight")
+        @WithDefault("256")
+        int maxInFlight();
+
+        /** How often the history is read for new entries when the feed has caught up. Default 200ms. */
+        @WithName("poll-interval")
+        @WithDefault("200ms")
+        Duration pollInterval();
+
+        /** How long a hole in the history's numbering is waited for (a transaction still committing) before it is passed over. Default 2s. */
+        @WithName("gap-wait")
+        @WithDefault("2s")
+        Duration gapWait();
+
+        /** Entries the history keeps for a feed whose downstream is away; beyond it the oldest are dropped and counted. Default 1000000. */
+        @WithName("max-backlog")
+        @WithDefault("1000000")
+        long maxBacklog();
+
+        /** How long a change sent may go without an answer downstream before it is sent again. Default 30s. */
+        @WithName("ack-timeout")
+        @WithDefault("30s")
+        Duration ackTimeout();
+
+        /** First wait before resending after a downstream failure; doubles up to 30s. Default 1s. */
+        @WithName("retry-interval")
+        @WithDefault("1s")
+        Duration retryInterval();
+    }
+
+    /** Trust between nodes. */
+    interface Security {
+        Signing signing();
+
+        Encryption encryption();
+
+        /** End-to-end encryption of messages with a mesh key (AES-256-GCM): the broker sees only ciphertext. */
+        interface Encryption {
+            /** The id of the key new messages are encrypted with; unset: messages are not encrypted. */
+            @WithName("active-key")
+            Optional<String> activeKey();
+
+            /** Every key this node decrypts with, by id: 32 random bytes in base64 (openssl rand -base64 32). */
+            Map<String, String> keys();
+        }
+
+        /** Every message signed by its node (Ed25519), every message received verified against a trust list. */
+        interface Signing {
+            /** Sign what this node publishes and refuse what is not signed by a trusted node. Default false. */
+            @WithDefault("false")
+            boolean enabled();
+
+            /** {@code ed25519}: per-node keys and a trust list; {@code hmac}: one mesh-wide key (HMAC-SHA256). Default ed25519. */
+            @WithDefault("ed25519")
+            String mode();
+
+            /** The mesh-wide key of the hmac mode: 32 random bytes or more, base64 (openssl rand -base64 32). */
+            @WithName("hmac-key")
+            Optional<String> hmacKey();
+
+            /** This node's Ed25519 private key: a PKCS#8 PEM file (openssl genpkey -algorithm ed25519). */
+            @WithName("private-key-file")
+            Optional<String> privateKeyFile();
+
+            /** The public key of each trusted node by node id: the base64 body of openssl pkey -pubout. */
+            Map<String, String> trust();
+
+            /** How much older than the newest message of a node one of its messages may be before it is refused as replayed. Default 1h. */
+            @WithName("replay-window")
+            @WithDefault("1h")
+            Duration replayWindow();
+        }
+    }
+
     /** Bounds of the graph queries (neighbours, traversal, path, statistics). */
     Query query();
 
@@ -105,6 +198,17 @@ public interface LoomConfig {
              * How long it keeps the session (subscriptions and queued messages) of a client that stays away; a node
              * back later finds its session gone and is brought up to date by anti-entropy. Default 7d (1s to 24d).
              */
+            /** TLS on its port instead of plain MQTT: a PKCS#12 (.p12) or JKS key store with its certificate and key. */
+            @WithName("tls.key-store")
+            Optional<String> tlsKeyStore();
+
+            /** The key store's password. */
+            @WithName("tls.key-store-password")
+            Optional<String> tlsKeyStorePassword();
+
+            /** Users and their passwords; with any, clients without one are refused. */
+            Map<String, String> users();
+
             @WithName("session-expiry")
             @WithDefault("7d")
             Duration sessionExpiry();
@@ -121,11 +225,55 @@ public interface LoomConfig {
         @WithDefault("1883")
         int port();
 
+        /**
+         * Broker servers to fail over between, in order ({@code host:port}, {@code tls://host:port}, comma-separated):
+         * the node connects to the first that answers and moves on to the next when it is lost. Unset: host and port.
+         */
+        Optional<List<String>> servers();
+
         /** User name for the broker, if it wants one. */
         Optional<String> username();
 
         /** Password for the broker, if it wants one. */
         Optional<String> password();
+
+        /**
+         * Compress (Deflate) a message of at least this many bytes when that makes it smaller; 0 never does.
+         * Default 0 (messages stay readable JSON on the broker).
+         */
+        @WithName("compress-above")
+        @WithDefault("0")
+        int compressAbove();
+
+        /** TLS to the broker. */
+        Tls tls();
+
+        interface Tls {
+            /** Connect with TLS, verifying the broker's certificate. Default false. */
+            @WithDefault("false")
+            boolean enabled();
+
+            /** The CA certificates to trust: a PEM file (.pem, .crt) or a PKCS#12 (.p12) or JKS key store; default the JVM's. */
+            @WithName("trust-store")
+            Optional<String> trustStore();
+
+            /** The trust store's password (PKCS#12 or JKS). */
+            @WithName("trust-store-password")
+            Optional<String> trustStorePassword();
+
+            /** This node's client certificate and key, a PKCS#12 (.p12) or JKS key store, for brokers that ask for one. */
+            @WithName("key-store")
+            Optional<String> keyStore();
+
+            /** The key store's password. */
+            @WithName("key-store-password")
+            Optional<String> keyStorePassword();
+
+            /** Check that the broker's certificate names the host connected to. Default true. */
+            @WithName("verify-host")
+            @WithDefault("true")
+            boolean verifyHost();
+        }
 
         /** MQTT client id. Default {@code loom-<mesh>-<node-id>}; it must stay the same across restarts. */
         @WithName("client-id")
@@ -192,6 +340,11 @@ public interface LoomConfig {
         @WithName("housekeeping-interval")
         @WithDefault("1s")
         Duration housekeepingInterval();
+
+        /** Most rejected messages kept in loom.rejected_messages; the oldest are dropped (and counted). Default 10000. */
+        @WithName("rejected-max")
+        @WithDefault("10000")
+        int rejectedMax();
 
         Bootstrap bootstrap();
 
@@ -363,6 +516,28 @@ public interface LoomConfig {
         @WithName("max-limit")
         @WithDefault("1000")
         int maxLimit();
+
+        /** Most operations one POST /api/batch may hold; more get 413. Default 1000. */
+        @WithName("max-batch-operations")
+        @WithDefault("1000")
+        int maxBatchOperations();
+
+        Auth auth();
+
+        /** Who may call /api: API keys, each with a role (read, write or admin). */
+        interface Auth {
+            /**
+             * Require an API key on /api. Default: on, except in the one-machine default (embedded
+             * PostgreSQL), where the node says at start that its API is open.
+             */
+            Optional<Boolean> enabled();
+
+            /** API keys by name: the secret a client sends (Authorization: Bearer, or X-API-Key). */
+            Map<String, String> keys();
+
+            /** The role of each key by the same name: read, write (and read) or admin (everything). Default read. */
+            Map<String, String> roles();
+        }
     }
 
     /** Bounds of the graph queries: every query stops at them, never runs away. */

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.Executors;
@@ -75,6 +76,30 @@ public final class EmbeddedBroker implements AutoCloseable {
                 this::restartIfStoreFailed, WATCH_INTERVAL_MILLIS, WATCH_INTERVAL_MILLIS, TimeUnit.MILLISECONDS);
     }
 
+    /** The broker's password file ({@code user:sha256-hex} lines), written into its data directory. */
+    private static Path passwordFile(Path dataDir, Map<String, String> users) {
+        try {
+            Files.createDirectories(dataDir);
+            Path file = dataDir.resolve("passwords");
+            StringBuilder lines = new StringBuilder();
+            java.security.MessageDigest sha256 = java.security.MessageDigest.getInstance("SHA-256");
+            for (Map.Entry<String, String> user : users.entrySet()) {
+                lines.append(user.getKey())
+                        .append(':')
+                        .append(java.util.HexFormat.of()
+                                .formatHex(sha256.digest(
+                                        user.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8))))
+                        .append('\n');
+            }
+            Files.writeString(file, lines.toString());
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            return file.toAbsolutePath();
+        } catch (IOException | java.security.NoSuchAlgorithmException e) {
+            throw new EmbeddedStartException("the embedded MQTT broker's password file could not be written in "
+                    + dataDir + ": " + e.getMessage());
+        }
+    }
+
     /** The longest session expiry the broker counts right (it keeps it as milliseconds in an int). */
     static final Duration MAX_SESSION_EXPIRY = Duration.ofDays(24);
 
@@ -85,6 +110,25 @@ public final class EmbeddedBroker implements AutoCloseable {
             int maxMessageSize,
             Duration autosaveInterval,
             Duration sessionExpiry) {
+        return start(host, port, dataDir, maxMessageSize, autosaveInterval, sessionExpiry, Security.OPEN);
+    }
+
+    /**
+     * How clients reach the broker: TLS with the certificate of a key store (PKCS#12 or JKS) instead of plain
+     * MQTT on its port, and users with passwords instead of anonymous clients.
+     */
+    public record Security(Optional<Path> keyStore, String keyStorePassword, Map<String, String> users) {
+        public static final Security OPEN = new Security(Optional.empty(), "", Map.of());
+    }
+
+    public static EmbeddedBroker start(
+            String host,
+            int port,
+            Path dataDir,
+            int maxMessageSize,
+            Duration autosaveInterval,
+            Duration sessionExpiry,
+            Security security) {
         int autosaveSeconds = (int) Math.max(1, autosaveInterval.toSeconds());
         if (sessionExpiry.toSeconds() < 1 || sessionExpiry.compareTo(MAX_SESSION_EXPIRY) > 0) {
             throw new EmbeddedStartException("loom.embedded.broker.session-expiry is " + sessionExpiry.toSeconds()
@@ -110,6 +154,26 @@ public final class EmbeddedBroker implements AutoCloseable {
         // The H2 session queue: with Moquette 0.17's default segmented queue, a restarted broker lost QoS 1
         // messages for persistent sessions (CrashSafetyIT.brokerRestartedMidStreamLosesNothing).
         props.setProperty(IConfig.PERSISTENT_QUEUE_TYPE_PROPERTY_NAME, "h2");
+        if (security.keyStore().isPresent()) {
+            Path store = security.keyStore().get();
+            if (!Files.isReadable(store)) {
+                throw new EmbeddedStartException("loom.embedded.broker.tls.key-store: cannot read " + store);
+            }
+            props.setProperty(IConfig.PORT_PROPERTY_NAME, "disabled");
+            props.setProperty(IConfig.SSL_PORT_PROPERTY_NAME, Integer.toString(port));
+            props.setProperty(IConfig.SSL_PROVIDER, "JDK");
+            props.setProperty(
+                    IConfig.JKS_PATH_PROPERTY_NAME, store.toAbsolutePath().toString());
+            props.setProperty(IConfig.KEY_STORE_TYPE, store.toString().endsWith(".jks") ? "jks" : "pkcs12");
+            props.setProperty(IConfig.KEY_STORE_PASSWORD_PROPERTY_NAME, security.keyStorePassword());
+            props.setProperty(IConfig.KEY_MANAGER_PASSWORD_PROPERTY_NAME, security.keyStorePassword());
+        }
+        if (!security.users().isEmpty()) {
+            props.setProperty(IConfig.ALLOW_ANONYMOUS_PROPERTY_NAME, "false");
+            props.setProperty(
+                    IConfig.PASSWORD_FILE_PROPERTY_NAME,
+                    passwordFile(dataDir, security.users()).toString());
+        }
         MemoryConfig config = new MemoryConfig(props);
         Server server;
         Instant lostAfter;

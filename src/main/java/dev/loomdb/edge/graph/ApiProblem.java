@@ -8,11 +8,18 @@ public class ApiProblem extends RuntimeException {
 
     private final int status;
     private final String title;
+    /** The index of the batch operation the problem is about, or null. */
+    private final Integer operation;
 
     public ApiProblem(int status, String title, String detail) {
+        this(status, title, detail, null);
+    }
+
+    public ApiProblem(int status, String title, String detail, Integer operation) {
         super(detail);
         this.status = status;
         this.title = title;
+        this.operation = operation;
     }
 
     public static ApiProblem badRequest(String detail) {
@@ -29,5 +36,9 @@ public class ApiProblem extends RuntimeException {
 
     public String title() {
         return title;
+    }
+
+    public Integer operation() {
+        return operation;
     }
 }

@@ -35,8 +35,8 @@ public class EdgeResource {
             description =
                     "Body: {\"type\": ..., \"source\": ..., \"target\": ..., \"properties\": {...}}. The endpoints need not exist yet.")
     public Uni<Response> replaceEdge(
-            @PathParam("id") String id, String body, UriInfo uri, @HeaderParam("If-Match") String ifMatch) {
-        return graph.replaceEdge(id, body, ifMatch)
+            @PathParam("id") String id, byte[] bytes, UriInfo uri, @HeaderParam("If-Match") String ifMatch) {
+        return graph.replaceEdge(id, Bodies.utf8(bytes), ifMatch)
                 .map(written -> EntityTags.tagged(
                         written.created()
                                 ? Response.created(uri.getAbsolutePath()).entity(written.value())
@@ -51,8 +51,8 @@ public class EdgeResource {
             summary = "Merge properties into an edge",
             description =
                     "Top-level merge: a property given as null is removed; type, source and target may change too.")
-    public Uni<Response> patchEdge(@PathParam("id") String id, String body, @HeaderParam("If-Match") String ifMatch) {
-        return graph.patchEdge(id, body, ifMatch).map(edge -> EntityTags.tagged(Response.ok(edge), edge));
+    public Uni<Response> patchEdge(@PathParam("id") String id, byte[] bytes, @HeaderParam("If-Match") String ifMatch) {
+        return graph.patchEdge(id, Bodies.utf8(bytes), ifMatch).map(edge -> EntityTags.tagged(Response.ok(edge), edge));
     }
 
     @GET

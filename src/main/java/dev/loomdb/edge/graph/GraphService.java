@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.util.RawValue;
 import dev.loomdb.edge.config.LoomConfig;
+import dev.loomdb.edge.flow.GraphRules;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.ArrayList;
@@ -23,10 +24,10 @@ import java.util.Set;
 public class GraphService {
 
     /** Longest id or type, in characters. */
-    public static final int MAX_ID_LENGTH = 256;
+    public static final int MAX_ID_LENGTH = GraphRules.MAX_ID_LENGTH;
 
-    private static final Set<String> NODE_FIELDS = Set.of("id", "type", "properties");
-    private static final Set<String> EDGE_FIELDS = Set.of("id", "type", "source", "target", "properties");
+    static final Set<String> NODE_FIELDS = Set.of("id", "type", "properties");
+    static final Set<String> EDGE_FIELDS = Set.of("id", "type", "source", "target", "properties");
 
     private final GraphStore store;
     private final ObjectMapper mapper;
@@ -38,28 +39,25 @@ public class GraphService {
         this.config = config;
     }
 
+    /** One write, checked and ready to run on a store: the pool for one request, a transaction for a batch. */
+    @FunctionalInterface
+    interface Write {
+        /** The stored value (null after a delete) and whether it was created. */
+        Uni<Written<ObjectNode>> on(GraphStore store);
+    }
+
     public Uni<Written<ObjectNode>> replaceNode(String id, String body, String ifMatch) {
         checkId("node id", id);
-        Long version = ifMatch(ifMatch);
-        ObjectNode json = object(body, NODE_FIELDS, "a node");
-        checkBodyId(json, id);
-        String type = identifier(json, "type", true);
-        return store.replaceNode(id, type, properties(json), version)
-                .chain(w -> w == null
-                        ? nodePreconditionFailed(id, ifMatch)
-                        : Uni.createFrom().item(new Written<>(nodeJson(w.value()), w.created())));
+        ifMatch(ifMatch);
+        return putNode(id, object(body, NODE_FIELDS, "a node"), ifMatch).on(store);
     }
 
     public Uni<ObjectNode> patchNode(String id, String body, String ifMatch) {
         checkId("node id", id);
-        Long version = ifMatch(ifMatch);
-        ObjectNode json = object(body, NODE_FIELDS, "a node");
-        checkBodyId(json, id);
-        Patch patch = patch(json);
-        return store.patchNode(id, identifier(json, "type", false), patch.set(), patch.removed(), version)
-                .chain(node -> node == null && version != null
-                        ? nodePreconditionFailed(id, ifMatch)
-                        : Uni.createFrom().item(() -> nodeJson(require(node, "node", id))));
+        ifMatch(ifMatch);
+        return patchNode(id, object(body, NODE_FIELDS, "a node"), ifMatch)
+                .on(store)
+                .map(Written::value);
     }
 
     public Uni<ObjectNode> getNode(String id) {
@@ -68,17 +66,7 @@ public class GraphService {
     }
 
     public Uni<Void> deleteNode(String id, String ifMatch) {
-        checkId("node id", id);
-        Long version = ifMatch(ifMatch);
-        return store.deleteNode(id, version).chain(deleted -> {
-            if (deleted) {
-                return Uni.createFrom().voidItem();
-            }
-            if (version != null) {
-                return nodePreconditionFailed(id, ifMatch);
-            }
-            throw ApiProblem.notFound("There is no node '" + id + "'.");
-        });
+        return deleteNodeWrite(id, ifMatch).on(store).replaceWithVoid();
     }
 
     public Uni<ObjectNode> listNodes(String type, String after, String limit, String where) {
@@ -89,35 +77,16 @@ public class GraphService {
 
     public Uni<Written<ObjectNode>> replaceEdge(String id, String body, String ifMatch) {
         checkId("edge id", id);
-        Long version = ifMatch(ifMatch);
-        ObjectNode json = object(body, EDGE_FIELDS, "an edge");
-        checkBodyId(json, id);
-        String type = identifier(json, "type", true);
-        String source = identifier(json, "source", true);
-        String target = identifier(json, "target", true);
-        return store.replaceEdge(id, type, source, target, properties(json), version)
-                .chain(w -> w == null
-                        ? edgePreconditionFailed(id, ifMatch)
-                        : Uni.createFrom().item(new Written<>(edgeJson(w.value()), w.created())));
+        ifMatch(ifMatch);
+        return putEdge(id, object(body, EDGE_FIELDS, "an edge"), ifMatch).on(store);
     }
 
     public Uni<ObjectNode> patchEdge(String id, String body, String ifMatch) {
         checkId("edge id", id);
-        Long version = ifMatch(ifMatch);
-        ObjectNode json = object(body, EDGE_FIELDS, "an edge");
-        checkBodyId(json, id);
-        Patch patch = patch(json);
-        return store.patchEdge(
-                        id,
-                        identifier(json, "type", false),
-                        identifier(json, "source", false),
-                        identifier(json, "target", false),
-                        patch.set(),
-                        patch.removed(),
-                        version)
-                .chain(edge -> edge == null && version != null
-                        ? edgePreconditionFailed(id, ifMatch)
-                        : Uni.createFrom().item(() -> edgeJson(require(edge, "edge", id))));
+        ifMatch(ifMatch);
+        return patchEdge(id, object(body, EDGE_FIELDS, "an edge"), ifMatch)
+                .on(store)
+                .map(Written::value);
     }
 
     public Uni<ObjectNode> getEdge(String id) {
@@ -126,14 +95,86 @@ public class GraphService {
     }
 
     public Uni<Void> deleteEdge(String id, String ifMatch) {
-        checkId("edge id", id);
+        return deleteEdgeWrite(id, ifMatch).on(store).replaceWithVoid();
+    }
+
+    // --- the writes, checked before anything runs
+
+    Write putNode(String id, ObjectNode json, String ifMatch) {
+        checkId("node id", id);
         Long version = ifMatch(ifMatch);
-        return store.deleteEdge(id, version).chain(deleted -> {
+        checkBodyId(json, id);
+        String type = identifier(json, "type", true);
+        String properties = properties(json);
+        return on -> on.replaceNode(id, type, properties, version)
+                .chain(w -> w == null
+                        ? nodePreconditionFailed(on, id, ifMatch)
+                        : Uni.createFrom().item(new Written<>(nodeJson(w.value()), w.created())));
+    }
+
+    Write patchNode(String id, ObjectNode json, String ifMatch) {
+        checkId("node id", id);
+        Long version = ifMatch(ifMatch);
+        checkBodyId(json, id);
+        Patch patch = patch(json);
+        String type = identifier(json, "type", false);
+        return on -> on.patchNode(id, type, patch.set(), patch.removed(), version)
+                .chain(node -> node == null && version != null
+                        ? nodePreconditionFailed(on, id, ifMatch)
+                        : Uni.createFrom().item(() -> new Written<>(nodeJson(require(node, "node", id)), false)));
+    }
+
+    Write deleteNodeWrite(String id, String ifMatch) {
+        checkId("node id", id);
+        Long version = ifMatch(ifMatch);
+        return on -> on.deleteNode(id, version).chain(deleted -> {
             if (deleted) {
-                return Uni.createFrom().voidItem();
+                return Uni.createFrom().item(new Written<ObjectNode>(null, false));
             }
             if (version != null) {
-                return edgePreconditionFailed(id, ifMatch);
+                return nodePreconditionFailed(on, id, ifMatch);
+            }
+            throw ApiProblem.notFound("There is no node '" + id + "'.");
+        });
+    }
+
+    Write putEdge(String id, ObjectNode json, String ifMatch) {
+        checkId("edge id", id);
+        Long version = ifMatch(ifMatch);
+        checkBodyId(json, id);
+        String type = identifier(json, "type", true);
+        String source = identifier(json, "source", true);
+        String target = identifier(json, "target", true);
+        String properties = properties(json);
+        return on -> on.replaceEdge(id, type, source, target, properties, version)
+                .chain(w -> w == null
+                        ? edgePreconditionFailed(on, id, ifMatch)
+                        : Uni.createFrom().item(new Written<>(edgeJson(w.value()), w.created())));
+    }
+
+    Write patchEdge(String id, ObjectNode json, String ifMatch) {
+        checkId("edge id", id);
+        Long version = ifMatch(ifMatch);
+        checkBodyId(json, id);
+        Patch patch = patch(json);
+        String type = identifier(json, "type", false);
+        String source = identifier(json, "source", false);
+        String target = identifier(json, "target", false);
+        return on -> on.patchEdge(id, type, source, target, patch.set(), patch.removed(), version)
+                .chain(edge -> edge == null && version != null
+                        ? edgePreconditionFailed(on, id, ifMatch)
+                        : Uni.createFrom().item(() -> new Written<>(edgeJson(require(edge, "edge", id)), false)));
+    }
+
+    Write deleteEdgeWrite(String id, String ifMatch) {
+        checkId("edge id", id);
+        Long version = ifMatch(ifMatch);
+        return on -> on.deleteEdge(id, version).chain(deleted -> {
+            if (deleted) {
+                return Uni.createFrom().item(new Written<ObjectNode>(null, false));
+            }
+            if (version != null) {
+                return edgePreconditionFailed(on, id, ifMatch);
             }
             throw ApiProblem.notFound("There is no edge '" + id + "'.");
         });
@@ -154,24 +195,20 @@ public class GraphService {
 
     // --- request rules
 
-    /** Ids and types: 1 to 256 characters, no control characters. */
+    /** Ids and types: {@link GraphRules#idProblem}, the same rule as for changes from the mesh. */
     static void checkId(String what, String value) {
-        if (value == null || value.isEmpty()) {
-            throw ApiProblem.badRequest("The " + what + " is empty; use 1 to " + MAX_ID_LENGTH + " characters.");
-        }
-        if (value.length() > MAX_ID_LENGTH) {
-            throw ApiProblem.badRequest("The " + what + " has " + value.length() + " characters; at most "
-                    + MAX_ID_LENGTH + " are allowed.");
-        }
-        for (int i = 0; i < value.length(); i++) {
-            if (Character.isISOControl(value.charAt(i))) {
-                throw ApiProblem.badRequest("The " + what + " contains a control character at position " + i
-                        + "; ids and types are printable text.");
-            }
+        String problem = GraphRules.idProblem(what, value);
+        if (problem != null) {
+            throw ApiProblem.badRequest(problem);
         }
     }
 
     private ObjectNode object(String body, Set<String> fields, String what) {
+        return checkFields(json(body, what), fields, what);
+    }
+
+    /** The body as a JSON object. */
+    ObjectNode json(String body, String what) {
         if (body == null || body.isBlank()) {
             throw ApiProblem.badRequest("The body is empty; send a JSON object describing " + what + ".");
         }
@@ -188,6 +225,10 @@ public class GraphService {
         if (json == null || !json.isObject()) {
             throw ApiProblem.badRequest("The body must be a JSON object describing " + what + ".");
         }
+        return (ObjectNode) json;
+    }
+
+    static ObjectNode checkFields(ObjectNode json, Set<String> fields, String what) {
         Iterator<String> names = json.fieldNames();
         while (names.hasNext()) {
             String name = names.next();
@@ -231,7 +272,9 @@ public class GraphService {
         if (!properties.isObject()) {
             throw ApiProblem.badRequest("The field 'properties' must be a JSON object.");
         }
-        return properties.toString();
+        String text = properties.toString();
+        checkProperties(properties, text);
+        return text;
     }
 
     private record Patch(String set, List<String> removed) {}
@@ -245,6 +288,7 @@ public class GraphService {
         if (!properties.isObject()) {
             throw ApiProblem.badRequest("The field 'properties' must be a JSON object.");
         }
+        checkProperties(properties, properties.toString());
         ObjectNode set = ((ObjectNode) properties).deepCopy();
         List<String> removed = new ArrayList<>();
         Iterator<Map.Entry<String, JsonNode>> fields = properties.fields();
@@ -256,6 +300,29 @@ public class GraphService {
             }
         }
         return new Patch(set.toString(), removed);
+    }
+
+    /** The properties' depth and size ({@code text}: their JSON, written once by the caller). */
+    private static void checkProperties(JsonNode properties, String text) {
+        String problem = GraphRules.depthProblem(depth(properties));
+        if (problem == null) {
+            problem = GraphRules.sizeProblem(text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length);
+        }
+        if (problem != null) {
+            throw ApiProblem.badRequest(problem);
+        }
+    }
+
+    /** How deep objects and arrays nest in {@code json}: a scalar is 0, {} is 1. */
+    private static int depth(JsonNode json) {
+        if (!json.isContainerNode()) {
+            return 0;
+        }
+        int deepest = 0;
+        for (JsonNode child : json) {
+            deepest = Math.max(deepest, depth(child));
+        }
+        return 1 + deepest;
     }
 
     private int limit(String limit) {
@@ -305,12 +372,12 @@ public class GraphService {
                 + " answered with (a version in quotes, e.g. \"3\"), or * for any.");
     }
 
-    private <T> Uni<T> nodePreconditionFailed(String id, String ifMatch) {
-        return failedPrecondition("node", id, ifMatch, store.findNode(id).map(n -> n == null ? null : n.version()));
+    private static <T> Uni<T> nodePreconditionFailed(GraphStore on, String id, String ifMatch) {
+        return failedPrecondition("node", id, ifMatch, on.findNode(id).map(n -> n == null ? null : n.version()));
     }
 
-    private <T> Uni<T> edgePreconditionFailed(String id, String ifMatch) {
-        return failedPrecondition("edge", id, ifMatch, store.findEdge(id).map(e -> e == null ? null : e.version()));
+    private static <T> Uni<T> edgePreconditionFailed(GraphStore on, String id, String ifMatch) {
+        return failedPrecondition("edge", id, ifMatch, on.findEdge(id).map(e -> e == null ? null : e.version()));
     }
 
     /** 412: the write's If-Match did not hold; says what the row is at now. */

@@ -5,11 +5,14 @@ import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.RowSet;
+import io.vertx.mutiny.sqlclient.SqlClient;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * The queries on {@code loom.nodes} and {@code loom.edges}. Rows are stamped (clock, version,
@@ -23,9 +26,25 @@ public class GraphStore {
             "id, type, source_id, target_id, properties::text AS properties, version, hlc, origin";
 
     private final Pool pool;
+    /** Where the statements run: the pool, or one transaction's connection ({@link #inTransaction}). */
+    private final SqlClient client;
 
+    @Inject
     public GraphStore(Pool pool) {
+        this(pool, pool);
+    }
+
+    private GraphStore(Pool pool, SqlClient client) {
         this.pool = pool;
+        this.client = client;
+    }
+
+    /**
+     * Runs {@code work} in one transaction on a store bound to it: all its writes commit together (and are
+     * captured and published as one unit), or none does when the returned Uni fails.
+     */
+    public <T> Uni<T> inTransaction(Function<GraphStore, Uni<T>> work) {
+        return pool.withTransaction(conn -> work.apply(new GraphStore(pool, conn)));
     }
 
     /**
@@ -33,7 +52,7 @@ public class GraphStore {
      * only a live node at that version is replaced, and none is created: null when it did not hold.
      */
     public Uni<Written<Node>> replaceNode(String id, String type, String properties, Long ifVersion) {
-        return pool.preparedQuery(
+        return client.preparedQuery(
                         """
                 WITH before AS (SELECT tombstone FROM loom.nodes WHERE id = $1)
                 INSERT INTO loom.nodes AS t (id, type, properties)
@@ -62,7 +81,7 @@ public class GraphStore {
 
     /** Merges {@code properties} into the node's (top level), removes {@code removed}, and changes its type if given. */
     public Uni<Node> patchNode(String id, String type, String properties, List<String> removed, Long ifVersion) {
-        return pool.preparedQuery("UPDATE loom.nodes SET type = coalesce($2, type),"
+        return client.preparedQuery("UPDATE loom.nodes SET type = coalesce($2, type),"
                         + " properties = (properties || $3::text::jsonb) - $4::text[] WHERE id = $1 AND NOT tombstone"
                         + ifVersion(5) + " RETURNING " + NODE_COLUMNS)
                 .execute(Tuple.of(id, type, properties, removed.toArray(new String[0]), ifVersion))
@@ -70,14 +89,14 @@ public class GraphStore {
     }
 
     public Uni<Node> findNode(String id) {
-        return pool.preparedQuery("SELECT " + NODE_COLUMNS + " FROM loom.nodes WHERE id = $1 AND NOT tombstone")
+        return client.preparedQuery("SELECT " + NODE_COLUMNS + " FROM loom.nodes WHERE id = $1 AND NOT tombstone")
                 .execute(Tuple.of(id))
                 .map(rows -> rows.size() == 0 ? null : node(rows.iterator().next()));
     }
 
     /** Deletes (tombstones) the node; false when there was no such node. */
     public Uni<Boolean> deleteNode(String id, Long ifVersion) {
-        return pool.preparedQuery(
+        return client.preparedQuery(
                         "UPDATE loom.nodes SET tombstone = true WHERE id = $1 AND NOT tombstone" + ifVersion(2))
                 .execute(Tuple.of(id, ifVersion))
                 .map(rows -> rows.rowCount() > 0);
@@ -85,7 +104,7 @@ public class GraphStore {
 
     /** {@code where}: a JSON object the properties must contain ({@code @>}, served by the GIN index), or null. */
     public Uni<Page<Node>> listNodes(String type, String after, int limit, String where) {
-        return pool.preparedQuery("SELECT " + NODE_COLUMNS + " FROM loom.nodes WHERE NOT tombstone"
+        return client.preparedQuery("SELECT " + NODE_COLUMNS + " FROM loom.nodes WHERE NOT tombstone"
                         + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR id > $2)"
                         + " AND ($4::text IS NULL OR properties @> $4::text::jsonb) ORDER BY id LIMIT $3")
                 .execute(Tuple.of(type, after, limit + 1, where))
@@ -95,7 +114,7 @@ public class GraphStore {
     /** As {@link #replaceNode}. */
     public Uni<Written<Edge>> replaceEdge(
             String id, String type, String source, String target, String properties, Long ifVersion) {
-        return pool.preparedQuery(
+        return client.preparedQuery(
                         """
                 WITH before AS (SELECT tombstone FROM loom.edges WHERE id = $1)
                 INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties)
@@ -123,7 +142,7 @@ public class GraphStore {
             String properties,
             List<String> removed,
             Long ifVersion) {
-        return pool.preparedQuery(
+        return client.preparedQuery(
                         "UPDATE loom.edges SET type = coalesce($2, type), source_id = coalesce($3, source_id),"
                                 + " target_id = coalesce($4, target_id), properties = (properties || $5::text::jsonb) - $6::text[]"
                                 + " WHERE id = $1 AND NOT tombstone" + ifVersion(7) + " RETURNING " + EDGE_COLUMNS)
@@ -133,20 +152,20 @@ public class GraphStore {
     }
 
     public Uni<Edge> findEdge(String id) {
-        return pool.preparedQuery("SELECT " + EDGE_COLUMNS + " FROM loom.edges WHERE id = $1 AND NOT tombstone")
+        return client.preparedQuery("SELECT " + EDGE_COLUMNS + " FROM loom.edges WHERE id = $1 AND NOT tombstone")
                 .execute(Tuple.of(id))
                 .map(rows -> rows.size() == 0 ? null : edge(rows.iterator().next()));
     }
 
     public Uni<Boolean> deleteEdge(String id, Long ifVersion) {
-        return pool.preparedQuery(
+        return client.preparedQuery(
                         "UPDATE loom.edges SET tombstone = true WHERE id = $1 AND NOT tombstone" + ifVersion(2))
                 .execute(Tuple.of(id, ifVersion))
                 .map(rows -> rows.rowCount() > 0);
     }
 
     public Uni<Page<Edge>> listEdges(String type, String source, String target, String after, int limit, String where) {
-        return pool.preparedQuery("SELECT " + EDGE_COLUMNS + " FROM loom.edges WHERE NOT tombstone"
+        return client.preparedQuery("SELECT " + EDGE_COLUMNS + " FROM loom.edges WHERE NOT tombstone"
                         + " AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR source_id = $2)"
                         + " AND ($3::text IS NULL OR target_id = $3) AND ($4::text IS NULL OR id > $4)"
                         + " AND ($6::text IS NULL OR properties @> $6::text::jsonb) ORDER BY id LIMIT $5")
@@ -162,7 +181,7 @@ public class GraphStore {
      * Each row is serialized as a JSON array, so no id can collide with another.
      */
     public Uni<GraphDigest> digest() {
-        return pool.query("""
+        return client.query("""
                 SELECT encode(sha256(convert_to(coalesce(string_agg(r, E'\n' ORDER BY k COLLATE "C"), ''), 'UTF8')), 'hex'),
                        count(*) FILTER (WHERE kind = 'n' AND NOT tombstone),
                        count(*) FILTER (WHERE kind = 'e' AND NOT tombstone),

@@ -36,8 +36,8 @@ public class NodeResource {
             summary = "putNode: create or replace a node",
             description = "Body: {\"type\": ..., \"properties\": {...}}. 201 when created, 200 when replaced.")
     public Uni<Response> replaceNode(
-            @PathParam("id") String id, String body, UriInfo uri, @HeaderParam("If-Match") String ifMatch) {
-        return graph.replaceNode(id, body, ifMatch)
+            @PathParam("id") String id, byte[] bytes, UriInfo uri, @HeaderParam("If-Match") String ifMatch) {
+        return graph.replaceNode(id, Bodies.utf8(bytes), ifMatch)
                 .map(written -> EntityTags.tagged(
                         written.created()
                                 ? Response.created(uri.getAbsolutePath()).entity(written.value())
@@ -51,8 +51,8 @@ public class NodeResource {
     @Operation(
             summary = "Merge properties into a node",
             description = "Top-level merge: a property given as null is removed; 'type' may change too.")
-    public Uni<Response> patchNode(@PathParam("id") String id, String body, @HeaderParam("If-Match") String ifMatch) {
-        return graph.patchNode(id, body, ifMatch).map(node -> EntityTags.tagged(Response.ok(node), node));
+    public Uni<Response> patchNode(@PathParam("id") String id, byte[] bytes, @HeaderParam("If-Match") String ifMatch) {
+        return graph.patchNode(id, Bodies.utf8(bytes), ifMatch).map(node -> EntityTags.tagged(Response.ok(node), node));
     }
 
     @GET

@@ -23,7 +23,11 @@ public class ProblemResponses {
 
     @ServerExceptionMapper
     public Response apiProblem(ApiProblem problem, UriInfo uri) {
-        return problem(problem.status(), problem.title(), problem.getMessage(), uri);
+        ObjectNode body = body(problem.status(), problem.title(), problem.getMessage(), uri);
+        if (problem.operation() != null) {
+            body.put("operation", problem.operation());
+        }
+        return response(problem.status(), body);
     }
 
     @ServerExceptionMapper
@@ -59,15 +63,29 @@ public class ProblemResponses {
     }
 
     Response problem(int status, String title, String detail, UriInfo uri) {
+        return response(status, body(status, title, detail, uri));
+    }
+
+    private ObjectNode body(int status, String title, String detail, UriInfo uri) {
+        return body(mapper, status, title, detail, uri.getPath());
+    }
+
+    /** An RFC 9457 body; also for the request filters, which answer before a resource is matched. */
+    static ObjectNode body(ObjectMapper mapper, int status, String title, String detail, String instance) {
         ObjectNode body = mapper.createObjectNode();
         body.put("type", "about:blank");
         body.put("title", title);
         body.put("status", status);
         body.put("detail", detail);
-        body.put("instance", uri.getPath());
-        return Response.status(status)
-                .type(PROBLEM_JSON)
-                .entity(body.toString())
-                .build();
+        body.put("instance", instance);
+        return body;
+    }
+
+    static Response response(int status, ObjectNode body) {
+        return builder(status, body).build();
+    }
+
+    static Response.ResponseBuilder builder(int status, ObjectNode body) {
+        return Response.status(status).type(PROBLEM_JSON).entity(body.toString());
     }
 }

@@ -10,7 +10,7 @@ import jakarta.ws.rs.core.Response;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /**
- * Graph questions over HTTP: traversal, shortest path, counts by type ({@link GraphQueries}); a node's
+ * Graph questions over HTTP: traversal, counts by type ({@link GraphQueries}), shortest path ({@link PathSearch}); a node's
  * neighbours are under {@link NodeResource}.
  */
 @Path("/api/graph")
@@ -18,9 +18,11 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 public class QueryResource {
 
     private final GraphQueries queries;
+    private final PathSearch paths;
 
-    public QueryResource(GraphQueries queries) {
+    public QueryResource(GraphQueries queries, PathSearch paths) {
         this.queries = queries;
+        this.paths = paths;
     }
 
     @GET
@@ -44,23 +46,18 @@ public class QueryResource {
     @GET
     @Path("path")
     @Operation(
-            summary = "A shortest path by hops between two nodes",
+            summary = "A shortest path between two nodes: by hops, or by the weight of its edges",
             description = "from and to (required), maxDepth (default and at most loom.query.max-depth),"
-                    + " direction=out|in|both (default out). found=false when none is that short.")
+                    + " direction=out|in|both (default out), weight=<edge property> for the lightest path of at"
+                    + " most maxDepth hops (edges without a numeric, non-negative weight are not followed)."
+                    + " found=false when there is none.")
     public Uni<Response> path(
             @QueryParam("from") String from,
             @QueryParam("to") String to,
             @QueryParam("maxDepth") String maxDepth,
             @QueryParam("direction") String direction,
             @QueryParam("weight") String weight) {
-        if (weight != null) {
-            throw new ApiProblem(
-                    422,
-                    "Not supported",
-                    "Weighted shortest paths (weight=" + weight + ") are not supported yet; leave out 'weight'"
-                            + " for the shortest path by hops.");
-        }
-        return queries.path(from, to, maxDepth, direction)
+        return paths.path(from, to, maxDepth, direction, weight == null || weight.isEmpty() ? null : weight)
                 .map(json -> Response.ok(json).build());
     }
 

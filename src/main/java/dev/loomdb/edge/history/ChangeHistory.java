@@ -24,20 +24,37 @@ public final class ChangeHistory {
 
     private static final String INSERT = "INSERT INTO loom.change_history (direction, peer_id, commit_time, change)"
             + " VALUES ($1, $2, $3, $4::text::jsonb)";
-    private static final String TRIM =
-            "DELETE FROM loom.change_history" + " WHERE seq <= (SELECT max(seq) FROM loom.change_history) - $1";
+    /** Where the change feed is ({@code loom.sync_state}): entries after it are kept for the feed. */
+    public static final String FEED_POSITION = "feed-position";
+
+    /** The position a trim or clear may remove up to: the feed's, or everything when no feed is kept. */
+    private static final String HELD = "COALESCE((SELECT value::bigint FROM loom.sync_state WHERE name = '"
+            + FEED_POSITION + "'), 9223372036854775807)";
+    /**
+     * Keeps the newest $1 entries, and those the change feed has not yet had acknowledged unless they are
+     * more than $2 (loom.feed.max-backlog) behind the newest.
+     */
+    private static final String TRIM = "DELETE FROM loom.change_history"
+            + " WHERE seq <= (SELECT max(seq) FROM loom.change_history) - $1"
+            + " AND seq <= GREATEST(" + HELD + ", (SELECT max(seq) FROM loom.change_history) - $2)";
 
     private final Pool pool;
     private final boolean enabled;
     private final int maxEntries;
+    private final long maxBacklog;
     private final Function<Change, String> toJson;
     /** The last local record asked for (guarded by this). */
     private Future<Void> localTail = Future.succeededFuture();
 
-    public ChangeHistory(Pool pool, boolean enabled, int maxEntries, Function<Change, String> toJson) {
+    /**
+     * @param maxBacklog how far behind the newest entry the change feed's unacknowledged entries are still
+     *     kept beyond {@code maxEntries}
+     */
+    public ChangeHistory(Pool pool, boolean enabled, int maxEntries, long maxBacklog, Function<Change, String> toJson) {
         this.pool = pool;
         this.enabled = enabled;
         this.maxEntries = maxEntries;
+        this.maxBacklog = maxBacklog;
         this.toJson = toJson;
     }
 
@@ -60,7 +77,8 @@ public final class ChangeHistory {
         }
         return conn.preparedQuery(INSERT)
                 .executeBatch(rows)
-                .compose(r -> conn.preparedQuery(TRIM).execute(io.vertx.sqlclient.Tuple.of((long) maxEntries)))
+                .compose(r ->
+                        conn.preparedQuery(TRIM).execute(io.vertx.sqlclient.Tuple.of((long) maxEntries, maxBacklog)))
                 .mapEmpty();
     }
 
@@ -91,7 +109,7 @@ public final class ChangeHistory {
         return Future.fromCompletionStage(pool.withTransaction(conn -> conn.preparedQuery(INSERT)
                         .executeBatch(rows)
                         .chain(r -> conn.preparedQuery(TRIM)
-                                .execute(io.vertx.mutiny.sqlclient.Tuple.of((long) maxEntries))))
+                                .execute(io.vertx.mutiny.sqlclient.Tuple.of((long) maxEntries, maxBacklog))))
                 .replaceWithVoid()
                 .onFailure()
                 .recoverWithItem(e -> {
@@ -133,9 +151,11 @@ public final class ChangeHistory {
                 });
     }
 
-    /** clearChangeHistory: how many entries were removed. */
+    /** clearChangeHistory: how many entries were removed (those the change feed has yet to send stay). */
     public Uni<Integer> clear() {
-        return pool.query("DELETE FROM loom.change_history").execute().map(rows -> rows.rowCount());
+        return pool.query("DELETE FROM loom.change_history WHERE seq <= " + HELD)
+                .execute()
+                .map(rows -> rows.rowCount());
     }
 
     private static OffsetDateTime utc(Instant instant) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.GraphRules;
 import dev.loomdb.edge.flow.Hlc;
 import dev.loomdb.edge.flow.MalformedEnvelopeException;
 import java.io.ByteArrayOutputStream;
@@ -93,6 +94,30 @@ public final class ChangeJson {
         return text(payload, start, (int) parser.currentLocation().getByteOffset());
     }
 
+    /** As {@link #rawObject}, refusing properties nested deeper than {@link GraphRules#MAX_PROPERTY_DEPTH}. */
+    static String properties(JsonParser parser, byte[] payload) throws IOException, MalformedEnvelopeException {
+        int start = (int) parser.currentTokenLocation().getByteOffset();
+        int depth = 1;
+        int deepest = 1;
+        while (depth > 0) {
+            JsonToken token = next(parser);
+            if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
+                deepest = Math.max(deepest, ++depth);
+            } else if (token == JsonToken.END_OBJECT || token == JsonToken.END_ARRAY) {
+                depth--;
+            }
+        }
+        String problem = GraphRules.depthProblem(deepest);
+        int end = (int) parser.currentLocation().getByteOffset();
+        if (problem == null) {
+            problem = GraphRules.sizeProblem(end - start);
+        }
+        if (problem != null) {
+            throw new MalformedEnvelopeException(problem);
+        }
+        return text(payload, start, end);
+    }
+
     /**
      * Bytes start..end of valid JSON as one line: a line break in valid JSON can only be whitespace
      * between tokens (inside a string it must be escaped), so it becomes a space, and an event
@@ -151,7 +176,7 @@ public final class ChangeJson {
                     case "baseHlc" -> baseHlc = JsonScalar.read(parser);
                     case "properties" ->
                         properties = parser.currentToken() == JsonToken.START_OBJECT
-                                ? rawObject(parser, payload)
+                                ? properties(parser, payload)
                                 : skipped(parser);
                     case "propertyClocks" -> readClocks(parser, payload);
                     default -> parser.skipChildren();

@@ -2,6 +2,7 @@ package dev.loomdb.edge.mesh;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import dev.loomdb.edge.flow.GraphRules;
 import dev.loomdb.edge.flow.MalformedEnvelopeException;
 import java.io.IOException;
 
@@ -12,7 +13,7 @@ import java.io.IOException;
 record JsonScalar(JsonToken token, String text, boolean fitsLong, long number) {
 
     /** Ids (node, edge, mesh, origin) are at most this many characters. */
-    static final int MAX_ID_LENGTH = 256;
+    static final int MAX_ID_LENGTH = GraphRules.MAX_ID_LENGTH;
 
     /** Marks a change that is not a JSON object. */
     static final JsonScalar NOT_AN_OBJECT = new JsonScalar(JsonToken.START_OBJECT, null, false, 0);
@@ -60,9 +61,9 @@ record JsonScalar(JsonToken token, String text, boolean fitsLong, long number) {
 
     static String id(JsonScalar value, String field, String where) throws MalformedEnvelopeException {
         String text = text(value, field, where);
-        if (text.isEmpty() || text.length() > MAX_ID_LENGTH) {
-            throw new MalformedEnvelopeException(
-                    where + "." + field + " must have 1 to " + MAX_ID_LENGTH + " characters");
+        String problem = GraphRules.idProblem(where + "." + field, text);
+        if (problem != null) {
+            throw new MalformedEnvelopeException(problem);
         }
         return text;
     }

@@ -52,6 +52,10 @@ public final class MeshLink {
     private volatile boolean outboundUp;
     private volatile boolean running;
     private boolean reported;
+    /** The server (index into settings.servers()) each connection uses or tries next. */
+    private int inboundAt;
+
+    private int outboundAt;
     private byte[] presenceOnline;
     private byte[] presenceOffline;
     private volatile List<String> former = List.of();
@@ -60,7 +64,16 @@ public final class MeshLink {
 
     private volatile Runnable subscribed = () -> {};
 
-    public MeshLink(Vertx vertx, MeshSettings settings, Consumer<Delivery> deliveries, SyncEvents events) {
+    /** What each message becomes on the wire, by topic: compressed, encrypted, signed, or as it is. */
+    private final java.util.function.BiFunction<String, byte[], byte[]> outgoing;
+
+    public MeshLink(
+            Vertx vertx,
+            MeshSettings settings,
+            Consumer<Delivery> deliveries,
+            SyncEvents events,
+            java.util.function.BiFunction<String, byte[], byte[]> outgoing) {
+        this.outgoing = outgoing;
         this.vertx = vertx;
         this.events = events;
         this.context = vertx.getOrCreateContext();
@@ -110,10 +123,10 @@ public final class MeshLink {
     public void presence(byte[] online, byte[] offline) {
         context.runOnContext(v -> {
             boolean changed = presenceOnline != null;
-            this.presenceOnline = online;
-            this.presenceOffline = offline;
+            this.presenceOnline = outgoing.apply(settings.presenceTopic(), online);
+            this.presenceOffline = outgoing.apply(settings.presenceTopic(), offline);
             if (changed && outboundUp) {
-                publish(settings.presenceTopic(), online, true)
+                send(settings.presenceTopic(), presenceOnline, true)
                         .onFailure(e -> LOG.debugf("Could not publish this node's presence: %s", e.getMessage()));
             }
         });
@@ -130,10 +143,16 @@ public final class MeshLink {
     }
 
     private Future<Void> publish(String topic, byte[] payload, boolean retain) {
+        return send(topic, outgoing.apply(topic, payload), retain);
+    }
+
+    /** Publishes a message as it is (signed already). */
+    private Future<Void> send(String topic, byte[] payload, boolean retain) {
         Promise<Void> acked = Promise.promise();
         context.runOnContext(v -> {
             if (!outboundUp || outbound == null) {
-                acked.fail("not connected to the MQTT broker at " + settings.host() + ":" + settings.port());
+                acked.fail("not connected to the MQTT broker at "
+                        + settings.servers().get(outboundAt));
                 return;
             }
             outbound.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, retain)
@@ -149,7 +168,17 @@ public final class MeshLink {
         return acked.future();
     }
 
-    private MqttClientOptions options(String clientId, boolean cleanSession) {
+    /** The server after {@code at} in loom.mqtt.servers (the same one when there is one). */
+    private int next(int at) {
+        return (at + 1) % settings.servers().size();
+    }
+
+    /** The broker server the node receives from (or tries next). */
+    public String server() {
+        return settings.servers().get(inboundAt).toString();
+    }
+
+    private MqttClientOptions options(String clientId, boolean cleanSession, MeshSettings.Server server) {
         MqttClientOptions options = new MqttClientOptions()
                 .setClientId(clientId)
                 .setCleanSession(cleanSession)
@@ -161,6 +190,34 @@ public final class MeshLink {
         options.setAutoAck(false);
         settings.username().ifPresent(options::setUsername);
         settings.password().ifPresent(options::setPassword);
+        MeshSettings.Tls tls = settings.tls();
+        if (server.tls()) {
+            options.setSsl(true);
+            options.setHostnameVerificationAlgorithm(tls.verifyHost() ? "HTTPS" : "");
+            tls.trustStore().ifPresent(path -> {
+                String password = tls.trustStorePassword().orElse("");
+                if (path.endsWith(".p12") || path.endsWith(".pfx")) {
+                    options.setTrustOptions(
+                            new io.vertx.core.net.PfxOptions().setPath(path).setPassword(password));
+                } else if (path.endsWith(".jks")) {
+                    options.setTrustOptions(
+                            new io.vertx.core.net.JksOptions().setPath(path).setPassword(password));
+                } else {
+                    options.setTrustOptions(new io.vertx.core.net.PemTrustOptions().addCertPath(path));
+                }
+            });
+            tls.keyStore().ifPresent(path -> {
+                String password = tls.keyStorePassword().orElse("");
+                options.setKeyCertOptions(
+                        path.endsWith(".jks")
+                                ? new io.vertx.core.net.JksOptions()
+                                        .setPath(path)
+                                        .setPassword(password)
+                                : new io.vertx.core.net.PfxOptions()
+                                        .setPath(path)
+                                        .setPassword(password));
+            });
+        }
         return options;
     }
 
@@ -168,23 +225,33 @@ public final class MeshLink {
         if (!running) {
             return;
         }
-        MqttClient attempt = MqttClient.create(vertx, options(settings.clientId(), false));
+        MeshSettings.Server server = settings.servers().get(inboundAt);
+        MqttClient attempt = MqttClient.create(vertx, options(settings.clientId(), false, server));
         attempt.publishHandler(message -> deliveries.accept(
                 new Delivery(message.topicName(), message.payload().getBytes(), message::ack)));
         attempt.closeHandler(v -> inboundLost(attempt));
         attempt.exceptionHandler(this::inboundError);
-        establish(attempt, "inbound", true, this::connectInbound, () -> {
-            inbound = attempt;
-            inboundUp = true;
-            former = List.of(); // the session no longer holds them
-            Runnable done = subscribed;
-            subscribed = () -> {};
-            done.run();
-            LOG.infof(
-                    "Connected to the MQTT broker at %s:%d as %s, subscribed to %s",
-                    settings.host(), settings.port(), settings.clientId(), settings.filters());
-            reportConnection();
-        });
+        establish(
+                attempt,
+                server,
+                "inbound",
+                true,
+                () -> {
+                    inboundAt = next(inboundAt);
+                    connectInbound();
+                },
+                () -> {
+                    inbound = attempt;
+                    inboundUp = true;
+                    former = List.of(); // the session no longer holds them
+                    Runnable done = subscribed;
+                    subscribed = () -> {};
+                    done.run();
+                    LOG.infof(
+                            "Connected to the MQTT broker at %s as %s, subscribed to %s",
+                            server, settings.clientId(), settings.filters());
+                    reportConnection();
+                });
     }
 
     private void inboundError(Throwable e) {
@@ -205,7 +272,8 @@ public final class MeshLink {
         if (!running) {
             return;
         }
-        MqttClientOptions outOptions = options(settings.clientId() + "-out", true);
+        MeshSettings.Server server = settings.servers().get(outboundAt);
+        MqttClientOptions outOptions = options(settings.clientId() + "-out", true, server);
         if (presenceOffline != null) {
             outOptions
                     .setWillFlag(true)
@@ -219,15 +287,25 @@ public final class MeshLink {
         attempt.publishCompletionExpirationHandler(packetId -> failAck(packetId, "no PUBACK from the broker in time"));
         attempt.closeHandler(v -> outboundLost(attempt));
         attempt.exceptionHandler(e -> LOG.debugf("MQTT connection error (outbound): %s", e.getMessage()));
-        establish(attempt, "outbound", false, this::connectOutbound, () -> {
-            outbound = attempt;
-            outboundUp = true;
-            if (presenceOnline != null) {
-                publish(settings.presenceTopic(), presenceOnline, true)
-                        .onFailure(e -> LOG.debugf("Could not publish this node's presence: %s", e.getMessage()));
-            }
-            reportConnection();
-        });
+        establish(
+                attempt,
+                server,
+                "outbound",
+                false,
+                () -> {
+                    outboundAt = next(outboundAt);
+                    connectOutbound();
+                },
+                () -> {
+                    outbound = attempt;
+                    outboundUp = true;
+                    if (presenceOnline != null) {
+                        send(settings.presenceTopic(), presenceOnline, true)
+                                .onFailure(
+                                        e -> LOG.debugf("Could not publish this node's presence: %s", e.getMessage()));
+                    }
+                    reportConnection();
+                });
     }
 
     private Map<String, Integer> subscriptionQos() {
@@ -246,11 +324,11 @@ public final class MeshLink {
     private void sessionKept(boolean present) {
         if (sessionExpected && !present) {
             LOG.warnf(
-                    "The MQTT broker at %s:%d no longer held this node's session (%s): the changes it queued for this"
+                    "The MQTT broker at %s no longer held this node's session (%s): the changes it queued for this"
                             + " node while it was away are gone; anti-entropy brings them in the round that follows"
                             + " this connection (the broker's session expiry: loom.embedded.broker.session-expiry on"
                             + " the embedded broker, persistent_client_expiration on Mosquitto)",
-                    settings.host(), settings.port(), settings.clientId());
+                    settings.servers().get(inboundAt), settings.clientId());
             events.emit(SyncEvent.of(
                     SyncEvent.Kind.SYNC_ERROR,
                     null,
@@ -268,19 +346,25 @@ public final class MeshLink {
     }
 
     /** Connects (and subscribes), within a time limit; on failure, tries again after the reconnect interval. */
-    private void establish(MqttClient attempt, String role, boolean subscribe, Runnable retry, Runnable up) {
+    private void establish(
+            MqttClient attempt,
+            MeshSettings.Server server,
+            String role,
+            boolean subscribe,
+            Runnable retry,
+            Runnable up) {
         Promise<Void> settled = Promise.promise();
         long timer = vertx.setTimer(CONNECT_TIMEOUT_MILLIS, id -> {
             if (settled.tryFail(
                     "no CONNACK" + (subscribe ? " and SUBACK" : "") + " within " + CONNECT_TIMEOUT_MILLIS + " ms")) {
                 LOG.warnf(
-                        "The MQTT broker at %s:%d did not complete the %s connection in time; trying again",
-                        settings.host(), settings.port(), role);
+                        "The MQTT broker at %s did not complete the %s connection in time; trying again%s",
+                        server, role, alternatives(server));
                 attempt.disconnect();
                 later(retry);
             }
         });
-        attempt.connect(settings.port(), settings.host())
+        attempt.connect(server.port(), server.host())
                 .compose(connAck -> {
                     if (subscribe) {
                         sessionKept(connAck.isSessionPresent());
@@ -300,17 +384,31 @@ public final class MeshLink {
                         return;
                     }
                     LOG.warnf(
-                            "Cannot reach the MQTT broker at %s:%d (%s); trying again in %d ms (settings"
-                                    + " loom.mqtt.host and loom.mqtt.port)",
-                            settings.host(),
-                            settings.port(),
+                            "Cannot reach the MQTT broker at %s (%s); trying again in %d ms%s (settings"
+                                    + " loom.mqtt.servers, or loom.mqtt.host and loom.mqtt.port%s)",
+                            server,
                             e.getMessage(),
-                            settings.reconnectInterval().toMillis());
+                            settings.reconnectInterval().toMillis(),
+                            alternatives(server),
+                            server.tls()
+                                    ? "; TLS: loom.mqtt.tls.trust-store must hold the CA of the broker's certificate,"
+                                            + " which must name the host (or loom.mqtt.tls.verify-host=false)"
+                                    : "");
                     if (attempt.isConnected()) {
                         attempt.disconnect();
                     }
                     later(retry);
                 });
+    }
+
+    /** ", at host:port" when loom.mqtt.servers names another server to try next. */
+    private String alternatives(MeshSettings.Server server) {
+        return settings.servers().size() < 2 ? "" : ", at " + after(server);
+    }
+
+    /** The server of loom.mqtt.servers after {@code server}. */
+    private MeshSettings.Server after(MeshSettings.Server server) {
+        return settings.servers().get(next(settings.servers().indexOf(server)));
     }
 
     private void inboundLost(MqttClient which) {
@@ -319,7 +417,9 @@ public final class MeshLink {
         }
         inboundUp = false;
         inbound = null;
-        lost("inbound", this::connectInbound);
+        MeshSettings.Server was = settings.servers().get(inboundAt);
+        inboundAt = next(inboundAt); // a lost server may be gone: the next of loom.mqtt.servers first
+        lost("inbound", was, this::connectInbound);
     }
 
     private void outboundLost(MqttClient which) {
@@ -332,16 +432,18 @@ public final class MeshLink {
             failAck(packetId, "the connection to the broker closed before its PUBACK");
         }
         earlyAcks.clear();
-        lost("outbound", this::connectOutbound);
+        MeshSettings.Server was = settings.servers().get(outboundAt);
+        outboundAt = next(outboundAt);
+        lost("outbound", was, this::connectOutbound);
     }
 
-    private void lost(String role, Runnable reconnect) {
+    private void lost(String role, MeshSettings.Server was, Runnable reconnect) {
         reportConnection();
         if (running) {
             LOG.warnf(
-                    "Lost the %s connection to the MQTT broker at %s:%d; reconnecting. Unacknowledged changes will be"
+                    "Lost the %s connection to the MQTT broker at %s; reconnecting%s. Unacknowledged changes will be"
                             + " sent again.",
-                    role, settings.host(), settings.port());
+                    role, was, settings.servers().size() < 2 ? "" : " to " + after(was));
             later(reconnect);
         }
     }
@@ -354,14 +456,15 @@ public final class MeshLink {
             events.emit(SyncEvent.of(
                     SyncEvent.Kind.SYNC_CONNECTED,
                     null,
-                    "connected to the MQTT broker at " + settings.host() + ":" + settings.port()));
+                    "connected to the MQTT broker at " + settings.servers().get(inboundAt)));
         } else if (!now && reported) {
             reported = false;
             events.emit(SyncEvent.of(
                     SyncEvent.Kind.SYNC_DISCONNECTED,
                     null,
                     running
-                            ? "disconnected from the MQTT broker at " + settings.host() + ":" + settings.port()
+                            ? "disconnected from the MQTT broker at "
+                                    + settings.servers().get(inboundAt)
                             : "sync stopped"));
         }
     }

@@ -23,7 +23,68 @@ public record MeshSettings(
         int maxInflight,
         int maxMessageSize,
         Duration reconnectInterval,
-        Scope follows) {
+        Scope follows,
+        Tls tls,
+        List<Server> servers) {
+
+    /**
+     * One broker server the node may use ({@code loom.mqtt.servers}): the node connects to the first that
+     * answers and moves on to the next when it is lost.
+     */
+    public record Server(String host, int port, boolean tls) {
+        @Override
+        public String toString() {
+            return host + ":" + port;
+        }
+
+        /**
+         * {@code host:port}, {@code tcp://host:port} or {@code tls://host:port} (TLS as {@code tlsDefault} when
+         * no scheme is given; the port defaults to 1883, or 8883 with TLS).
+         */
+        public static Server parse(String entry, boolean tlsDefault) {
+            String text = entry.trim();
+            boolean tls = tlsDefault;
+            if (text.startsWith("tls://") || text.startsWith("ssl://")) {
+                tls = true;
+                text = text.substring(6);
+            } else if (text.startsWith("tcp://")) {
+                tls = false;
+                text = text.substring(6);
+            }
+            int colon = text.lastIndexOf(':');
+            String host = colon < 0 ? text : text.substring(0, colon);
+            int port;
+            try {
+                port = colon < 0 ? (tls ? 8883 : 1883) : Integer.parseInt(text.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(
+                        "loom.mqtt.servers: '" + entry + "' is not host:port (tcp:// or tls:// in front if wanted)");
+            }
+            if (host.isBlank() || port < 1 || port > 65535) {
+                throw new IllegalArgumentException(
+                        "loom.mqtt.servers: '" + entry + "' is not host:port (tcp:// or tls:// in front if wanted)");
+            }
+            return new Server(host, port, tls);
+        }
+    }
+
+    public MeshSettings {
+        servers = servers == null || servers.isEmpty()
+                ? List.of(new Server(host, port, tls.enabled()))
+                : List.copyOf(servers);
+    }
+
+    /** TLS to the broker: off, or the stores to trust and to present (each a path, or empty for the JVM's / none). */
+    public record Tls(
+            boolean enabled,
+            Optional<String> trustStore,
+            Optional<String> trustStorePassword,
+            Optional<String> keyStore,
+            Optional<String> keyStorePassword,
+            boolean verifyHost) {
+        public static final Tls OFF =
+                new Tls(false, Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), true);
+    }
 
     /**
      * The topic of this node's changes of one kind and type: {@code loom/<mesh>/changes/<node-id>/<kind>/<type>},

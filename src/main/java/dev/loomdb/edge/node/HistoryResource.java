@@ -8,6 +8,7 @@ import dev.loomdb.edge.config.LoomConfig;
 import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.MalformedEnvelopeException;
 import dev.loomdb.edge.graph.ApiProblem;
+import dev.loomdb.edge.graph.Bodies;
 import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.history.HistoryEntry;
 import dev.loomdb.edge.mesh.ChangeJson;
@@ -57,16 +58,18 @@ public class HistoryResource {
 
     @GET
     @Operation(summary = "getChangeHistory: entries after ?since= (a seq), oldest first, at most ?limit=")
-    public Uni<ObjectNode> history(@QueryParam("since") Long since, @QueryParam("limit") Integer limit) {
+    public Uni<ObjectNode> history(@QueryParam("since") String sinceParam, @QueryParam("limit") String limitParam) {
+        Long since = whole("since", sinceParam);
+        Long limit = whole("limit", limitParam);
         int max = config.api().maxLimit();
-        int n = limit == null ? config.api().defaultLimit() : limit;
+        long n = limit == null ? config.api().defaultLimit() : limit;
         if (n < 1 || n > max) {
             throw ApiProblem.badRequest("limit must be between 1 and " + max + ".");
         }
         if (since != null && since < 0) {
             throw ApiProblem.badRequest("since must be a sequence number (0 or more).");
         }
-        return history.list(since == null ? 0 : since, n).map(entries -> {
+        return history.list(since == null ? 0 : since, (int) n).map(entries -> {
             ObjectNode json = mapper.createObjectNode();
             json.put("enabled", history.enabled());
             json.put("maxEntries", history.maxEntries());
@@ -100,8 +103,8 @@ public class HistoryResource {
     @Path("replay")
     @Consumes(MediaType.WILDCARD)
     @Operation(summary = "Publish a range of the history again (harmless on receivers: applying is idempotent)")
-    public Uni<ObjectNode> replay(String body) {
-        JsonNode request = parseBody(body);
+    public Uni<ObjectNode> replay(byte[] bytes) {
+        JsonNode request = parseBody(Bodies.utf8(bytes));
         JsonNode from = request.get("from");
         JsonNode to = request.get("to");
         if (from == null || !from.canConvertToLong() || (to != null && !to.canConvertToLong())) {
@@ -137,6 +140,19 @@ public class HistoryResource {
             return mapper.readTree(json);
         } catch (IOException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /** A query parameter that must be a whole number: 400 naming it otherwise (JAX-RS would answer 404). */
+    private static Long whole(String name, String value) {
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        try {
+            return Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            throw ApiProblem.badRequest(
+                    "The query parameter '" + name + "' must be a whole number, not '" + value + "'.");
         }
     }
 

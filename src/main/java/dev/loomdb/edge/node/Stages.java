@@ -16,6 +16,7 @@ import dev.loomdb.edge.capture.ReplicationStream;
 import dev.loomdb.edge.capture.SlotPosition;
 import dev.loomdb.edge.config.LoomConfig;
 import dev.loomdb.edge.config.Names;
+import dev.loomdb.edge.flow.Delivery;
 import dev.loomdb.edge.flow.EnvelopeFormat;
 import dev.loomdb.edge.flow.Scope;
 import dev.loomdb.edge.flow.Scopes;
@@ -26,6 +27,9 @@ import dev.loomdb.edge.mesh.ChangeJson;
 import dev.loomdb.edge.mesh.EnvelopeCodec;
 import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.mesh.MeshSettings;
+import dev.loomdb.edge.mesh.PayloadCodec;
+import dev.loomdb.edge.mesh.Seal;
+import dev.loomdb.edge.mesh.Signatures;
 import dev.loomdb.edge.outbound.Debouncer;
 import dev.loomdb.edge.outbound.Publisher;
 import dev.loomdb.edge.outbound.Replay;
@@ -38,7 +42,9 @@ import io.vertx.pgclient.PgConnectOptions;
 import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
+import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -123,7 +129,7 @@ public class Stages {
                 mesh::changesTopic,
                 scopes.publishes(),
                 config.mqtt().maxInflight(),
-                config.mqtt().maxMessageSize(),
+                messageBudget(),
                 config.capture().handoffCapacity(),
                 new Debouncer(debounce.window(), debounce.maxChanges(), debounce.maxBytes()),
                 counters,
@@ -143,7 +149,7 @@ public class Stages {
                 identity.nodeId(),
                 mesh::changesTopic,
                 scopes.publishes(),
-                config.mqtt().maxMessageSize());
+                messageBudget());
     }
 
     @Produces
@@ -188,19 +194,84 @@ public class Stages {
                 mqtt.maxInflight(),
                 mqtt.maxMessageSize(),
                 mqtt.reconnectInterval(),
-                scopes.follows());
+                scopes.follows(),
+                new MeshSettings.Tls(
+                        mqtt.tls().enabled(),
+                        mqtt.tls().trustStore(),
+                        mqtt.tls().trustStorePassword(),
+                        mqtt.tls().keyStore(),
+                        mqtt.tls().keyStorePassword(),
+                        mqtt.tls().verifyHost()),
+                mqtt.servers().orElse(List.of()).stream()
+                        .map(entry ->
+                                MeshSettings.Server.parse(entry, mqtt.tls().enabled()))
+                        .toList());
     }
 
-    /** Deliveries go by topic: the mesh's changes to apply, state sync and presence to state sync. */
+    /** Signed messages ({@code loom.security.signing}), or null when they are off. */
+    private Signatures signatures() {
+        LoomConfig.Security.Signing signing = config.security().signing();
+        if (!signing.enabled()) {
+            return null;
+        }
+        if (signing.mode().equals("hmac")) {
+            String key = signing.hmacKey()
+                    .orElseThrow(() -> new IllegalStateException("loom.security.signing.mode is hmac but"
+                            + " loom.security.signing.hmac-key is not set: make one with openssl rand -base64 32"
+                            + " and give the same to every node"));
+            LOG.info("Messages are signed with the mesh-wide key (HMAC-SHA256) and accepted only when signed with"
+                    + " it: any holder of the key can sign as any node");
+            return Signatures.hmac(identity.nodeId(), key, signing.replayWindow());
+        }
+        if (!signing.mode().equals("ed25519")) {
+            throw new IllegalStateException(
+                    "loom.security.signing.mode is '" + signing.mode() + "': it is ed25519 or hmac");
+        }
+        String file = signing.privateKeyFile()
+                .orElseThrow(() -> new IllegalStateException("loom.security.signing.enabled is true but"
+                        + " loom.security.signing.private-key-file is not set: make a key with openssl genpkey"
+                        + " -algorithm ed25519 -out node.pem and name the file."));
+        Signatures signatures =
+                Signatures.load(identity.nodeId(), Path.of(file), signing.trust(), signing.replayWindow());
+        LOG.infof(
+                "Messages are signed with this node's key and accepted only when signed by one of %d trusted"
+                        + " nodes (%s)",
+                signing.trust().size(), String.join(", ", signing.trust().keySet()));
+        return signatures;
+    }
+
+    /**
+     * Deliveries go by topic: the mesh's changes to apply, state sync and presence to state sync. Each is
+     * first verified (with signing on; this node's own messages, which it ignores, are only stripped of their
+     * signature) and unwrapped (decrypted, inflated); one refused on the way is kept aside as rejected.
+     */
     @Produces
     @Singleton
-    MeshLink meshLink(MeshSettings settings, Inbound inbound, Instance<StateSync> stateSync) {
+    MeshLink meshLink(MeshSettings settings, Inbound inbound, Instance<StateSync> stateSync, Rejects rejects) {
         String syncPrefix = "loom/" + identity.mesh() + "/sync/";
         String presencePrefix = "loom/" + identity.mesh() + "/nodes/";
+        Seal seal = new Seal(identity.mesh(), identity.nodeId(), signatures(), payloadCodec());
         return new MeshLink(
                 vertx,
                 settings,
-                delivery -> {
+                received -> {
+                    Seal.Opened opened = seal.open(received.topic(), received.payload());
+                    if (opened.problem() != null) {
+                        Rejects.Reason reason = switch (opened.problem()) {
+                            case UNSIGNED -> Rejects.Reason.UNSIGNED;
+                            case FORGED -> Rejects.Reason.FORGED;
+                            case REPLAYED -> Rejects.Reason.REPLAYED;
+                            case UNREADABLE -> Rejects.Reason.UNREADABLE;
+                        };
+                        io.vertx.core.Context link = Vertx.currentContext();
+                        rejects.keepAside(received.topic(), received.payload(), reason, opened.detail())
+                                .subscribe()
+                                .with(v -> link.runOnContext(x -> received.acknowledge()), e -> {});
+                        return;
+                    }
+                    Delivery delivery = opened.payload() == received.payload()
+                            ? received
+                            : new Delivery(received.topic(), opened.payload(), received.ack());
                     String topic = delivery.topic();
                     if (topic.startsWith(syncPrefix)) {
                         stateSync.get().received(delivery);
@@ -210,7 +281,37 @@ public class Stages {
                         inbound.accept(delivery);
                     }
                 },
-                events);
+                events,
+                seal::close);
+    }
+
+    /** Compression and encryption of messages ({@code loom.mqtt.compress-above}, {@code loom.security.encryption}). */
+    private PayloadCodec payloadCodec() {
+        LoomConfig.Security.Encryption encryption = config.security().encryption();
+        PayloadCodec codec = new PayloadCodec(
+                config.mqtt().compressAbove(),
+                encryption.activeKey().orElse(null),
+                encryption.keys(),
+                64 * 1024 * 1024);
+        encryption
+                .activeKey()
+                .ifPresent(key -> LOG.infof(
+                        "Messages are encrypted with the mesh key '%s' (AES-256-GCM); keys known: %s",
+                        key, String.join(", ", encryption.keys().keySet())));
+        return codec;
+    }
+
+    /** What a message may carry: the broker's limit, less what signing, encryption and compression add. */
+    private int messageBudget() {
+        return messageBudget(config);
+    }
+
+    static int messageBudget(LoomConfig config) {
+        boolean wrapped = config.mqtt().compressAbove() > 0
+                || config.security().encryption().activeKey().isPresent();
+        return config.mqtt().maxMessageSize()
+                - (config.security().signing().enabled() ? Signatures.OVERHEAD : 0)
+                - (wrapped ? PayloadCodec.OVERHEAD : 0);
     }
 
     // apply
@@ -286,7 +387,7 @@ public class Stages {
     @Produces
     @Singleton
     Rejects rejects() {
-        return new Rejects(pool, counters);
+        return new Rejects(pool, counters, config.sync().rejectedMax());
     }
 
     @Produces
@@ -323,7 +424,12 @@ public class Stages {
     @Produces
     @Singleton
     ChangeHistory changeHistory(ChangeJson json) {
+        // the change feed reads the history: it is kept whenever the feed is on
         return new ChangeHistory(
-                pool, config.history().enabled(), config.history().maxEntries(), json::encode);
+                pool,
+                config.history().enabled() || config.feed().enabled(),
+                config.history().maxEntries(),
+                config.feed().maxBacklog(),
+                json::encode);
     }
 }

@@ -99,7 +99,7 @@ public class StateSyncStages {
                 counters,
                 rebuild,
                 sync.bootstrap().pageSize(),
-                config.mqtt().maxMessageSize(),
+                Stages.messageBudget(config),
                 sync.antiEntropy().timeout().toMillis(),
                 scopes.publishes());
     }

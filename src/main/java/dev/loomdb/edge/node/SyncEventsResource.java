@@ -1,9 +1,6 @@
 package dev.loomdb.edge.node;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.databind.util.RawValue;
-import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.graph.ApiProblem;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
@@ -17,7 +14,6 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.sse.OutboundSseEvent;
 import jakarta.ws.rs.sse.Sse;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.List;
@@ -54,7 +50,7 @@ public class SyncEventsResource {
                 .filter(e -> wantedTypes.isEmpty() || wantedTypes.contains(e.entityType()))
                 .map(e -> sse.newEventBuilder()
                         .name(e.kind().wireName())
-                        .data(json(e))
+                        .data(dev.loomdb.edge.telemetry.SyncEventJson.render(mapper, e))
                         .build());
         OutboundSseEvent subscribed = sse.newEventBuilder()
                 .name("subscribed")
@@ -100,48 +96,5 @@ public class SyncEventsResource {
             }
         }
         return out;
-    }
-
-    private String json(SyncEvent event) {
-        ObjectNode json = mapper.createObjectNode();
-        json.put("kind", event.kind().wireName());
-        json.put("at", event.at().toString());
-        putInstant(json, "commitTime", event.commitTime());
-        putInstant(json, "appliedTime", event.appliedTime());
-        if (event.commitTime() != null && event.appliedTime() != null) {
-            json.put(
-                    "latencyMs",
-                    Duration.between(event.commitTime(), event.appliedTime()).toNanos() / 1e6);
-        }
-        if (event.peer() != null) {
-            json.put("peer", event.peer());
-        }
-        if (event.detail() != null) {
-            json.put("detail", event.detail());
-        }
-        Change c = event.change();
-        if (c != null) {
-            ObjectNode change = json.putObject("change");
-            change.put("op", c.op().wireName());
-            change.put("kind", c.kind().wireName());
-            change.put("id", c.id());
-            change.put("type", c.type());
-            if (c.kind() == Change.Kind.EDGE) {
-                change.put("source", c.source());
-                change.put("target", c.target());
-            }
-            change.putRawValue("properties", new RawValue(c.properties()));
-            change.put("hlc", c.hlc().toString());
-            change.put("version", c.version());
-            change.put("origin", c.origin());
-            change.put("tombstone", c.tombstone());
-        }
-        return json.toString();
-    }
-
-    private static void putInstant(ObjectNode json, String field, Instant value) {
-        if (value != null) {
-            json.put(field, value.toString());
-        }
     }
 }

@@ -7,6 +7,8 @@ import dev.loomdb.edge.apply.PeerBreakers;
 import dev.loomdb.edge.apply.Peers;
 import dev.loomdb.edge.capture.ReplicationStream;
 import dev.loomdb.edge.capture.SlotPosition;
+import dev.loomdb.edge.feed.ChangeFeed;
+import dev.loomdb.edge.feed.FeedChannels;
 import dev.loomdb.edge.history.ChangeHistory;
 import dev.loomdb.edge.mesh.MeshLink;
 import dev.loomdb.edge.statesync.StateSync;
@@ -39,6 +41,7 @@ public class SyncStatus {
     private final ChangeHistory history;
     private final Housekeeping housekeeping;
     private final StateSync stateSync;
+    private final FeedChannels feed;
 
     public SyncStatus(
             ObjectMapper mapper,
@@ -54,8 +57,10 @@ public class SyncStatus {
             SyncEvents events,
             ChangeHistory history,
             Housekeeping housekeeping,
-            StateSync stateSync) {
+            StateSync stateSync,
+            FeedChannels feed) {
         this.stateSync = stateSync;
+        this.feed = feed;
         this.mapper = mapper;
         this.identity = identity;
         this.control = control;
@@ -86,6 +91,7 @@ public class SyncStatus {
         json.put("nodeId", identity.nodeId());
         json.put("mesh", identity.mesh());
         json.put("brokerConnected", link.isConnected());
+        json.put("broker", link.server());
         link.subscriptions().forEach(json.putArray("subscriptions")::add);
         json.put("capturing", capture.isStreaming());
         capture.failure().ifPresent(reason -> json.put("captureError", reason));
@@ -132,6 +138,22 @@ public class SyncStatus {
         stateSync.status(json.putObject("stateSync"));
         json.put("eventSubscribersOverflowed", events.overflows());
         json.put("historyEnabled", history.enabled());
+        ChangeFeed.Status fed = feed.feedStatus();
+        ObjectNode feedJson = json.putObject("feed");
+        feedJson.put("enabled", fed != null);
+        if (fed != null) {
+            feedJson.put("position", fed.position());
+            feedJson.put("read", fed.read());
+            feedJson.put("inFlight", fed.inFlight());
+            feedJson.put("sent", fed.sent());
+            feedJson.put("acknowledged", fed.acknowledged());
+            feedJson.put("failures", fed.failures());
+            feedJson.put("skipped", fed.skipped());
+            if (fed.lastError() != null) {
+                feedJson.put("lastError", fed.lastError());
+            }
+        }
+        feedJson.put("eventsDropped", feed.eventsDropped());
         return json;
     }
 

@@ -13,6 +13,7 @@ import dev.loomdb.edge.telemetry.Counters;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.time.Duration;
@@ -188,20 +189,23 @@ public final class Publisher implements TransactionSink {
                 window.transactions().get(0).commitTime());
         counters.add(Counters.COALESCED, window.coalesced());
         Promise<Void> acknowledged = Promise.promise();
+        // the history (and so the change feed) has the window before its transactions are confirmed to the slot:
+        // a node killed in between publishes them again rather than leaving them out of its history
+        Future<Void> recorded =
+                history.recordLocal(acknowledged.future(), nodeId, envelope.firstCommitTime(), window.changes());
         List<EnvelopeFormat.Message> messages = encode(envelope);
         int[] waiting = {messages.size()};
         long bytes = messages.stream().mapToLong(m -> m.payload().length).sum();
         if (messages.isEmpty()) { // only types this node keeps to itself (loom.sync.publish.*)
-            published(window, 0, acknowledged);
+            published(window, 0, acknowledged, recorded);
         }
         for (EnvelopeFormat.Message message : messages) {
             send(window, topics.of(message.kind(), message.type()), message.payload(), 0, () -> {
                 if (--waiting[0] == 0) {
-                    published(window, bytes, acknowledged);
+                    published(window, bytes, acknowledged, recorded);
                 }
             });
         }
-        history.recordLocal(acknowledged.future(), nodeId, envelope.firstCommitTime(), window.changes());
     }
 
     /**
@@ -228,7 +232,7 @@ public final class Publisher implements TransactionSink {
     }
 
     /** Every message of a window is with the broker: its transactions may be confirmed to the slot. */
-    private void published(Window window, long bytes, Promise<Void> acknowledged) {
+    private void published(Window window, long bytes, Promise<Void> acknowledged, Future<Void> recorded) {
         counters.increment(Counters.PUBLISHED);
         counters.add(Counters.PUBLISHED_CHANGES, window.changes().size());
         counters.add(Counters.PUBLISHED_BYTES, bytes);
@@ -238,13 +242,22 @@ public final class Publisher implements TransactionSink {
         }
         long published = highest;
         counters.counter(Counters.LAST_PUBLISHED_HLC).accumulateAndGet(published, Math::max);
+        inflight--;
+        acknowledged.complete();
+        if (recorded.isComplete()) { // no history kept, or written already
+            confirmable(window);
+        } else {
+            recorded.onComplete(r -> context.runOnContext(v -> confirmable(window)));
+        }
+        take();
+        completeDrainWhenIdle();
+    }
+
+    /** The window's transactions may be confirmed to the slot: the broker and the history have them. */
+    private void confirmable(Window window) {
         for (CapturedTransaction transaction : window.transactions()) {
             acknowledgements.acknowledge(transaction.endLsn());
         }
-        inflight--;
-        acknowledged.complete();
-        take();
-        completeDrainWhenIdle();
     }
 
     private void send(Window window, String topic, byte[] payload, int attempt, Runnable sent) {

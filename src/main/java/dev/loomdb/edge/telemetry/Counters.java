@@ -38,6 +38,8 @@ public final class Counters {
     public static final String LAST_PUBLISHED_HLC = "lastPublishedHlc";
     /** Tombstones purged past the retention. */
     public static final String PURGED = "purged";
+    /** Rejected messages dropped from loom.rejected_messages to keep it within loom.sync.rejected-max. */
+    public static final String REJECTED_DROPPED = "rejectedDropped";
 
     private final Map<String, AtomicLong> values = new ConcurrentHashMap<>();
 
@@ -62,6 +64,7 @@ public final class Counters {
             REPAIRED_CHANGES,
             REPAIR_SENT_CHANGES,
             PURGED,
+            REJECTED_DROPPED,
             LAST_PUBLISHED_HLC
         }) {
             values.put(name, new AtomicLong());

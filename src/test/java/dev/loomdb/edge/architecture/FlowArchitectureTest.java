@@ -22,7 +22,8 @@ class FlowArchitectureTest {
 
     private static final String ROOT = "dev.loomdb.edge";
     /** The stages in the order a change travels through them. */
-    private static final List<String> FLOW = List.of("capture", "outbound", "statesync", "mesh", "apply", "history");
+    private static final List<String> FLOW =
+            List.of("capture", "outbound", "statesync", "mesh", "apply", "history", "feed");
 
     private static final List<String> SHARED = List.of("flow", "config", "telemetry", "merge");
 

@@ -188,8 +188,7 @@ final class CpuMeter implements AutoCloseable {
                 if (open < 0 || close < open) {
                     return;
                 }
-                String[] fields = stat.substring(close + 2).split(" ");
-                long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
+                long ticks = ticksOf(stat);
                 command.putIfAbsent(pid, stat.substring(open + 1, close));
                 if (initial) {
                     first.put(pid, ticks);
@@ -199,6 +198,12 @@ final class CpuMeter implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("cannot read /proc", e);
         }
+    }
+
+    /** CPU time in ticks (utime + stime, fields 14 and 15) of a {@code /proc/<pid>/stat} line. */
+    static long ticksOf(String stat) {
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
     }
 
     /** Names every process pg_stat_activity lists on the run's servers (first name wins: pids live on). */

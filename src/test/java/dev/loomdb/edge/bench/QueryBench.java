@@ -40,6 +40,7 @@ class QueryBench {
     private static final int NODES = QUICK ? 100_000 : 1_000_000;
     private static final int EDGES = 5 * NODES;
     private static final int SAMPLES = QUICK ? 100 : 200;
+    private static final int WARM_UP = QUICK ? 300 : 1500;
 
     private final Path root = Infra.workDir("bench-query");
     private final String suffix = Infra.suffix();
@@ -71,7 +72,14 @@ class QueryBench {
             for (int i = 0; i < SAMPLES; i++) {
                 ids[i] = "n" + (1 + random.nextInt(NODES));
             }
-            warm(a, ids);
+            String[] others = new String[WARM_UP];
+            for (int i = 0; i < WARM_UP; i++) {
+                others[i] = "n" + (1 + random.nextInt(NODES));
+            }
+            warm(a, others);
+            // the measured neighbourhoods' pages read once, untimed, so that REST and JDBC below find the
+            // same cache (a first run measured REST on cold pages and JDBC after it on warm ones)
+            jdbcNeighbours(a, ids);
 
             double[] one = time(SAMPLES, i -> get(a, "/api/nodes/" + ids[i]));
             double[] neighbours = time(SAMPLES, i -> get(a, "/api/nodes/" + ids[i] + "/neighbors?limit=1000"));
@@ -90,6 +98,53 @@ class QueryBench {
                 return r;
             });
             System.out.printf(Locale.ROOT, "  paths found: %d of %d pairs%n", found[0], SAMPLES);
+
+            // weighted: to a node 3 hops out (the last one a traversal reaches), by the edges' 'weight' (0-12)
+            String[] far = new String[SAMPLES];
+            for (int i = 0; i < SAMPLES; i++) {
+                JsonNode reached = get(a, "/api/graph/traverse?from=" + ids[i] + "&maxDepth=3&limit=10000")
+                        .get("nodes");
+                far[i] = reached.get(reached.size() - 1).get("node").get("id").asText();
+            }
+            int[] bound = new int[1];
+            double[] weighted = time(SAMPLES, i -> {
+                int status =
+                        status(a, "/api/graph/path?from=" + ids[i] + "&to=" + far[i] + "&maxDepth=3&weight=weight");
+                if (status == 422) {
+                    bound[0]++;
+                }
+                return null;
+            });
+            System.out.printf(
+                    Locale.ROOT, "  weighted paths: %d of %d stopped at loom.query.max-results%n", bound[0], SAMPLES);
+
+            // the whole graph exported, streamed: time, size, and the node's peak memory before and after
+            long peakBefore = peakRssKb(a);
+            long started = System.nanoTime();
+            long bytes = HTTP.send(
+                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.httpPort() + "/api/export/d3"))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofInputStream())
+                    .body()
+                    .transferTo(java.io.OutputStream.nullOutputStream());
+            double exportSeconds = (System.nanoTime() - started) / 1e9;
+            long peakAfter = peakRssKb(a);
+            System.out.printf(
+                    Locale.ROOT,
+                    "  D3 export of the whole graph: %,d bytes in %.1f s (%,.0f rows/s); node's peak RSS %,d KB before,"
+                            + " %,d KB after%n",
+                    bytes,
+                    exportSeconds,
+                    (NODES + EDGES) / exportSeconds,
+                    peakBefore,
+                    peakAfter);
+            BenchResults.add(
+                    "D3 export, node's peak RSS after / before, KB",
+                    new double[] {peakAfter},
+                    new double[] {peakBefore},
+                    "peak RSS before the export",
+                    "KB",
+                    "streamed: the export should not grow the node by the graph's size (" + bytes / 1024 + " KB)");
 
             BenchResults.add(
                     "neighbours (limit 1000) over REST, median ms",
@@ -113,6 +168,13 @@ class QueryBench {
             goal("traversal 3 hops out, p95 ms", traverseOut, 95, 50);
             goal("shortest path <= 6 hops, median ms", paths, 50, 100);
             goal("shortest path <= 6 hops, p95 ms", paths, 95, 500);
+            BenchResults.add(
+                    "weighted path <= 3 hops, median ms",
+                    new double[] {percentile(weighted, 50)},
+                    new double[] {percentile(paths, 50)},
+                    "shortest path by hops <= 6, median",
+                    "ms",
+                    "no goal set; p95 " + String.format(Locale.ROOT, "%.1f", percentile(weighted, 95)) + " ms");
         }
     }
 
@@ -172,16 +234,50 @@ class QueryBench {
         }
     }
 
+    /**
+     * Warms the node's JIT on other nodes than those measured (a first run warmed 50 requests of each kind
+     * and measured the REST path still compiling): every kind of request, the light ones most.
+     */
     private static void warm(NodeProcess a, String[] ids) {
-        for (int i = 0; i < Math.min(50, ids.length); i++) {
+        for (int i = 0; i < ids.length; i++) {
+            get(a, "/api/nodes/" + ids[i]);
             get(a, "/api/nodes/" + ids[i] + "/neighbors?limit=1000");
-            get(a, "/api/graph/traverse?from=" + ids[i] + "&maxDepth=2&direction=both&limit=1000");
-            get(a, "/api/graph/path?from=" + ids[i] + "&to=" + ids[(i + 7) % ids.length] + "&maxDepth=4");
+            if (i % 5 == 0) {
+                get(a, "/api/graph/traverse?from=" + ids[i] + "&maxDepth=2&direction=both&limit=1000");
+                get(a, "/api/graph/path?from=" + ids[i] + "&to=" + ids[(i + 7) % ids.length] + "&maxDepth=4");
+            }
         }
     }
 
+    private static int status(NodeProcess a, String path) {
+        try {
+            return HTTP.send(
+                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.httpPort() + path))
+                                    .build(),
+                            HttpResponse.BodyHandlers.discarding())
+                    .statusCode();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The node process's peak resident memory (VmHWM), in KB. */
+    private static long peakRssKb(NodeProcess a) throws IOException {
+        for (String line :
+                java.nio.file.Files.readAllLines(Path.of("/proc", a.process().pid() + "", "status"))) {
+            if (line.startsWith("VmHWM:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new IllegalStateException("no VmHWM for the node's process");
+    }
+
     /** A plain HTTP client on a kept-alive connection: RestAssured's own cost per request would hide the node's. */
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
+    private static final HttpClient HTTP =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     private static final ObjectMapper JSON = new ObjectMapper();
 

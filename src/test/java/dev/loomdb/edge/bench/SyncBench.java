@@ -4,8 +4,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.loomdb.edge.it.Infra;
 import dev.loomdb.edge.it.NodeProcess;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -14,11 +12,9 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -30,8 +26,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The sync benchmarks, each figure beside a baseline measured in the same run: throughput and
  * latency against PostgreSQL's own logical replication between two databases of one server, the
- * write ceiling, fan-out to four receivers, start-up and memory, and the REST API against plain
- * SQL. {@code mvn -Pbench verify [-Dbench.quick=true] [-Dloom.it.infra=external]}; figures in
+ * write ceiling, fan-out to four receivers, memory, and the REST API against plain SQL (start-up
+ * is {@link StartupBench}'s). {@code mvn -Pbench verify [-Dbench.quick=true] [-Dloom.it.infra=external]}; figures in
  * {@code target/bench/results.json|md|svg}.
  *
  * <p>Latency is measured from the moment the writer's COMMIT returns on the source to the moment
@@ -44,22 +40,16 @@ class SyncBench {
     private static final int ROUNDS = 3;
     private static final int ROWS = QUICK ? 10_000 : 100_000;
     private static final int FAN_OUT_ROWS = QUICK ? 5_000 : 30_000;
-    private static final int BATCH = 1000;
     private static final int[] LOADS = {100, 1000, 5000};
     private static final Duration LOAD_TIME = QUICK ? Duration.ofSeconds(2) : Duration.ofSeconds(8);
     private static final Duration REST_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(8);
     private static final int REST_CONCURRENCY = 8;
-    private static final Duration ARRIVAL = Duration.ofMinutes(5);
     /** How long each rate is offered in the search for the highest sustained rate. */
     private static final Duration SUSTAIN_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(8);
 
     private static final int SUSTAIN_STEPS = 5;
     /** Lag growth over a paced run that still counts as "not growing" (about 5 % of the rate short over 8 s). */
     private static final long LAG_GROWTH_MILLIS = 250;
-
-    private static final String STAMP_FUNCTION =
-            "CREATE OR REPLACE FUNCTION public.bench_stamp_applied() RETURNS trigger"
-                    + " LANGUAGE plpgsql AS $$ BEGIN NEW.bench_applied_at := clock_timestamp(); RETURN NEW; END $$";
 
     private final Path root = Infra.workDir("bench");
     private final String suffix = Infra.suffix();
@@ -82,7 +72,7 @@ class SyncBench {
                     .start()
                     .awaitReady();
             NodeProcess b = receiver("b");
-            double idleRss = rssMiB(b);
+            double idleRss = SyncLoad.rssMiB(b);
 
             Map<Integer, double[][]> oursOff = latencies(List.of(b)); // [round][p50,p95,p99]
             a.stop();
@@ -97,7 +87,7 @@ class SyncBench {
                     oursCpu[r] = meter.stop();
                 }
             }
-            double loadedRss = rssMiB(b);
+            double loadedRss = SyncLoad.rssMiB(b);
 
             Baseline pg = new Baseline(a);
             double[] pgThroughput = new double[ROUNDS];
@@ -160,7 +150,7 @@ class SyncBench {
 
             System.out.println();
             BenchResults.add(
-                    "sync throughput, " + ROWS + " upserts in batches of " + BATCH + ", rows/s",
+                    "sync throughput, " + ROWS + " upserts in batches of " + SyncLoad.BATCH + ", rows/s",
                     ours,
                     pgThroughput,
                     "PostgreSQL logical replication",
@@ -231,35 +221,43 @@ class SyncBench {
                 for (int p = 0; p < 3; p++) {
                     BenchResults.add(
                             "latency " + percentiles[p] + " at " + load + "/s, debounce 0, ms",
-                            column(oursOff.get(load), p),
-                            column(pgLatency.get(load), p),
+                            SyncLoad.column(oursOff.get(load), p),
+                            SyncLoad.column(pgLatency.get(load), p),
                             "PostgreSQL logical replication",
                             "ms",
                             load == 1000 && p == 2 ? "goal: < 50 ms" : "");
                     BenchResults.add(
                             "latency " + percentiles[p] + " at " + load + "/s, debounce 100 ms, ms",
-                            column(oursOn.get(load), p),
-                            column(pgLatency.get(load), p),
+                            SyncLoad.column(oursOn.get(load), p),
+                            SyncLoad.column(pgLatency.get(load), p),
                             "PostgreSQL logical replication",
                             "ms",
                             "");
                 }
                 BenchResults.latencyPoint(
-                        "ours, debounce 0", load + "/s p50", BenchResults.median(column(oursOff.get(load), 0)));
+                        "ours, debounce 0",
+                        load + "/s p50",
+                        BenchResults.median(SyncLoad.column(oursOff.get(load), 0)));
                 BenchResults.latencyPoint(
-                        "ours, debounce 0", load + "/s p99", BenchResults.median(column(oursOff.get(load), 2)));
+                        "ours, debounce 0",
+                        load + "/s p99",
+                        BenchResults.median(SyncLoad.column(oursOff.get(load), 2)));
                 BenchResults.latencyPoint(
-                        "ours, debounce 100 ms", load + "/s p50", BenchResults.median(column(oursOn.get(load), 0)));
+                        "ours, debounce 100 ms",
+                        load + "/s p50",
+                        BenchResults.median(SyncLoad.column(oursOn.get(load), 0)));
                 BenchResults.latencyPoint(
-                        "ours, debounce 100 ms", load + "/s p99", BenchResults.median(column(oursOn.get(load), 2)));
+                        "ours, debounce 100 ms",
+                        load + "/s p99",
+                        BenchResults.median(SyncLoad.column(oursOn.get(load), 2)));
                 BenchResults.latencyPoint(
                         "PostgreSQL logical replication",
                         load + "/s p50",
-                        BenchResults.median(column(pgLatency.get(load), 0)));
+                        BenchResults.median(SyncLoad.column(pgLatency.get(load), 0)));
                 BenchResults.latencyPoint(
                         "PostgreSQL logical replication",
                         load + "/s p99",
-                        BenchResults.median(column(pgLatency.get(load), 2)));
+                        BenchResults.median(SyncLoad.column(pgLatency.get(load), 2)));
             }
             BenchResults.add(
                     "fan-out: 1 writer, 4 receivers, " + FAN_OUT_ROWS + " rows, rows/s (all four have them)",
@@ -270,8 +268,8 @@ class SyncBench {
                     "");
             BenchResults.add(
                     "fan-out: p99 latency at 1000/s over 4 receivers, debounce 100 ms, ms",
-                    column(fanOutLatency, 2),
-                    column(oursOn.get(1000), 2),
+                    SyncLoad.column(fanOutLatency, 2),
+                    SyncLoad.column(oursOn.get(1000), 2),
                     "one receiver",
                     "ms",
                     "");
@@ -283,7 +281,6 @@ class SyncBench {
                     "MiB",
                     "JVM only; PostgreSQL is separate");
 
-            startup();
             rest();
         } finally {
             for (NodeProcess node : receivers) {
@@ -303,13 +300,7 @@ class SyncBench {
                 .with("loom.sync.anti-entropy.interval", "0");
         receivers.add(node);
         node.start().awaitReady();
-        try (Connection sql = node.sql();
-                Statement s = sql.createStatement()) {
-            s.execute("ALTER TABLE loom.nodes ADD COLUMN IF NOT EXISTS bench_applied_at timestamptz");
-            s.execute(STAMP_FUNCTION);
-            s.execute("CREATE OR REPLACE TRIGGER zz_bench_applied BEFORE INSERT OR UPDATE ON loom.nodes FOR EACH ROW"
-                    + " EXECUTE FUNCTION public.bench_stamp_applied()");
-        }
+        SyncLoad.stampArrivals(node);
         return node;
     }
 
@@ -376,14 +367,14 @@ class SyncBench {
         String prefix = "t" + sequence.incrementAndGet() + "-";
         long start = System.nanoTime();
         try (Connection sql = a.sql()) {
-            writeBatches(sql, "loom.nodes", prefix, rows);
+            SyncLoad.writeBatches(sql, "loom.nodes", prefix, rows);
         }
         for (NodeProcess receiver : to) {
-            awaitRow(receiver::sql, "loom.nodes", prefix + rows);
+            SyncLoad.awaitRow(receiver::sql, "loom.nodes", prefix + rows);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         for (NodeProcess receiver : to) {
-            assertCount(receiver::sql, "loom.nodes", prefix, rows);
+            SyncLoad.assertCount(receiver::sql, "loom.nodes", prefix, rows);
         }
         return rows / seconds;
     }
@@ -404,92 +395,29 @@ class SyncBench {
             String prefix = "l" + sequence.incrementAndGet() + "-";
             Map<String, Long> committed = offerAt(a::sql, "loom.nodes", prefix, load);
             for (NodeProcess receiver : to) {
-                merged.add(arrivals(receiver::sql, "loom.nodes", prefix, committed));
+                merged.add(SyncLoad.arrivals(receiver::sql, "loom.nodes", prefix, committed));
             }
-            rounds[r] = percentiles(merged);
+            rounds[r] = SyncLoad.percentiles(merged);
         }
         return rounds;
     }
 
-    private void offer(SqlSource source, String table, SqlSource target, String targetTable, int load, Duration time)
+    private void offer(
+            SyncLoad.SqlSource source,
+            String table,
+            SyncLoad.SqlSource target,
+            String targetTable,
+            int load,
+            Duration time)
             throws Exception {
         String prefix = "w" + sequence.incrementAndGet() + "-";
-        Map<String, Long> committed = offerAt(source, table, prefix, load, time);
-        arrivals(target, targetTable, prefix, committed);
+        Map<String, Long> committed = SyncLoad.offerAt(source, table, prefix, load, time);
+        SyncLoad.arrivals(target, targetTable, prefix, committed);
     }
 
-    private Map<String, Long> offerAt(SqlSource source, String table, String prefix, int load) throws Exception {
-        return offerAt(source, table, prefix, load, LOAD_TIME);
-    }
-
-    /**
-     * Offers {@code load} rows/s for {@code time}: every 10 ms one transaction of load/100 new rows.
-     * Returns each row's commit time (epoch µs, when COMMIT returned).
-     */
-    private static Map<String, Long> offerAt(SqlSource source, String table, String prefix, int load, Duration time)
+    private Map<String, Long> offerAt(SyncLoad.SqlSource source, String table, String prefix, int load)
             throws Exception {
-        Map<String, Long> committed = new ConcurrentHashMap<>();
-        int perTick = Math.max(1, load / 100);
-        long ticks = time.toMillis() / 10;
-        try (Connection sql = source.get();
-                PreparedStatement insert = sql.prepareStatement(
-                        "INSERT INTO " + table + " (id, type, properties)"
-                                + " SELECT ? || g, 'Bench', jsonb_build_object('g', g) FROM generate_series(?::int, ?::int) g")) {
-            long start = System.nanoTime();
-            for (long tick = 0; tick < ticks; tick++) {
-                long due = start + tick * 10_000_000L;
-                long wait = due - System.nanoTime();
-                if (wait > 0) {
-                    java.util.concurrent.locks.LockSupport.parkNanos(wait);
-                }
-                int from = (int) (tick * perTick);
-                insert.setString(1, prefix);
-                insert.setInt(2, from);
-                insert.setInt(3, from + perTick - 1);
-                insert.executeUpdate();
-                long at = micros(Instant.now());
-                for (int i = from; i < from + perTick; i++) {
-                    committed.put(prefix + i, at);
-                }
-            }
-        }
-        return committed;
-    }
-
-    /** Waits until every row arrived, then reads when each was written on the receiver. */
-    private static Histogram arrivals(SqlSource target, String table, String prefix, Map<String, Long> committed)
-            throws Exception {
-        long last = committed.size() - 1;
-        awaitRow(target, table, prefix + last);
-        Histogram histogram = new Histogram(3);
-        try (Connection sql = target.get();
-                PreparedStatement query = sql.prepareStatement(
-                        "SELECT id," + " (extract(epoch FROM bench_applied_at) * 1000000)::bigint FROM " + table
-                                + " WHERE id LIKE ?")) {
-            query.setString(1, prefix + "%");
-            try (ResultSet rs = query.executeQuery()) {
-                int n = 0;
-                while (rs.next()) {
-                    Long at = committed.get(rs.getString(1));
-                    if (at != null) {
-                        histogram.recordValue(Math.max(0, rs.getLong(2) - at));
-                        n++;
-                    }
-                }
-                if (n != committed.size()) {
-                    throw new IllegalStateException(n + " of " + committed.size() + " rows arrived with " + prefix);
-                }
-            }
-        }
-        return histogram;
-    }
-
-    private static double[] percentiles(Histogram micros) {
-        return new double[] {
-            micros.getValueAtPercentile(50) / 1000.0,
-            micros.getValueAtPercentile(95) / 1000.0,
-            micros.getValueAtPercentile(99) / 1000.0
-        };
+        return SyncLoad.offerAt(source, table, prefix, load, LOAD_TIME);
     }
 
     // ---- sustained rate ----
@@ -499,7 +427,12 @@ class SyncBench {
      * (0, ceiling] in {@value #SUSTAIN_STEPS} paced runs.
      */
     private double highestSustainedRate(
-            String who, SqlSource source, String table, SqlSource target, String targetTable, double ceiling)
+            String who,
+            SyncLoad.SqlSource source,
+            String table,
+            SyncLoad.SqlSource target,
+            String targetTable,
+            double ceiling)
             throws Exception {
         double low = 0;
         double high = ceiling;
@@ -537,33 +470,38 @@ class SyncBench {
      * first and the last third of the transactions.
      */
     private static PacedRun pacedRun(
-            SqlSource source, String table, SqlSource target, String targetTable, String prefix, double rate)
+            SyncLoad.SqlSource source,
+            String table,
+            SyncLoad.SqlSource target,
+            String targetTable,
+            String prefix,
+            double rate)
             throws Exception {
-        int batches = (int) Math.max(6, Math.round(rate * SUSTAIN_TIME.toMillis() / 1000.0 / BATCH));
-        long interval = (long) (BATCH * 1e9 / rate);
+        int batches = (int) Math.max(6, Math.round(rate * SUSTAIN_TIME.toMillis() / 1000.0 / SyncLoad.BATCH));
+        long interval = (long) (SyncLoad.BATCH * 1e9 / rate);
         long[] committed = new long[batches]; // epoch µs
         long start = System.nanoTime();
         try (Connection sql = source.get();
-                PreparedStatement upsert = sql.prepareStatement(UPSERT.formatted(table))) {
+                PreparedStatement upsert = sql.prepareStatement(SyncLoad.UPSERT.formatted(table))) {
             for (int batch = 0; batch < batches; batch++) {
                 long wait = start + batch * interval - System.nanoTime();
                 if (wait > 0) {
                     java.util.concurrent.locks.LockSupport.parkNanos(wait);
                 }
                 upsert.setString(1, prefix);
-                upsert.setInt(2, batch * BATCH + 1);
-                upsert.setInt(3, (batch + 1) * BATCH);
+                upsert.setInt(2, batch * SyncLoad.BATCH + 1);
+                upsert.setInt(3, (batch + 1) * SyncLoad.BATCH);
                 upsert.executeUpdate();
-                committed[batch] = micros(Instant.now());
+                committed[batch] = SyncLoad.micros(Instant.now());
             }
         }
         long planned = batches * interval;
         boolean onSchedule = System.nanoTime() - start <= planned + planned / 10;
-        awaitRow(target, targetTable, prefix + (batches * BATCH));
+        SyncLoad.awaitRow(target, targetTable, prefix + (batches * SyncLoad.BATCH));
         long[] applied = new long[batches]; // epoch µs of the last row of each transaction
         try (Connection sql = target.get();
                 PreparedStatement query = sql.prepareStatement("SELECT"
-                        + " (substring(id FROM ?)::int - 1) / " + BATCH
+                        + " (substring(id FROM ?)::int - 1) / " + SyncLoad.BATCH
                         + ", max((extract(epoch FROM bench_applied_at) * 1000000)::bigint)"
                         + " FROM " + targetTable + " WHERE id LIKE ? GROUP BY 1")) {
             query.setInt(1, prefix.length() + 1);
@@ -589,67 +527,6 @@ class SyncBench {
     }
 
     // ---- start-up ----
-
-    private void startup() throws Exception {
-        NodeProcess f = NodeProcess.create(root, "f-" + suffix, mesh, Infra.brokerHost(), brokerPort, false)
-                .with("loom.sync.bootstrap", "false") // start time, not the time to take the graph
-                .with("loom.sync.anti-entropy.interval", "0");
-        receivers.add(f);
-        Path archive = root.resolve("loom-cds.jsa").toAbsolutePath();
-        Files.deleteIfExists(archive);
-        f.jvmArg("-XX:ArchiveClassesAtExit=" + archive).start().awaitReady(); // first start: initdb, and the archive
-        f.stop();
-        f.clearJvmArgs();
-        double[] plainReady = new double[ROUNDS];
-        double[] plainSynced = new double[ROUNDS];
-        double[] cdsReady = new double[ROUNDS];
-        double[] cdsSynced = new double[ROUNDS];
-        for (int r = 0; r < ROUNDS; r++) {
-            double[] plain = startOnce(f);
-            plainReady[r] = plain[0];
-            plainSynced[r] = plain[1];
-            if (Files.exists(archive)) {
-                f.jvmArg("-XX:SharedArchiveFile=" + archive);
-                double[] cds = startOnce(f);
-                f.clearJvmArgs();
-                cdsReady[r] = cds[0];
-                cdsSynced[r] = cds[1];
-            }
-        }
-        BenchResults.add(
-                "start to ready, existing data dir, JVM + AppCDS archive, ms",
-                cdsReady,
-                plainReady,
-                "JVM without archive",
-                "ms",
-                Files.exists(archive) ? "" : "archive not written");
-        BenchResults.add(
-                "start to first synced change, JVM + AppCDS archive, ms",
-                cdsSynced,
-                plainSynced,
-                "JVM without archive",
-                "ms",
-                "");
-    }
-
-    /** [ms to ready, ms to the first change written on A after ready arriving]. */
-    private double[] startOnce(NodeProcess node) throws Exception {
-        long start = System.nanoTime();
-        node.start().awaitReady();
-        double ready = (System.nanoTime() - start) / 1e6;
-        String id = "s" + sequence.incrementAndGet();
-        a.api()
-                .body("{\"type\":\"Bench\",\"properties\":{}}")
-                .put("/api/nodes/" + id)
-                .then()
-                .statusCode(201);
-        await().atMost(ARRIVAL)
-                .pollInterval(Duration.ofMillis(5))
-                .until(() -> node.api().get("/api/nodes/" + id).statusCode() == 200);
-        double synced = (System.nanoTime() - start) / 1e6;
-        node.stop();
-        return new double[] {ready, synced};
-    }
 
     // ---- REST ----
 
@@ -907,7 +784,7 @@ class SyncBench {
             }
             try (Connection dst = server.sql(TARGET);
                     Statement s = dst.createStatement()) {
-                s.execute(STAMP_FUNCTION);
+                s.execute(SyncLoad.STAMP_FUNCTION);
                 s.execute("CREATE TRIGGER zz_bench_applied BEFORE INSERT OR UPDATE ON bench_nodes FOR EACH ROW"
                         + " EXECUTE FUNCTION public.bench_stamp_applied()");
                 s.execute("ALTER TABLE bench_nodes ENABLE ALWAYS TRIGGER zz_bench_applied");
@@ -968,11 +845,11 @@ class SyncBench {
             String prefix = "t" + sequence.incrementAndGet() + "-";
             long start = System.nanoTime();
             try (Connection sql = server.sql(SOURCE)) {
-                writeBatches(sql, "bench_nodes", prefix, rows);
+                SyncLoad.writeBatches(sql, "bench_nodes", prefix, rows);
             }
-            awaitRow(() -> server.sql(TARGET), "bench_nodes", prefix + rows);
+            SyncLoad.awaitRow(() -> server.sql(TARGET), "bench_nodes", prefix + rows);
             double seconds = (System.nanoTime() - start) / 1e9;
-            assertCount(() -> server.sql(TARGET), "bench_nodes", prefix, rows);
+            SyncLoad.assertCount(() -> server.sql(TARGET), "bench_nodes", prefix, rows);
             return rows / seconds;
         }
 
@@ -990,7 +867,7 @@ class SyncBench {
             String prefix = "c" + sequence.incrementAndGet() + "-";
             long start = System.nanoTime();
             try (Connection sql = server.sql(database)) {
-                writeBatches(sql, table, prefix, rows);
+                SyncLoad.writeBatches(sql, table, prefix, rows);
             }
             return rows / ((System.nanoTime() - start) / 1e9);
         }
@@ -1000,7 +877,8 @@ class SyncBench {
             for (int r = 0; r < ROUNDS; r++) {
                 String prefix = "l" + sequence.incrementAndGet() + "-";
                 Map<String, Long> committed = offerAt(() -> server.sql(SOURCE), "bench_nodes", prefix, load);
-                rounds[r] = percentiles(arrivals(() -> server.sql(TARGET), "bench_nodes", prefix, committed));
+                rounds[r] = SyncLoad.percentiles(
+                        SyncLoad.arrivals(() -> server.sql(TARGET), "bench_nodes", prefix, committed));
             }
             return rounds;
         }
@@ -1036,75 +914,4 @@ class SyncBench {
 
     // ---- helpers ----
 
-    private interface SqlSource {
-        Connection get() throws SQLException;
-    }
-
-    /** The write pattern of the throughput runs: rows prefix||from .. prefix||to in one statement. */
-    private static final String UPSERT = "INSERT INTO %s (id, type, properties)"
-            + " SELECT ? || g, 'Bench', jsonb_build_object('g', g, 'payload', 'abcdefghijklmnopqrstuvwxyz')"
-            + " FROM generate_series(?::int, ?::int) g ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties";
-
-    /** Upserts {@code rows} rows (ids prefix1..prefixN), BATCH per transaction. */
-    private static void writeBatches(Connection sql, String table, String prefix, int rows) throws SQLException {
-        CpuMeter.writer(sql);
-        try (PreparedStatement upsert = sql.prepareStatement(UPSERT.formatted(table))) {
-            for (int from = 1; from <= rows; from += BATCH) {
-                upsert.setString(1, prefix);
-                upsert.setInt(2, from);
-                upsert.setInt(3, Math.min(rows, from + BATCH - 1));
-                upsert.executeUpdate();
-            }
-        }
-    }
-
-    private static void awaitRow(SqlSource target, String table, String id) throws SQLException {
-        try (Connection sql = target.get();
-                PreparedStatement query = sql.prepareStatement("SELECT 1 FROM " + table + " WHERE id = ?")) {
-            query.setString(1, id);
-            await().atMost(ARRIVAL)
-                    .pollDelay(Duration.ZERO)
-                    .pollInterval(Duration.ofMillis(5))
-                    .until(() -> {
-                        try (ResultSet rs = query.executeQuery()) {
-                            return rs.next();
-                        }
-                    });
-        }
-    }
-
-    private static void assertCount(SqlSource target, String table, String prefix, int rows) throws SQLException {
-        try (Connection sql = target.get();
-                PreparedStatement query = sql.prepareStatement("SELECT count(*) FROM " + table + " WHERE id LIKE ?")) {
-            query.setString(1, prefix + "%");
-            try (ResultSet rs = query.executeQuery()) {
-                rs.next();
-                if (rs.getLong(1) != rows) {
-                    throw new IllegalStateException(rs.getLong(1) + " of " + rows + " rows arrived in " + table);
-                }
-            }
-        }
-    }
-
-    private static double rssMiB(NodeProcess node) throws IOException {
-        for (String line :
-                Files.readAllLines(Path.of("/proc", Long.toString(node.process().pid()), "status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
-            }
-        }
-        return 0;
-    }
-
-    private static double[] column(double[][] rows, int index) {
-        double[] out = new double[rows.length];
-        for (int i = 0; i < rows.length; i++) {
-            out[i] = rows[i][index];
-        }
-        return out;
-    }
-
-    private static long micros(Instant instant) {
-        return ChronoUnit.MICROS.between(Instant.EPOCH, instant);
-    }
 }

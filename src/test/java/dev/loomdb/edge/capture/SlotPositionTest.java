@@ -47,6 +47,7 @@ class SlotPositionTest {
         position.acknowledge(new Lsn(10));
         position.idleAt(new Lsn(50));
         assertEquals(new Lsn(50), position.confirmable());
+        assertEquals(new Lsn(10), position.transactionsConfirmable(), "idle moves are not transactions");
     }
 
     @Test

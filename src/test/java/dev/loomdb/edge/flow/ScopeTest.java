@@ -76,7 +76,9 @@ class ScopeTest {
                 10,
                 1000,
                 Duration.ofSeconds(1),
-                follows);
+                follows,
+                MeshSettings.Tls.OFF,
+                List.of());
     }
 
     @Test

@@ -218,6 +218,97 @@ class GraphApiIT {
     }
 
     @Test
+    void everyRefusalOfTheRequestItselfIsAProblem() {
+        RestAssured.given()
+                .get("/api/nodes?after=" + "a".repeat(10_000))
+                .then()
+                .statusCode(414)
+                .contentType(PROBLEM)
+                .body("detail", containsString("8192"));
+        RestAssured.given()
+                .header("X-Padding", "p".repeat(20_000))
+                .get("/api/nodes")
+                .then()
+                .statusCode(431)
+                .contentType(PROBLEM);
+        RestAssured.given()
+                .contentType("text/plain")
+                .body("{\"type\":\"A\"}")
+                .put("/api/nodes/ct-1")
+                .then()
+                .statusCode(415)
+                .contentType(PROBLEM)
+                .body("detail", containsString("application/json"));
+        RestAssured.given()
+                .body("{\"type\":\"A\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                .put("/api/nodes/ct-2")
+                .then()
+                .statusCode(415)
+                .contentType(PROBLEM)
+                .body("detail", containsString("send it as JSON"));
+        byte[] badUtf8 = "{\"type\":\"A\",\"properties\":{\"x\":\"\u00ff\u00ff\"}}"
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        RestAssured.given()
+                .contentType("application/json")
+                .body(badUtf8)
+                .put("/api/nodes/utf-1")
+                .then()
+                .statusCode(400)
+                .contentType(PROBLEM)
+                .body("detail", containsString("UTF-8"));
+        api().get("/api/nodes/utf-1").then().statusCode(404);
+        api().get("/api/nodes/ct-1").then().statusCode(404);
+        api().get("/api/sync/history?since=abc")
+                .then()
+                .statusCode(400)
+                .contentType(PROBLEM)
+                .body("detail", containsString("'since'"));
+        // unusual text is stored and returned exactly
+        String odd = "Robert'); DROP TABLE loom.nodes;-- \u202e\ud83e\uddf5 e\u0301";
+        api().body("{\"type\":\"ODD\",\"properties\":{\"s\":\"" + odd + "\"}}")
+                .put("/api/nodes/odd-1")
+                .then()
+                .statusCode(201);
+        assertEquals(odd, api().get("/api/nodes/odd-1").jsonPath().getString("properties.s"));
+    }
+
+    @jakarta.inject.Inject
+    io.vertx.mutiny.sqlclient.Pool pool;
+
+    @Test
+    void plainSqlWritesKeepTheGraphsRulesToo() {
+        for (String insert : List.of(
+                "INSERT INTO loom.nodes (id, type) VALUES (E'sql\\u0001bad', 'T')",
+                "INSERT INTO loom.nodes (id, type) VALUES ('sql-ok-id', E'T\\n')",
+                "INSERT INTO loom.edges (id, type, source_id, target_id) VALUES ('sql-e', 'L', 'a', E'b\\t')",
+                "INSERT INTO loom.nodes (id, type, properties) VALUES ('sql-big', 'T',"
+                        + " jsonb_build_object('x', repeat('y', 1100000)))",
+                "INSERT INTO loom.nodes (id, type, properties) VALUES ('sql-deep', 'T', '" + nested(33) + "')",
+                "INSERT INTO loom.edges (id, type, source_id, target_id, properties) VALUES ('sql-deep-e', 'L', 'a',"
+                        + " 'b', '{\"l\": " + nested(32).replace("{}", "[]") + "}')")) {
+            io.vertx.pgclient.PgException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                    io.vertx.pgclient.PgException.class,
+                    () -> pool.query(insert).execute().await().atMost(java.time.Duration.ofSeconds(10)),
+                    insert);
+            assertEquals("23514", refused.getSqlState(), insert);
+        }
+        pool.query("INSERT INTO loom.nodes (id, type, properties) VALUES ('sql-deep-ok', 'T', '" + nested(32) + "')")
+                .execute()
+                .await()
+                .atMost(java.time.Duration.ofSeconds(10));
+        pool.query("INSERT INTO loom.nodes (id, type, properties) VALUES ('sql-fine', 'T', '{\"a\": \"tab\\tok\"}')")
+                .execute()
+                .await()
+                .atMost(java.time.Duration.ofSeconds(10));
+        api().get("/api/nodes/sql-fine").then().statusCode(200);
+    }
+
+    /** Objects nested {@code levels} deep: {} is one level. */
+    private static String nested(int levels) {
+        return "{\"a\": ".repeat(levels - 1) + "{}" + "}".repeat(levels - 1);
+    }
+
+    @Test
     void openApiDocumentDescribesTheGraphApi() {
         api().get("/q/openapi")
                 .then()
@@ -293,5 +384,90 @@ class GraphApiIT {
                 .statusCode(412);
         api().get(edge).then().body("target", equalTo("b"));
         api().header("If-Match", "\"2\"").delete(edge).then().statusCode(204);
+    }
+
+    @Test
+    void aBatchAppliesEveryOperationInOrderAndAnswersEachResult() {
+        api().body("{\"type\":\"DOC\",\"properties\":{\"title\":\"old\"}}").put("/api/nodes/bt-doc");
+        api().body("{\"type\":\"TMP\"}").put("/api/nodes/bt-tmp");
+        api().body("""
+                        {"operations": [
+                          {"op": "putNode", "id": "bt-fact", "type": "FACT", "properties": {"text": "water boils"}},
+                          {"op": "putEdge", "id": "bt-e", "type": "FROM", "source": "bt-fact", "target": "bt-doc"},
+                          {"op": "patchNode", "id": "bt-doc", "properties": {"title": "new"}, "ifMatch": "\\"1\\""},
+                          {"op": "patchEdge", "id": "bt-e", "properties": {"w": 2}},
+                          {"op": "deleteNode", "id": "bt-tmp", "ifMatch": 1}
+                        ]}""")
+                .post("/api/batch")
+                .then()
+                .statusCode(200)
+                .body("applied", equalTo(5))
+                .body("results.status", equalTo(List.of(201, 201, 200, 200, 204)))
+                .body("results[0].item.properties.text", equalTo("water boils"))
+                .body("results[3].item.version", equalTo(2))
+                .body("results[4].item", nullValue());
+        api().get("/api/nodes/bt-doc").then().body("properties.title", equalTo("new"));
+        api().get("/api/edges/bt-e").then().body("properties.w", equalTo(2));
+        api().get("/api/nodes/bt-tmp").then().statusCode(404);
+    }
+
+    @Test
+    void aBatchIsAllOrNothingAndNamesTheOperationThatFailed() {
+        api().body("{\"type\":\"DOC\",\"properties\":{\"n\":1}}").put("/api/nodes/bx-doc");
+        // checked before anything runs: a bad third operation
+        api().body("""
+                        {"operations": [
+                          {"op": "putNode", "id": "bx-1", "type": "FACT"},
+                          {"op": "patchNode", "id": "bx-doc", "properties": {"n": 2}},
+                          {"op": "putEdge", "id": "bx-e", "type": "FROM", "source": "bx-1"}
+                        ]}""")
+                .post("/api/batch")
+                .then()
+                .statusCode(400)
+                .contentType(PROBLEM)
+                .body("operation", equalTo(2))
+                .body("detail", containsString("Operation 2 (putEdge)"))
+                .body("detail", containsString("'target'"));
+        // fails while running: an If-Match that does not hold, after two writes that ran
+        api().body("""
+                        {"operations": [
+                          {"op": "putNode", "id": "bx-1", "type": "FACT"},
+                          {"op": "patchNode", "id": "bx-doc", "properties": {"n": 2}},
+                          {"op": "deleteNode", "id": "bx-doc", "ifMatch": "\\"1\\""}
+                        ]}""")
+                .post("/api/batch")
+                .then()
+                .statusCode(412)
+                .body("operation", equalTo(2))
+                .body("detail", containsString("at version 2, not"));
+        // a delete of nothing
+        api().body("{\"operations\": [{\"op\": \"putNode\", \"id\": \"bx-1\", \"type\": \"FACT\"},"
+                        + " {\"op\": \"deleteEdge\", \"id\": \"bx-none\"}]}")
+                .post("/api/batch")
+                .then()
+                .statusCode(404)
+                .body("operation", equalTo(1));
+        api().get("/api/nodes/bx-1").then().statusCode(404);
+        api().get("/api/nodes/bx-doc").then().body("properties.n", equalTo(1)).body("version", equalTo(1));
+
+        api().body("{\"operations\": [{\"op\": \"upsert\", \"id\": \"x\"}]}")
+                .post("/api/batch")
+                .then()
+                .statusCode(400)
+                .body("detail", containsString("putNode, patchNode"));
+        api().body("{\"operations\": []}").post("/api/batch").then().statusCode(400);
+        StringBuilder many = new StringBuilder("{\"operations\": [");
+        for (int i = 0; i <= 1000; i++) {
+            many.append(i == 0 ? "" : ",")
+                    .append("{\"op\":\"deleteNode\",\"id\":\"m")
+                    .append(i)
+                    .append("\"}");
+        }
+        api().body(many.append("]}").toString())
+                .post("/api/batch")
+                .then()
+                .statusCode(413)
+                .contentType(PROBLEM)
+                .body("detail", containsString("loom.api.max-batch-operations"));
     }
 }

@@ -185,15 +185,68 @@ class GraphQueriesIT {
         api().get("/api/graph/path?from=q-a&to=q-d&maxDepth=1").then().body("found", equalTo(false));
         api().get("/api/graph/path?from=q-c&to=q-c").then().body("hops", equalTo(0));
         api().get("/api/graph/path?from=q-a&to=q-z").then().statusCode(404).contentType(PROBLEM);
-        api().get("/api/graph/path?from=q-a&to=q-d&weight=cost")
-                .then()
-                .statusCode(422)
-                .contentType(PROBLEM);
         api().get("/api/graph/path?from=q-a&to=q-d&maxDepth=9")
                 .then()
                 .statusCode(400)
                 .contentType(PROBLEM)
                 .body("detail", containsString("loom.query.max-depth"));
+    }
+
+    private static void weighted(String id, String source, String target, String cost) {
+        api().body("{\"type\":\"QW\",\"source\":\"q-" + source + "\",\"target\":\"q-" + target
+                        + "\",\"properties\":{\"cost\":" + cost + "}}")
+                .put("/api/edges/q-" + id)
+                .then()
+                .statusCode(201);
+    }
+
+    /**
+     * w1 -1-> w2 -1-> w3 -1-> w4 -1-> w5, w2 -5-> w5, w1 -10-> w5, w1 -2-> w6 -"free"-> w5 (not a number),
+     * w6 -(-3)-> w5 (negative): the lightest path depends on how many hops are allowed.
+     */
+    @Test
+    void weightedPathIsTheLightestWithinTheHops() {
+        for (String n : List.of("w1", "w2", "w3", "w4", "w5", "w6")) {
+            node(n, "QP", "{}");
+        }
+        weighted("w12", "w1", "w2", "1");
+        weighted("w23", "w2", "w3", "1");
+        weighted("w34", "w3", "w4", "1");
+        weighted("w45", "w4", "w5", "1");
+        weighted("w25", "w2", "w5", "5");
+        weighted("w15", "w1", "w5", "10");
+        weighted("w16", "w1", "w6", "2");
+        weighted("w65", "w6", "w5", "\"free\"");
+        weighted("w65n", "w6", "w5", "-3");
+
+        JsonPath lightest = api().get("/api/graph/path?from=q-w1&to=q-w5&weight=cost")
+                .then()
+                .statusCode(200)
+                .extract()
+                .jsonPath();
+        assertEquals(true, lightest.getBoolean("found"));
+        assertEquals(4.0, lightest.getDouble("totalWeight"));
+        assertEquals(4, lightest.getInt("hops"));
+        assertEquals(List.of("q-w1", "q-w2", "q-w3", "q-w4", "q-w5"), lightest.getList("nodes.id"));
+        assertEquals(2, lightest.getInt("edgesWithoutWeight"));
+
+        JsonPath within3 = api().get("/api/graph/path?from=q-w1&to=q-w5&weight=cost&maxDepth=3")
+                .jsonPath();
+        assertEquals(List.of("q-w12", "q-w25"), within3.getList("edges.id"));
+        assertEquals(6.0, within3.getDouble("totalWeight"));
+        JsonPath oneHop = api().get("/api/graph/path?from=q-w1&to=q-w5&weight=cost&maxDepth=1")
+                .jsonPath();
+        assertEquals(List.of("q-w15"), oneHop.getList("edges.id"));
+        assertEquals(10.0, oneHop.getDouble("totalWeight"));
+
+        api().get("/api/graph/path?from=q-w1&to=q-w5&weight=length")
+                .then()
+                .statusCode(200)
+                .body("found", equalTo(false))
+                .body("detail", containsString("numeric 'length'"));
+        api().get("/api/graph/path?from=q-w5&to=q-w1&weight=cost&direction=both")
+                .then()
+                .body("totalWeight", equalTo(4.0f));
     }
 
     @Test

@@ -73,7 +73,7 @@ class ChangeHistoryIT {
 
     @Test
     void acknowledgementsInReverseOrderStillRecordInPublicationOrder() throws Exception {
-        ChangeHistory history = new ChangeHistory(pool, true, 5, codec::encode);
+        ChangeHistory history = new ChangeHistory(pool, true, 5, 1_000_000, codec::encode);
         List<Promise<Void>> acknowledgements = new ArrayList<>();
         Future<Void> last = null;
         for (int i = 0; i < 12; i++) {
@@ -93,7 +93,7 @@ class ChangeHistoryIT {
     @Test
     void aFailedPublicationOrWriteRecordsNothingAndHoldsUpNothing() throws Exception {
         Function<Change, String> json = change -> change.id().equals("bad") ? "{not json" : codec.encode(change);
-        ChangeHistory history = new ChangeHistory(pool, true, 10, json);
+        ChangeHistory history = new ChangeHistory(pool, true, 10, 1_000_000, json);
         Promise<Void> neverPublished = Promise.promise();
         history.recordLocal(neverPublished.future(), "n1", Instant.now(), List.of(change("lost")));
         history.recordLocal(Future.succeededFuture(), "n1", Instant.now(), List.of(change("bad"), change("x-1")));
@@ -109,10 +109,57 @@ class ChangeHistoryIT {
 
     @Test
     void aDisabledHistoryRecordsNothing() throws Exception {
-        ChangeHistory history = new ChangeHistory(pool, false, 10, codec::encode);
+        ChangeHistory history = new ChangeHistory(pool, false, 10, 1_000_000, codec::encode);
         await(history.recordLocal(Future.succeededFuture(), "n1", Instant.now(), List.of(change("c-0"))));
 
         assertEquals(List.of(), recordedIds(history));
+    }
+
+    @Test
+    void entriesTheChangeFeedHasNotHadAcknowledgedAreKeptUpToTheBacklog() throws Exception {
+        ChangeHistory history = new ChangeHistory(pool, true, 5, 12, codec::encode);
+        try {
+            await(history.recordLocal(Future.succeededFuture(), "n1", Instant.now(), List.of(change("c-0"))));
+            long first = history.list(0, 1)
+                    .await()
+                    .atMost(Duration.ofSeconds(30))
+                    .get(0)
+                    .seq();
+            feedPosition(first + 2); // the feed has had c-0 .. c-2 acknowledged
+            Future<Void> last = null;
+            for (int i = 1; i < 20; i++) {
+                last = history.recordLocal(Future.succeededFuture(), "n1", Instant.now(), List.of(change("c-" + i)));
+            }
+            await(last);
+            // not only the newest 5: all the feed has yet to send, but no more than 12 behind the newest
+            assertEquals(
+                    java.util.stream.IntStream.range(8, 20)
+                            .mapToObj(i -> "c-" + i)
+                            .toList(),
+                    recordedIds(history));
+
+            feedPosition(first + 10);
+            history.clear().await().atMost(Duration.ofSeconds(30));
+            assertEquals(
+                    java.util.stream.IntStream.range(11, 20)
+                            .mapToObj(i -> "c-" + i)
+                            .toList(),
+                    recordedIds(history),
+                    "clearing the history keeps what the feed has not sent");
+        } finally {
+            try (Connection connection = database.connect();
+                    Statement s = connection.createStatement()) {
+                s.execute("DELETE FROM loom.sync_state WHERE name = '" + ChangeHistory.FEED_POSITION + "'");
+            }
+        }
+    }
+
+    private static void feedPosition(long seq) throws Exception {
+        try (Connection connection = database.connect();
+                Statement s = connection.createStatement()) {
+            s.execute("INSERT INTO loom.sync_state (name, value) VALUES ('" + ChangeHistory.FEED_POSITION + "', '" + seq
+                    + "') ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value");
+        }
     }
 
     private static Change change(String id) {

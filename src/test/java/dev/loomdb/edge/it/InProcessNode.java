@@ -33,6 +33,7 @@ public final class InProcessNode implements QuarkusTestResourceLifecycleManager 
         config.put("quarkus.datasource.username", "postgres");
         config.put("quarkus.datasource.password", "");
         config.put("loom.mqtt.reconnect-interval", "300ms");
+        config.put("loom.api.auth.enabled", "false"); // ApiAuthIT turns it on
         if (Infra.external()) {
             externalDatabase = "loom_it_q_" + suffix;
             Infra.createExternalDatabase(externalDatabase);

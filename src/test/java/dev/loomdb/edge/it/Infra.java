@@ -8,6 +8,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import java.util.UUID;
 import org.flywaydb.core.Flyway;
 
@@ -34,9 +35,46 @@ public final class Infra {
         return external() ? EXTERNAL_BROKER_HOST : "127.0.0.1";
     }
 
-    /** The broker port: Mosquitto's 1883, or a free port for a node to embed its broker on. */
+    /**
+     * The broker port: Mosquitto's 1883, or a free port for a node to embed its broker on; with {@code
+     * -Dloom.it.broker=nats|rabbitmq}, the MQTT port of a broker of that kind this test JVM runs.
+     */
     public static int brokerPort() {
-        return external() ? EXTERNAL_BROKER_PORT : freePort();
+        if (!external()) {
+            return freePort();
+        }
+        return broker().equals("mosquitto") ? EXTERNAL_BROKER_PORT : SharedBroker.PORT;
+    }
+
+    /** Which broker the external suite runs against: {@code mosquitto} (the default), {@code nats} or {@code rabbitmq}. */
+    public static String broker() {
+        String broker = System.getProperty("loom.it.broker", "mosquitto");
+        if (!List.of("mosquitto", "nats", "rabbitmq").contains(broker)) {
+            throw new IllegalArgumentException("loom.it.broker is mosquitto, nats or rabbitmq, not " + broker);
+        }
+        return broker;
+    }
+
+    /** One broker of the chosen kind for every test of this JVM, stopped when the JVM ends. */
+    private static final class SharedBroker {
+        static final int PORT;
+
+        static {
+            StandaloneBroker broker = new StandaloneBroker(workDir("shared-" + broker()));
+            try {
+                broker.start();
+            } catch (IOException | InterruptedException e) {
+                throw new IllegalStateException("could not start the " + broker() + " broker: " + e, e);
+            }
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    broker.close();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+            PORT = broker.port();
+        }
     }
 
     public static String suffix() {

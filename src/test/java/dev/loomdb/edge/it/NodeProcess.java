@@ -39,6 +39,10 @@ public final class NodeProcess implements AutoCloseable {
     private final int postgresPort;
     private Process process;
     private final List<String> jvmArgs = new ArrayList<>();
+    private static final Path JAVA = Path.of(System.getProperty("java.home"), "bin", "java");
+    private static final Path APP = Path.of(System.getProperty("loom.it.app", "target/quarkus-app/quarkus-run.jar"));
+    private Path java = JAVA;
+    private Path app = APP;
 
     private NodeProcess(
             String nodeId,
@@ -68,6 +72,7 @@ public final class NodeProcess implements AutoCloseable {
         props.put("loom.mesh", mesh);
         props.put("quarkus.http.port", Integer.toString(httpPort));
         props.put("loom.mqtt.reconnect-interval", "300ms");
+        props.put("loom.api.auth.enabled", "false"); // ApiAuthIT turns it on
         String database;
         int postgresPort;
         if (Infra.external()) {
@@ -97,6 +102,18 @@ public final class NodeProcess implements AutoCloseable {
         return this;
     }
 
+    /** Runs the next starts with this {@code java} and this application jar (a JDK 25 and an aot-jar, say). */
+    public NodeProcess runWith(Path javaExecutable, Path applicationJar) {
+        this.java = javaExecutable;
+        this.app = applicationJar;
+        return this;
+    }
+
+    /** Runs the next starts as every node runs: the test JVM's {@code java} and the built fast-jar. */
+    public NodeProcess runAsUsual() {
+        return runWith(JAVA, APP);
+    }
+
     /** Removes the JVM options added. */
     public NodeProcess clearJvmArgs() {
         jvmArgs.clear();
@@ -113,14 +130,12 @@ public final class NodeProcess implements AutoCloseable {
         try {
             Files.createDirectories(workDir);
             List<String> command = new ArrayList<>();
-            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            command.add(java.toString());
             command.add("-Xmx256m");
             command.addAll(jvmArgs);
             properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
             command.add("-jar");
-            command.add(Path.of(System.getProperty("loom.it.app", "target/quarkus-app/quarkus-run.jar"))
-                    .toAbsolutePath()
-                    .toString());
+            command.add(app.toAbsolutePath().toString());
             Path log = workDir.resolve("node.log");
             process = new ProcessBuilder(command)
                     .directory(workDir.toFile())
@@ -134,16 +149,25 @@ public final class NodeProcess implements AutoCloseable {
     }
 
     public NodeProcess awaitReady() {
-        await("node " + nodeId + " ready")
-                .atMost(Duration.ofSeconds(90))
-                .pollInterval(Duration.ofMillis(250))
-                .until(() -> {
-                    if (!process.isAlive()) {
-                        throw new IllegalStateException(
-                                "node " + nodeId + " exited with " + process.exitValue() + "; its log:\n" + logTail());
-                    }
-                    return ready();
-                });
+        return awaitReady(Duration.ofMillis(250));
+    }
+
+    /** As {@link #awaitReady()}, asking every {@code poll} (a start-time benchmark asks often). */
+    public NodeProcess awaitReady(Duration poll) {
+        try {
+            await("node " + nodeId + " ready")
+                    .atMost(Duration.ofSeconds(90))
+                    .pollInterval(poll)
+                    .until(() -> {
+                        if (!process.isAlive()) {
+                            throw new IllegalStateException("node " + nodeId + " exited with " + process.exitValue()
+                                    + "; its log:\n" + logTail());
+                        }
+                        return ready();
+                    });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError(e.getMessage() + "; its log:\n" + logTail(), e);
+        }
         return this;
     }
 

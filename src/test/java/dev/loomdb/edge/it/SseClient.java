@@ -24,6 +24,11 @@ public final class SseClient implements AutoCloseable {
     private volatile int status;
 
     public SseClient(int httpPort, String pathAndQuery) {
+        this(httpPort, pathAndQuery, event -> {});
+    }
+
+    /** Also hands each event to {@code onEvent}, on the client's thread, as it arrives. */
+    public SseClient(int httpPort, String pathAndQuery, java.util.function.Consumer<Event> onEvent) {
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + pathAndQuery))
                 .header("Accept", "text/event-stream")
                 .GET()
@@ -36,7 +41,9 @@ public final class SseClient implements AutoCloseable {
             r.body().forEach(line -> {
                 if (line.isEmpty()) {
                     if (name[0] != null || data.length() > 0) {
-                        events.add(new Event(name[0], data.toString()));
+                        Event event = new Event(name[0], data.toString());
+                        events.add(event);
+                        onEvent.accept(event);
                     }
                     name[0] = null;
                     data.setLength(0);

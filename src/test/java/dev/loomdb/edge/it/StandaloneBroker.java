@@ -8,7 +8,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A broker the test can stop and start while nodes use it, keeping its persistent sessions: a real
- * Mosquitto process against the machine's services; in the embedded default, a third node ("hub")
+ * Mosquitto process against the machine's services (or, with {@code -Dloom.it.broker=nats|rabbitmq}, a
+ * nats-server with JetStream and its MQTT gateway, or a RabbitMQ server with its MQTT plugin); in the embedded default, a third node ("hub")
  * whose embedded broker the others use, as on a device that serves as the mesh's broker.
  */
 public final class StandaloneBroker implements AutoCloseable {
@@ -17,6 +18,8 @@ public final class StandaloneBroker implements AutoCloseable {
     private final int port;
     private NodeProcess hub;
     private Process mosquitto;
+    private Process nats;
+    private RabbitMqProcess rabbit;
 
     public StandaloneBroker(Path dataDir) {
         this.dataDir = dataDir;
@@ -27,9 +30,31 @@ public final class StandaloneBroker implements AutoCloseable {
         return port;
     }
 
+    /** The broker's process id (Mosquitto, nats-server, RabbitMQ's, or the hub node's JVM), for its CPU time. */
+    public long pid() {
+        if (mosquitto != null) {
+            return mosquitto.pid();
+        }
+        if (nats != null) {
+            return nats.pid();
+        }
+        if (rabbit != null) {
+            return rabbit.pid();
+        }
+        return hub.process().pid();
+    }
+
     public StandaloneBroker start() throws IOException, InterruptedException {
         Files.createDirectories(dataDir);
-        if (Infra.external()) {
+        if (Infra.external() && Infra.broker().equals("nats")) {
+            startNats();
+        } else if (Infra.external() && Infra.broker().equals("rabbitmq")) {
+            RabbitMqProcess.assumeInstalled();
+            if (rabbit == null) {
+                rabbit = new RabbitMqProcess(dataDir.resolve("rabbitmq"), port);
+            }
+            rabbit.start();
+        } else if (Infra.external()) {
             // Started as root, Mosquitto drops to its own user: it must be able to write its persistence file here,
             // or a restart silently loses the messages queued for persistent sessions.
             Files.setPosixFilePermissions(
@@ -62,6 +87,47 @@ public final class StandaloneBroker implements AutoCloseable {
         return this;
     }
 
+    /**
+     * nats-server with JetStream (the store in the data directory, so sessions outlive a restart) and its
+     * MQTT gateway on the broker's port; messages up to 16 MiB, as the nodes send.
+     */
+    private void startNats() throws IOException, InterruptedException {
+        nats = startNats(dataDir, "loomit_" + port, port, List.of(), List.of());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!listening() && System.nanoTime() < deadline) {
+            Thread.sleep(50); // waiting for a child process to bind its port; nothing to subscribe to
+        }
+    }
+
+    /**
+     * Starts a nats-server in {@code dir} (its config, JetStream store and log there): JetStream, the MQTT
+     * gateway on {@code mqttPort}, messages up to 16 MiB as the nodes send; {@code topLevel} and
+     * {@code mqtt} add lines to the config and to its {@code mqtt} block (a cluster's routes, replicas).
+     */
+    static Process startNats(Path dir, String name, int mqttPort, List<String> topLevel, List<String> mqtt)
+            throws IOException {
+        List<String> conf = new java.util.ArrayList<>(List.of(
+                "server_name: " + name,
+                "listen: 127.0.0.1:" + Infra.freePort(),
+                "max_payload: 16MB",
+                "max_pending: 64MB",
+                "jetstream {",
+                "  store_dir: \"" + dir.toAbsolutePath().resolve("jetstream") + "\"",
+                "}"));
+        conf.addAll(topLevel);
+        conf.add("mqtt {");
+        conf.add("  listen: 127.0.0.1:" + mqttPort);
+        mqtt.forEach(line -> conf.add("  " + line));
+        conf.add("}");
+        Path file = dir.resolve("nats.conf");
+        Files.write(file, conf);
+        return new ProcessBuilder("nats-server", "-c", file.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(
+                        ProcessBuilder.Redirect.appendTo(dir.resolve("nats.log").toFile()))
+                .start();
+    }
+
     private boolean listening() {
         try (java.net.Socket ignored = new java.net.Socket("127.0.0.1", port)) {
             return true;
@@ -71,6 +137,14 @@ public final class StandaloneBroker implements AutoCloseable {
     }
 
     public void stop() throws InterruptedException {
+        if (nats != null) {
+            nats.destroy();
+            nats.waitFor(20, TimeUnit.SECONDS);
+            nats = null;
+        }
+        if (rabbit != null) {
+            rabbit.stop();
+        }
         if (mosquitto != null) {
             mosquitto.destroy();
             mosquitto.waitFor(20, TimeUnit.SECONDS);

@@ -26,6 +26,7 @@ class StateSyncIT {
 
     private static final int NODES = 10_000;
     private static final int EDGES = 20_000;
+    private static final int WRITES_PER_SECOND = 200;
 
     @RegisterExtension
     final Mesh mesh = Mesh.named("statesync")
@@ -61,11 +62,17 @@ class StateSyncIT {
                         == 1);
     }
 
-    /** Writes, patches and deletes on a node over REST until stopped: new rows, old rows, tombstones. */
+    /**
+     * Writes, patches and deletes on a node over REST until stopped: new rows, old rows, tombstones;
+     * {@value #WRITES_PER_SECOND} a second at most, so that the load is the same on a busy machine.
+     */
     private static Thread writer(NodeProcess node, AtomicBoolean stop, AtomicInteger count, long seed) {
         Thread thread = new Thread(() -> {
             Random random = new Random(seed);
-            while (!stop.get()) {
+            long start = System.nanoTime();
+            for (long n = 0; !stop.get(); n++) {
+                java.util.concurrent.locks.LockSupport.parkNanos(
+                        start + n * 1_000_000_000L / WRITES_PER_SECOND - System.nanoTime());
                 String id = "s" + (1 + random.nextInt(NODES));
                 switch (random.nextInt(4)) {
                     case 0 -> node.api().delete("/api/nodes/" + id);
@@ -114,7 +121,8 @@ class StateSyncIT {
             assertTrue(ready.asString().contains("bootstrapping"), ready.asString());
 
             c.kill();
-            c.start().awaitReady();
+            awaitBootstrapGoesOn(c.start());
+            c.awaitReady();
             assertTrue(c.log().contains("going on from where it stopped"), "the bootstrap went on after the kill");
             assertEquals(
                     "completed", c.api().get("/api/sync/status").jsonPath().getString("stateSync.bootstrap.state"));
@@ -132,6 +140,39 @@ class StateSyncIT {
         assertTrue(c.log().contains("Bootstrap completed"), c.logTail());
         assertEquals(indexes(a), indexes(c), "the indexes set aside during the bootstrap are all built again");
         assertTrue(c.log().contains("set aside during bootstrap"), "the joiner built them once, after the pages");
+    }
+
+    /**
+     * Waits while the restarted joiner's bootstrap makes progress: it fails when the rows taken stay
+     * the same for a minute (a stalled bootstrap), not merely because a busy machine is slow.
+     */
+    private static void awaitBootstrapGoesOn(NodeProcess c) {
+        long[] last = {-1, System.nanoTime()};
+        await("c's bootstrap completed after the kill")
+                .atMost(Duration.ofMinutes(5))
+                .pollInterval(Duration.ofMillis(500))
+                .until(() -> {
+                    Response status;
+                    try {
+                        status = c.api().get("/api/sync/status");
+                    } catch (Exception notYetListening) { // not listening yet after the start
+                        return false;
+                    }
+                    if (status.statusCode() != 200) {
+                        return false;
+                    }
+                    String state = status.jsonPath().getString("stateSync.bootstrap.state");
+                    Long rows = status.jsonPath().getObject("stateSync.bootstrap.rows", Long.class);
+                    long now = System.nanoTime();
+                    if (rows != null && rows != last[0]) {
+                        last[0] = rows;
+                        last[1] = now;
+                    } else if (now - last[1] > Duration.ofMinutes(1).toNanos()) {
+                        throw new AssertionError("the bootstrap made no progress for a minute (" + state + ", " + rows
+                                + " rows); c's log:\n" + c.logTail());
+                    }
+                    return "completed".equals(state);
+                });
     }
 
     /** The definitions of the graph tables' indexes. */

@@ -165,6 +165,7 @@ public final class PgOutputDecoder {
     private Truncate truncate(ByteBuffer in) {
         int count = in.getInt(); // Int32: number of relations
         int options = in.get(); // Int8: 1 = CASCADE, 2 = RESTART IDENTITY
+        fits(in, count, 4, "TRUNCATE's relations");
         List<Integer> ids = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             ids.add(in.getInt()); // Int32: OID of each relation
@@ -177,9 +178,21 @@ public final class PgOutputDecoder {
         Lsn lsn = lsn(in); // Int64: LSN of the message
         String prefix = string(in); // String: prefix
         int length = in.getInt(); // Int32: length of the content
+        fits(in, length, 1, "MESSAGE's content");
         byte[] content = new byte[length];
         in.get(content); // Byten: content
         return new LogicalMessage(transactional, lsn, prefix, content);
+    }
+
+    /**
+     * Refuses a count or length the rest of the message cannot hold (so a corrupt one is an error, not an
+     * allocation of gigabytes).
+     */
+    private static void fits(ByteBuffer in, int count, int bytesEach, String what) {
+        if (count < 0 || (long) count * bytesEach > in.remaining()) {
+            throw new PgOutputException(
+                    what + ": " + count + " announced, " + in.remaining() + " bytes left in the message");
+        }
     }
 
     private TupleData tuple(ByteBuffer in) {
@@ -192,6 +205,7 @@ public final class PgOutputDecoder {
                 case 'u' -> values.add(TupleValue.UNCHANGED_TOAST);
                 case 't' -> {
                     int length = in.getInt(); // Int32: length of the value
+                    fits(in, length, 1, "a column value");
                     byte[] bytes = new byte[length];
                     in.get(bytes); // Byten: the value in text format
                     values.add(new TupleValue.Text(new String(bytes, StandardCharsets.UTF_8)));

@@ -22,7 +22,8 @@ class PgOutputDecoderTest {
     private final PgOutputDecoder decoder = new PgOutputDecoder();
 
     /** Writes protocol fields in wire order. */
-    private static final class Wire {
+    /** pgoutput bytes, written field by field (also for {@link PgOutputFuzzTest}). */
+    static final class Wire {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
         Wire byte1(char c) {
@@ -60,6 +61,10 @@ class PgOutputDecoderTest {
             byte1('t').int32(bytes.length);
             out.writeBytes(bytes);
             return this;
+        }
+
+        byte[] bytes() {
+            return out.toByteArray();
         }
 
         ByteBuffer buffer() {
@@ -253,5 +258,23 @@ class PgOutputDecoderTest {
                 .int32(0)
                 .buffer();
         assertThrows(PgOutputException.class, () -> decoder.decode(bytes));
+    }
+
+    /** Found by DecoderFuzzTest: a TRUNCATE announcing 1.4 billion relations made the decoder allocate for them. */
+    @Test
+    void aCountTheMessageCannotHoldIsRefusedNotAllocated() {
+        byte[] truncate = {84, 84, 0, 0, 0, 1, 0, 0, 0, 64, 0};
+        PgOutputException refused =
+                assertThrows(PgOutputException.class, () -> decoder.decode(ByteBuffer.wrap(truncate)));
+        assertTrue(refused.getMessage().contains("announced"), refused.getMessage());
+        ByteBuffer negative = new Wire()
+                .byte1('I')
+                .int32(16384)
+                .byte1('N')
+                .int16(1)
+                .byte1('t')
+                .int32(-5)
+                .buffer();
+        assertThrows(PgOutputException.class, () -> decoder.decode(negative));
     }
 }
