@@ -28,7 +28,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * (applied from A, written on B) through the SmallRye RabbitMQ connector to a topic exchange; the test
  * reads a durable queue bound to it. RabbitMQ stopped and started again: the mesh syncs meanwhile and
  * nothing of the feed is lost; B killed mid-feed and started again: the feed goes on from where it was
- * (at least once: what it had not saved is sent again).
+ * (at least once: what it had not saved is sent again). A's feed goes, by configuration as well, through
+ * the SmallRye MQTT connector to a second MQTT broker (a Mosquitto of the test's own), where a
+ * subscriber reads A's own writes and those applied from B, each entity's changes in order.
  */
 class ChangeFeedIT {
 
@@ -37,7 +39,11 @@ class ChangeFeedIT {
     private static final String QUEUE = "feed-test";
 
     private final ObjectMapper mapper = new ObjectMapper();
+    private static final String MQTT_FEED_TOPIC = "plant-3/loom-feed";
+
     private RabbitMqProcess rabbit;
+    private StandaloneBroker second;
+    private MqttProbe mqttFeed;
 
     @RegisterExtension
     final Mesh mesh = Mesh.named("feed").nodes("a", "b").unstarted();
@@ -68,15 +74,41 @@ class ChangeFeedIT {
                 .with("loom.feed.retry-interval", "500ms")
                 .with("loom.feed.ack-timeout", "5s");
         declareQueue();
-        mesh.node("a").start().awaitReady();
+        second = StandaloneBroker.mosquitto(Infra.workDir("second-broker")).start();
+        mqttFeed = new MqttProbe("127.0.0.1", second.port(), MQTT_FEED_TOPIC);
+        mesh.node("a")
+                .with("loom.feed.enabled", "true")
+                .with("mp.messaging.outgoing.loom-feed.connector", "smallrye-mqtt")
+                .with("mp.messaging.outgoing.loom-feed.host", "127.0.0.1")
+                .with("mp.messaging.outgoing.loom-feed.port", Integer.toString(second.port()))
+                .with("mp.messaging.outgoing.loom-feed.topic", MQTT_FEED_TOPIC)
+                .with("mp.messaging.outgoing.loom-feed.qos", "1")
+                .with("mp.messaging.outgoing.loom-feed.max-message-size", "1048576")
+                .start()
+                .awaitReady();
         b.start().awaitReady();
     }
 
     @AfterEach
     void stopRabbitMq() throws Exception {
+        if (mqttFeed != null) {
+            mqttFeed.close();
+        }
+        if (second != null) {
+            second.close();
+        }
         if (rabbit != null) {
             rabbit.close();
         }
+    }
+
+    /** What A's feed sent to the second MQTT broker, each message once, in the order they came. */
+    private List<JsonNode> mqttFeed() throws Exception {
+        List<JsonNode> messages = new ArrayList<>();
+        for (MqttProbe.Message message : mqttFeed.distinctMessages()) {
+            messages.add(mapper.readTree(message.payload()));
+        }
+        return messages;
     }
 
     private Connection connect() throws Exception {
@@ -200,6 +232,27 @@ class ChangeFeedIT {
             assertTrue(seqs.get(i) > seqs.get(i - 1), "in the order recorded: " + seqs);
         }
 
+        // A's feed on the second MQTT broker: its own writes, in the order of the changes
+        await("A's ten changes of before-1 on the second MQTT broker")
+                .atMost(SYNC)
+                .pollInterval(Duration.ofMillis(250))
+                .until(() -> mqttFeed().stream()
+                        .anyMatch(m ->
+                                m.path("change").path("properties").path("n").asInt() == 10));
+        List<JsonNode> onMqtt = mqttFeed();
+        JsonNode firstOnMqtt = onMqtt.get(0);
+        assertEquals(a.nodeId(), firstOnMqtt.path("node").asText(), "A's feed sent it");
+        assertEquals("local", firstOnMqtt.path("direction").asText(), "written on A");
+        assertEquals("before-1", firstOnMqtt.path("change").path("id").asText());
+        List<Integer> mqttOrder = onMqtt.stream()
+                .filter(m -> m.path("change").path("id").asText().equals("before-1"))
+                .map(m -> m.path("change").path("properties").path("n").asInt())
+                .toList();
+        List<Integer> mqttSorted = new ArrayList<>(mqttOrder);
+        mqttSorted.sort(null);
+        assertEquals(mqttSorted, mqttOrder, "one entity's changes in order on MQTT: " + mqttOrder);
+        assertEquals(10, mqttOrder.get(mqttOrder.size() - 1), "the last change last (A's debounce may fold the rest)");
+
         await("the sync events on their own exchange")
                 .atMost(SYNC)
                 .until(() -> drain("events-test").stream()
@@ -217,7 +270,18 @@ class ChangeFeedIT {
         await("B's feed notices its downstream is away")
                 .atMost(SYNC)
                 .until(() -> b.api().get("/api/sync/status").jsonPath().getLong("feed.failures") > 0);
+        assertEquals(
+                200,
+                b.api().get("/q/health/ready").statusCode(),
+                "a feed whose downstream is away leaves the node ready (it serves the mesh)");
         b.api().get("/api/nodes/while-down-1").then().statusCode(200);
+        await("B's write applied on A is in A's feed on the second MQTT broker")
+                .atMost(SYNC)
+                .pollInterval(Duration.ofMillis(250))
+                .until(() -> mqttFeed().stream()
+                        .anyMatch(m -> m.path("change").path("id").asText().equals("on-b-while-down")
+                                && m.path("direction").asText().equals("remote")
+                                && m.path("peer").asText().equals(b.nodeId())));
 
         rabbit.start();
         Set<String> whileDown = new HashSet<>(ids("while-down-", 40));

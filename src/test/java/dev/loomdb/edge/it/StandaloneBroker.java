@@ -20,10 +20,18 @@ public final class StandaloneBroker implements AutoCloseable {
     private Process mosquitto;
     private Process nats;
     private RabbitMqProcess rabbit;
+    private boolean alwaysMosquitto;
 
     public StandaloneBroker(Path dataDir) {
         this.dataDir = dataDir;
         this.port = Infra.freePort();
+    }
+
+    /** A Mosquitto process of its own whatever the infrastructure (a second broker beside the mesh's). */
+    public static StandaloneBroker mosquitto(Path dataDir) {
+        StandaloneBroker broker = new StandaloneBroker(dataDir);
+        broker.alwaysMosquitto = true;
+        return broker;
     }
 
     public int port() {
@@ -46,7 +54,9 @@ public final class StandaloneBroker implements AutoCloseable {
 
     public StandaloneBroker start() throws IOException, InterruptedException {
         Files.createDirectories(dataDir);
-        if (Infra.external() && Infra.broker().equals("nats")) {
+        if (alwaysMosquitto) {
+            startMosquitto();
+        } else if (Infra.external() && Infra.broker().equals("nats")) {
             startNats();
         } else if (Infra.external() && Infra.broker().equals("rabbitmq")) {
             RabbitMqProcess.assumeInstalled();
@@ -55,29 +65,7 @@ public final class StandaloneBroker implements AutoCloseable {
             }
             rabbit.start();
         } else if (Infra.external()) {
-            // Started as root, Mosquitto drops to its own user: it must be able to write its persistence file here,
-            // or a restart silently loses the messages queued for persistent sessions.
-            Files.setPosixFilePermissions(
-                    dataDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
-            Path conf = dataDir.resolve("mosquitto.conf");
-            Files.write(
-                    conf,
-                    List.of(
-                            "listener " + port + " 127.0.0.1",
-                            "allow_anonymous true",
-                            "persistence true",
-                            "persistence_location " + dataDir.toAbsolutePath() + "/",
-                            "max_queued_messages 0",
-                            "max_inflight_messages 100"));
-            mosquitto = new ProcessBuilder("mosquitto", "-c", conf.toString())
-                    .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(
-                            dataDir.resolve("mosquitto.log").toFile()))
-                    .start();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (!listening() && System.nanoTime() < deadline) {
-                Thread.sleep(50); // waiting for a child process to bind its port; nothing to subscribe to
-            }
+            startMosquitto();
         } else {
             if (hub == null) {
                 hub = NodeProcess.create(dataDir, "hub-" + Infra.suffix(), "hub", "127.0.0.1", port, true);
@@ -85,6 +73,32 @@ public final class StandaloneBroker implements AutoCloseable {
             hub.start().awaitReady();
         }
         return this;
+    }
+
+    /** Mosquitto on the broker's port, persistent sessions kept in the data directory. */
+    private void startMosquitto() throws IOException, InterruptedException {
+        // Started as root, Mosquitto drops to its own user: it must be able to write its persistence file here,
+        // or a restart silently loses the messages queued for persistent sessions.
+        Files.setPosixFilePermissions(dataDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path conf = dataDir.resolve("mosquitto.conf");
+        Files.write(
+                conf,
+                List.of(
+                        "listener " + port + " 127.0.0.1",
+                        "allow_anonymous true",
+                        "persistence true",
+                        "persistence_location " + dataDir.toAbsolutePath() + "/",
+                        "max_queued_messages 0",
+                        "max_inflight_messages 100"));
+        mosquitto = new ProcessBuilder("mosquitto", "-c", conf.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                        dataDir.resolve("mosquitto.log").toFile()))
+                .start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!listening() && System.nanoTime() < deadline) {
+            Thread.sleep(50); // waiting for a child process to bind its port; nothing to subscribe to
+        }
     }
 
     /**
