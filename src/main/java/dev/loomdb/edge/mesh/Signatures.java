@@ -8,7 +8,6 @@ import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.PrivateKey;
 import java.security.PublicKey;
-import java.security.Signature;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.security.spec.X509EncodedKeySpec;
 import java.time.Duration;
@@ -19,6 +18,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
+import org.bouncycastle.crypto.params.Ed25519PrivateKeyParameters;
+import org.bouncycastle.crypto.params.Ed25519PublicKeyParameters;
+import org.bouncycastle.crypto.signers.Ed25519Signer;
+import org.bouncycastle.crypto.util.PrivateKeyFactory;
+import org.bouncycastle.crypto.util.PublicKeyFactory;
 
 /**
  * Signed messages: every message a node publishes ends with a line {@code loom-sig v1 <algorithm> <counter>
@@ -31,6 +35,10 @@ import javax.crypto.spec.SecretKeySpec;
  * window is refused as replayed; within the window a repeat is harmless, as applying is idempotent.
  *
  * <p>The payload before the line is the message as it would be unsigned: readable JSON for changes.
+ *
+ * <p>The keys are read by the JDK (PKCS#8 and X.509, as openssl writes them); Ed25519 itself is computed by
+ * Bouncy Castle's lightweight API, which signs and verifies about ten times faster than JDK 17's provider
+ * (the signatures are the same: Ed25519 is deterministic). Native-ready: no JCA provider is registered.
  */
 public final class Signatures {
 
@@ -59,8 +67,8 @@ public final class Signatures {
     /** {@value #ED25519} or {@value #HMAC}. */
     private final String algorithm;
 
-    private final PrivateKey key;
-    private final Map<String, PublicKey> trusted;
+    private final Ed25519PrivateKeyParameters key;
+    private final Map<String, Ed25519PublicKeyParameters> trusted;
     private final SecretKeySpec meshKey;
     private final long windowMicros;
     private final AtomicLong counter = new AtomicLong();
@@ -69,8 +77,8 @@ public final class Signatures {
     private Signatures(
             String nodeId,
             String algorithm,
-            PrivateKey key,
-            Map<String, PublicKey> trusted,
+            Ed25519PrivateKeyParameters key,
+            Map<String, Ed25519PublicKeyParameters> trusted,
             SecretKeySpec meshKey,
             Duration window) {
         this.nodeId = nodeId;
@@ -108,19 +116,23 @@ public final class Signatures {
     public static Signatures load(String nodeId, Path privateKeyPem, Map<String, String> trust, Duration window) {
         try {
             KeyFactory ed25519 = KeyFactory.getInstance("Ed25519");
-            PrivateKey key;
+            Ed25519PrivateKeyParameters key;
             try {
-                key = ed25519.generatePrivate(new PKCS8EncodedKeySpec(pem(Files.readString(privateKeyPem))));
-            } catch (IOException | GeneralSecurityException | IllegalArgumentException e) {
+                PrivateKey read =
+                        ed25519.generatePrivate(new PKCS8EncodedKeySpec(pem(Files.readString(privateKeyPem))));
+                key = (Ed25519PrivateKeyParameters) PrivateKeyFactory.createKey(read.getEncoded());
+            } catch (IOException | GeneralSecurityException | IllegalArgumentException | ClassCastException e) {
                 throw new IllegalStateException("loom.security.signing.private-key-file: cannot read an Ed25519"
                         + " private key (PKCS#8 PEM) from " + privateKeyPem + ": " + e.getMessage()
                         + ". Make one with: openssl genpkey -algorithm ed25519 -out node.pem");
             }
-            Map<String, PublicKey> keys = new HashMap<>();
+            Map<String, Ed25519PublicKeyParameters> keys = new HashMap<>();
             for (Map.Entry<String, String> entry : trust.entrySet()) {
                 try {
-                    keys.put(entry.getKey(), ed25519.generatePublic(new X509EncodedKeySpec(pem(entry.getValue()))));
-                } catch (GeneralSecurityException | IllegalArgumentException e) {
+                    PublicKey read = ed25519.generatePublic(new X509EncodedKeySpec(pem(entry.getValue())));
+                    keys.put(
+                            entry.getKey(), (Ed25519PublicKeyParameters) PublicKeyFactory.createKey(read.getEncoded()));
+                } catch (IOException | GeneralSecurityException | IllegalArgumentException | ClassCastException e) {
                     throw new IllegalStateException("loom.security.signing.trust." + entry.getKey()
                             + " is not an Ed25519 public key (the base64 body of openssl pkey -in node.pem -pubout): "
                             + e.getMessage());
@@ -150,11 +162,12 @@ public final class Signatures {
                 mac.update(prefix(nodeId, n));
                 signature = mac.doFinal(payload);
             } else {
-                Signature signer = Signature.getInstance("Ed25519");
-                signer.initSign(key);
-                signer.update(prefix(nodeId, n));
-                signer.update(payload);
-                signature = signer.sign();
+                Ed25519Signer signer = new Ed25519Signer();
+                signer.init(true, key);
+                byte[] prefix = prefix(nodeId, n);
+                signer.update(prefix, 0, prefix.length);
+                signer.update(payload, 0, payload.length);
+                signature = signer.generateSignature();
             }
             byte[] line = ("\n" + MARK + algorithm + " " + n + " "
                             + Base64.getEncoder().encodeToString(signature))
@@ -220,17 +233,18 @@ public final class Signatures {
                 mac.update(prefix(publisher, n));
                 valid = java.security.MessageDigest.isEqual(mac.doFinal(payload), signature);
             } else {
-                PublicKey signer = trusted.get(publisher);
+                Ed25519PublicKeyParameters signer = trusted.get(publisher);
                 if (signer == null) {
                     return Checked.refused(
                             Problem.FORGED,
                             "'" + publisher + "' is not in this node's trust list (loom.security.signing.trust)");
                 }
-                Signature verifier = Signature.getInstance("Ed25519");
-                verifier.initVerify(signer);
-                verifier.update(prefix(publisher, n));
-                verifier.update(payload);
-                valid = verifier.verify(signature);
+                Ed25519Signer verifier = new Ed25519Signer();
+                verifier.init(false, signer);
+                byte[] prefix = prefix(publisher, n);
+                verifier.update(prefix, 0, prefix.length);
+                verifier.update(payload, 0, payload.length);
+                valid = verifier.verifySignature(signature);
             }
             if (!valid) {
                 return Checked.refused(

@@ -166,6 +166,7 @@ class MessageCostBench {
 
             double[] baseline = new double[ROUNDS];
             double[] signOnly = new double[ROUNDS];
+            double[] jdkSignOnly = new double[ROUNDS];
             double[] sealAll = new double[ROUNDS];
             double[] openAll = new double[ROUNDS];
             double[] encryptOnly = new double[ROUNDS];
@@ -178,6 +179,7 @@ class MessageCostBench {
                                 .check("node-a", signatures.sign(m), false)
                                 .payload()
                                 .length);
+                jdkSignOnly[round] = micros(messages, m -> jdkSignAndVerify(pair, m));
                 encryptOnly[round] = micros(messages, m -> encrypt.unwrap(TOPIC, encrypt.wrap(TOPIC, m)).length);
                 sealAll[round] = micros(messages, m -> signatures.sign(both.wrap(TOPIC, m)).length);
                 List<byte[]> wire = messages.stream()
@@ -195,6 +197,13 @@ class MessageCostBench {
                     signOnly,
                     baseline,
                     "decoding the envelope",
+                    "µs",
+                    "Ed25519");
+            BenchResults.add(
+                    graph.getKey() + ": sign + verify (the node's, Bouncy Castle) against the JDK's Ed25519, µs",
+                    signOnly,
+                    jdkSignOnly,
+                    "the JDK's Ed25519 provider, same message",
                     "µs",
                     "Ed25519");
             BenchResults.add(
@@ -219,6 +228,18 @@ class MessageCostBench {
                     "µs",
                     "the receiver's cost");
         }
+    }
+
+    /** Signs the message with the JDK's own Ed25519 and verifies it: what the node did before. */
+    private static int jdkSignAndVerify(KeyPair pair, byte[] message) throws Exception {
+        java.security.Signature signer = java.security.Signature.getInstance("Ed25519");
+        signer.initSign(pair.getPrivate());
+        signer.update(message);
+        byte[] signature = signer.sign();
+        java.security.Signature verifier = java.security.Signature.getInstance("Ed25519");
+        verifier.initVerify(pair.getPublic());
+        verifier.update(message);
+        return verifier.verify(signature) ? signature.length : -1;
     }
 
     private interface Work {
