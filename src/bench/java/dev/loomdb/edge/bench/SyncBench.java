@@ -234,30 +234,16 @@ class SyncBench {
                             "ms",
                             "");
                 }
-                BenchResults.latencyPoint(
-                        "ours, debounce 0",
-                        load + "/s p50",
-                        BenchResults.median(SyncLoad.column(oursOff.get(load), 0)));
-                BenchResults.latencyPoint(
-                        "ours, debounce 0",
-                        load + "/s p99",
-                        BenchResults.median(SyncLoad.column(oursOff.get(load), 2)));
-                BenchResults.latencyPoint(
-                        "ours, debounce 100 ms",
-                        load + "/s p50",
-                        BenchResults.median(SyncLoad.column(oursOn.get(load), 0)));
-                BenchResults.latencyPoint(
-                        "ours, debounce 100 ms",
-                        load + "/s p99",
-                        BenchResults.median(SyncLoad.column(oursOn.get(load), 2)));
-                BenchResults.latencyPoint(
-                        "PostgreSQL logical replication",
-                        load + "/s p50",
-                        BenchResults.median(SyncLoad.column(pgLatency.get(load), 0)));
-                BenchResults.latencyPoint(
-                        "PostgreSQL logical replication",
-                        load + "/s p99",
-                        BenchResults.median(SyncLoad.column(pgLatency.get(load), 2)));
+                Map<String, double[][]> series = new java.util.LinkedHashMap<>();
+                series.put("ours, debounce 0", oursOff.get(load));
+                series.put("ours, debounce 100 ms", oursOn.get(load));
+                series.put("PostgreSQL logical replication", pgLatency.get(load));
+                for (Map.Entry<String, double[][]> line : series.entrySet()) {
+                    BenchResults.latencyPoint(
+                            line.getKey(), load + "/s p50", BenchResults.median(SyncLoad.column(line.getValue(), 0)));
+                    BenchResults.latencyPoint(
+                            line.getKey(), load + "/s p99", BenchResults.median(SyncLoad.column(line.getValue(), 2)));
+                }
             }
             BenchResults.add(
                     "fan-out: 1 writer, 4 receivers, " + FAN_OUT_ROWS + " rows, rows/s (all four have them)",
