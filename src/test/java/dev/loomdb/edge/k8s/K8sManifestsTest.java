@@ -174,6 +174,16 @@ class K8sManifestsTest {
                 assertEquals("/q/metrics", annotations.get("prometheus.io/path"), where);
             }
             assertTrue(((Map<String, Object>) container.get("resources")).containsKey("limits"), where + ": no limits");
+            // out of memory, the JVM exits and the pod restarts: a JVM left up after it takes nothing more
+            String javaOptions = ((List<Map<String, Object>>) container.getOrDefault("env", List.of()))
+                    .stream()
+                            .filter(env -> "JAVA_TOOL_OPTIONS".equals(env.get("name")))
+                            .map(env -> String.valueOf(env.get("value")))
+                            .findFirst()
+                            .orElse("");
+            assertTrue(
+                    javaOptions.contains("-XX:+ExitOnOutOfMemoryError") && javaOptions.contains("-Xmx"),
+                    where + ": JAVA_TOOL_OPTIONS sets the heap and -XX:+ExitOnOutOfMemoryError: " + javaOptions);
             for (Map<String, Object> env : (List<Map<String, Object>>) container.getOrDefault("env", List.of())) {
                 String name = (String) env.get("name");
                 if (name.startsWith("LOOM_") || name.startsWith("QUARKUS_")) {
