@@ -221,14 +221,31 @@ public final class MeshLink {
         return options;
     }
 
+    /**
+     * The bytes of a received message, without a second copy where the MQTT client's buffer is one array of
+     * exactly those bytes (an unpooled heap buffer of the message's own, as it hands them over). A delivery
+     * keeps its message until acknowledged (the acknowledgement needs it), so a copy held every queued
+     * message twice: a burst of 235 KB envelopes ran a receiver with a 48 MiB heap out of memory.
+     */
+    static byte[] payloadBytes(Buffer payload) {
+        io.netty.buffer.ByteBuf buf = payload.getByteBuf();
+        if (buf.hasArray()
+                && buf.arrayOffset() == 0
+                && buf.readerIndex() == 0
+                && buf.readableBytes() == buf.array().length) {
+            return buf.array();
+        }
+        return payload.getBytes();
+    }
+
     private void connectInbound() {
         if (!running) {
             return;
         }
         MeshSettings.Server server = settings.servers().get(inboundAt);
         MqttClient attempt = MqttClient.create(vertx, options(settings.clientId(), false, server));
-        attempt.publishHandler(message -> deliveries.accept(
-                new Delivery(message.topicName(), message.payload().getBytes(), message::ack)));
+        attempt.publishHandler(message ->
+                deliveries.accept(new Delivery(message.topicName(), payloadBytes(message.payload()), message::ack)));
         attempt.closeHandler(v -> inboundLost(attempt));
         attempt.exceptionHandler(this::inboundError);
         establish(
