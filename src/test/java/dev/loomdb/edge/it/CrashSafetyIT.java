@@ -27,7 +27,7 @@ class CrashSafetyIT {
     private static final int ROWS = TRANSACTIONS * ROWS_PER_TRANSACTION;
 
     @RegisterExtension
-    final Mesh mesh = Mesh.named("crash").nodes("a", "b").standaloneBroker();
+    final Mesh mesh = Mesh.named("crash").nodes("a", "b").standaloneBroker().unstarted();
 
     private StandaloneBroker broker;
     private NodeProcess a;
@@ -40,6 +40,14 @@ class CrashSafetyIT {
         a = mesh.node("a");
         b = mesh.node("b");
         prefix = "w-" + mesh.name() + "-";
+    }
+
+    /** Starts A (with the test's settings, if any) and B side by side, and waits until both are ready. */
+    private void startNodes() {
+        a.start();
+        b.start();
+        a.awaitReady();
+        b.awaitReady();
     }
 
     /** Writes ROWS nodes by plain SQL on A, in transactions of ROWS_PER_TRANSACTION; counts committed transactions. */
@@ -93,6 +101,7 @@ class CrashSafetyIT {
 
     @Test
     void writerNodeKilledMidStreamLosesNothing() throws Exception {
+        startNodes();
         AtomicInteger committed = new AtomicInteger();
         CompletableFuture<Void> writer = writeStream(committed);
         await().atMost(Duration.ofSeconds(60)).until(() -> committed.get() >= TRANSACTIONS / 4);
@@ -105,6 +114,7 @@ class CrashSafetyIT {
 
     @Test
     void brokerRestartedMidStreamLosesNothing() throws Exception {
+        startNodes();
         AtomicInteger committed = new AtomicInteger();
         CompletableFuture<Void> writer = writeStream(committed);
         await().atMost(Duration.ofSeconds(60)).until(() -> committed.get() >= TRANSACTIONS / 4);
@@ -135,13 +145,11 @@ class CrashSafetyIT {
 
     @Test
     void whileTheBrokerIsDownChangesWaitInTheSlotAndCaptureKeepsReportingToPostgres() throws Exception {
-        a.stop();
         a.with("loom.capture.handoff-capacity", "2")
                 .with("loom.mqtt.max-inflight", "1")
                 .with("loom.debounce", "0")
-                .with("loom.capture.wal-warning-bytes", "65536")
-                .start()
-                .awaitReady();
+                .with("loom.capture.wal-warning-bytes", "65536");
+        startNodes();
         broker.stop();
         try (Connection sql = a.sql();
                 Statement s = sql.createStatement()) {
@@ -172,8 +180,8 @@ class CrashSafetyIT {
 
     @Test
     void gracefulStopSendsTheOpenDebounceWindow() throws Exception {
-        a.stop();
-        a.with("loom.debounce", "30s").start().awaitReady(); // a window far longer than the test
+        a.with("loom.debounce", "30s"); // a window far longer than the test
+        startNodes();
         long captured = a.api().get("/api/sync/status").jsonPath().getLong("counters.captured");
         try (Connection sql = a.sql();
                 Statement s = sql.createStatement()) {

@@ -17,6 +17,7 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +43,12 @@ public final class NodeProcess implements AutoCloseable {
     private static final Path JAVA = Path.of(System.getProperty("java.home"), "bin", "java");
     private static final Path APP = Path.of(System.getProperty("loom.it.app", "target/quarkus-app/quarkus-run.jar"));
     private Path java = JAVA;
+    /** The JVM options every node of the run gets ({@code it.node-jvm-options} in the pom; none for benchmarks). */
+    private static final List<String> RUN_JVM_OPTIONS = Arrays.stream(
+                    System.getProperty("loom.it.node-jvm-options", "").trim().split("\\s+"))
+            .filter(option -> !option.isEmpty())
+            .toList();
+
     private Path app = APP;
 
     private NodeProcess(
@@ -132,6 +139,7 @@ public final class NodeProcess implements AutoCloseable {
             List<String> command = new ArrayList<>();
             command.add(java.toString());
             command.add("-Xmx256m");
+            command.addAll(RUN_JVM_OPTIONS);
             command.addAll(jvmArgs);
             properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
             command.add("-jar");

@@ -87,12 +87,12 @@ class PartitionIT {
     @Test
     void twoGroupsThatWroteConflictingChangesConvergeOnceHealed() throws Exception {
         otherBroker = new StandaloneBroker(Infra.workDir("partition").resolve("broker-2-" + mesh.name())).start();
-        NodeProcess a = mesh.node("a").start().awaitReady();
-        NodeProcess b = mesh.node("b").start().awaitReady();
+        NodeProcess a = mesh.node("a").start();
+        NodeProcess b = mesh.node("b").start();
         NodeProcess c = mesh.node("c")
                 .with("loom.mqtt.port", Integer.toString(otherBroker.port()))
-                .start()
-                .awaitReady();
+                .start();
+        List.of(a, b, c).forEach(NodeProcess::awaitReady);
 
         // interleaved, so that each side wins some rows
         write(a, "ab", 1, ROWS);

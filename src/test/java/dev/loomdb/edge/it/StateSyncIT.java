@@ -26,7 +26,7 @@ class StateSyncIT {
 
     private static final int NODES = 10_000;
     private static final int EDGES = 20_000;
-    private static final int WRITES_PER_SECOND = 200;
+    private static final int WRITES_PER_SECOND = 50;
 
     @RegisterExtension
     final Mesh mesh = Mesh.named("statesync")
@@ -224,19 +224,6 @@ class StateSyncIT {
         assertTrue(
                 b.api().get("/api/sync/status").jsonPath().getLong("counters.repairedChanges") >= 10_000,
                 "the rows b missed came by anti-entropy");
-
-        // b's rounds after a round that mended something come every second until one mends nothing: wait for
-        // that one, so that the round asked below is the one that finds the row lost next
-        await("b's follow-up rounds are over")
-                .atMost(Duration.ofSeconds(60))
-                .pollInterval(Duration.ofMillis(200))
-                .until(() -> {
-                    io.restassured.path.json.JsonPath last =
-                            b.api().get("/api/sync/status").jsonPath();
-                    return last.get("stateSync.antiEntropy.lastRound") != null
-                            && last.getInt("stateSync.antiEntropy.lastRound.rowsChanged") == 0
-                            && last.getInt("stateSync.antiEntropy.lastRound.rowsSent") == 0;
-                });
 
         // b's rounds after one that mended something come every second until one mends nothing: wait for
         // it, so that no scheduled round mends the row lost below before the round asked for it
