@@ -50,6 +50,7 @@ public final class NodeProcess implements AutoCloseable {
             .toList();
 
     private Path app = APP;
+    private boolean initdb;
 
     private NodeProcess(
             String nodeId,
@@ -133,9 +134,26 @@ public final class NodeProcess implements AutoCloseable {
         return this;
     }
 
+    /**
+     * The node's first start runs {@code initdb} itself, as a user's does, instead of starting on a copy
+     * of {@link PostgresTemplate}.
+     */
+    public NodeProcess initdbOnFirstStart() {
+        initdb = true;
+        return this;
+    }
+
     public NodeProcess start() {
         try {
             Files.createDirectories(workDir);
+            Path dataDir = workDir.resolve("loom-data/postgres");
+            if (!initdb
+                    && !Infra.external()
+                    && !"false".equals(properties.get("loom.embedded.postgres"))
+                    && !properties.containsKey("loom.embedded.postgres.data-dir")
+                    && !Files.exists(dataDir)) {
+                PostgresTemplate.copyTo(dataDir);
+            }
             List<String> command = new ArrayList<>();
             command.add(java.toString());
             command.add("-Xmx256m");

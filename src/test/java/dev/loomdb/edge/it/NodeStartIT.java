@@ -12,7 +12,10 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** How a node process starts and stops: a taken port stops it at once, SIGTERM within seconds. */
+/**
+ * How a node process starts and stops: a taken port stops it at once; a node started on nothing makes
+ * its own PostgreSQL, is ready and stops on SIGTERM within seconds.
+ */
 class NodeStartIT {
 
     private final Path root = Infra.workDir("start");
@@ -39,7 +42,12 @@ class NodeStartIT {
         NodeProcess other = NodeProcess.create(
                 root, "g-" + Infra.suffix(), "graceful", Infra.brokerHost(), Infra.brokerPort(), !Infra.external());
         try {
-            other.start().awaitReady();
+            other.initdbOnFirstStart().start().awaitReady();
+            if (!Infra.external()) {
+                assertTrue(
+                        other.log().contains("initdb completed"),
+                        "the node made its own PostgreSQL: " + other.logTail());
+            }
             long started = System.nanoTime();
             other.stop();
             Duration took = Duration.ofNanos(System.nanoTime() - started);
