@@ -1,7 +1,11 @@
 package dev.loomdb.edge.it;
 
+import static org.awaitility.Awaitility.await;
+
 import java.io.IOException;
+import java.net.Socket;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,7 +60,7 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
         return new Mesh(name);
     }
 
-    /** The nodes: the first is started and ready before the others start (it may host the broker). */
+    /** The nodes, started side by side (when the first hosts the broker, once its broker listens). */
     public Mesh nodes(String... nodeNames) {
         names.addAll(List.of(nodeNames));
         return this;
@@ -188,8 +192,8 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
                     continue;
                 }
                 node.start();
-                if (first) {
-                    node.awaitReady();
+                if (embedsBroker) {
+                    awaitBroker(node);
                 }
             }
             if (!unstarted) {
@@ -199,6 +203,27 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
             stop();
             throw new IllegalStateException("mesh " + name + " did not start: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Waits until the first node's embedded broker listens (it starts before the node's Quarkus does),
+     * so that the other nodes start side by side with the rest of its start instead of after it.
+     */
+    private void awaitBroker(NodeProcess node) {
+        await("the embedded broker of " + node.nodeId() + " listening on " + brokerPort)
+                .atMost(Duration.ofSeconds(90))
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> {
+                    if (!node.process().isAlive()) {
+                        throw new IllegalStateException("node " + node.nodeId() + " exited with "
+                                + node.process().exitValue() + "; its log:\n" + node.logTail());
+                    }
+                    try (Socket ignored = new Socket(brokerHost(), brokerPort)) {
+                        return true;
+                    } catch (IOException notYet) {
+                        return false;
+                    }
+                });
     }
 
     /**

@@ -26,7 +26,7 @@ class StateSyncIT {
 
     private static final int NODES = 10_000;
     private static final int EDGES = 20_000;
-    private static final int WRITES_PER_SECOND = 50;
+    private static final int WRITES_PER_SECOND = 25;
 
     @RegisterExtension
     final Mesh mesh = Mesh.named("statesync")
