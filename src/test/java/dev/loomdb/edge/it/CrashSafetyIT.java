@@ -42,14 +42,6 @@ class CrashSafetyIT {
         prefix = "w-" + mesh.name() + "-";
     }
 
-    /** Starts A (with the test's settings, if any) and B side by side, and waits until both are ready. */
-    private void startNodes() {
-        a.start();
-        b.start();
-        a.awaitReady();
-        b.awaitReady();
-    }
-
     /** Writes ROWS nodes by plain SQL on A, in transactions of ROWS_PER_TRANSACTION; counts committed transactions. */
     private CompletableFuture<Void> writeStream(AtomicInteger committed) {
         return CompletableFuture.runAsync(() -> {
@@ -101,7 +93,7 @@ class CrashSafetyIT {
 
     @Test
     void writerNodeKilledMidStreamLosesNothing() throws Exception {
-        startNodes();
+        mesh.startAll();
         AtomicInteger committed = new AtomicInteger();
         CompletableFuture<Void> writer = writeStream(committed);
         await().atMost(Duration.ofSeconds(60)).until(() -> committed.get() >= TRANSACTIONS / 4);
@@ -114,7 +106,7 @@ class CrashSafetyIT {
 
     @Test
     void brokerRestartedMidStreamLosesNothing() throws Exception {
-        startNodes();
+        mesh.startAll();
         AtomicInteger committed = new AtomicInteger();
         CompletableFuture<Void> writer = writeStream(committed);
         await().atMost(Duration.ofSeconds(60)).until(() -> committed.get() >= TRANSACTIONS / 4);
@@ -149,7 +141,7 @@ class CrashSafetyIT {
                 .with("loom.mqtt.max-inflight", "1")
                 .with("loom.debounce", "0")
                 .with("loom.capture.wal-warning-bytes", "65536");
-        startNodes();
+        mesh.startAll();
         broker.stop();
         try (Connection sql = a.sql();
                 Statement s = sql.createStatement()) {
@@ -181,7 +173,7 @@ class CrashSafetyIT {
     @Test
     void gracefulStopSendsTheOpenDebounceWindow() throws Exception {
         a.with("loom.debounce", "30s"); // a window far longer than the test
-        startNodes();
+        mesh.startAll();
         long captured = a.api().get("/api/sync/status").jsonPath().getLong("counters.captured");
         try (Connection sql = a.sql();
                 Statement s = sql.createStatement()) {

@@ -50,6 +50,7 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
     private boolean standalone;
     private boolean hosted;
     private StandaloneBroker broker;
+    private NodeProcess brokerNode; // the node that embeds the broker, if one does
 
     private Mesh(String name) {
         this.name = name;
@@ -188,21 +189,30 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
                 everyNode.forEach(node::with);
                 perNode.getOrDefault(nodeName, Map.of()).forEach(node::with);
                 nodes.put(nodeName, node);
-                if (unstarted) {
-                    continue;
-                }
-                node.start();
-                if (embedsBroker) {
-                    awaitBroker(node);
-                }
+                brokerNode = embedsBroker ? node : brokerNode;
             }
             if (!unstarted) {
-                nodes.values().forEach(NodeProcess::awaitReady);
+                startAll();
             }
         } catch (IOException | InterruptedException | RuntimeException e) {
             stop();
             throw new IllegalStateException("mesh " + name + " did not start: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Starts every node of the mesh side by side, with the settings given so far (an {@link #unstarted()}
+     * mesh's test may give each its own first), and waits until all are ready. When the first node hosts
+     * the broker, the others start once its broker listens.
+     */
+    public void startAll() {
+        for (NodeProcess node : nodes.values()) {
+            node.start();
+            if (node == brokerNode) {
+                awaitBroker(node);
+            }
+        }
+        nodes.values().forEach(NodeProcess::awaitReady);
     }
 
     /**
@@ -214,10 +224,7 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
                 .atMost(Duration.ofSeconds(90))
                 .pollInterval(Duration.ofMillis(100))
                 .until(() -> {
-                    if (!node.process().isAlive()) {
-                        throw new IllegalStateException("node " + node.nodeId() + " exited with "
-                                + node.process().exitValue() + "; its log:\n" + node.logTail());
-                    }
+                    node.requireAlive();
                     try (Socket ignored = new Socket(brokerHost(), brokerPort)) {
                         return true;
                     } catch (IOException notYet) {
@@ -249,6 +256,7 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
         java.util.Collections.reverse(reverse);
         reverse.forEach(NodeProcess::close);
         nodes.clear();
+        brokerNode = null;
         if (broker != null) {
             try {
                 broker.close();

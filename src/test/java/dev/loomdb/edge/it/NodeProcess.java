@@ -42,13 +42,13 @@ public final class NodeProcess implements AutoCloseable {
     private final List<String> jvmArgs = new ArrayList<>();
     private static final Path JAVA = Path.of(System.getProperty("java.home"), "bin", "java");
     private static final Path APP = Path.of(System.getProperty("loom.it.app", "target/quarkus-app/quarkus-run.jar"));
-    private Path java = JAVA;
     /** The JVM options every node of the run gets ({@code it.node-jvm-options} in the pom; none for benchmarks). */
     private static final List<String> RUN_JVM_OPTIONS = Arrays.stream(
                     System.getProperty("loom.it.node-jvm-options", "").trim().split("\\s+"))
             .filter(option -> !option.isEmpty())
             .toList();
 
+    private Path java = JAVA;
     private Path app = APP;
     private boolean initdb;
 
@@ -146,10 +146,10 @@ public final class NodeProcess implements AutoCloseable {
     public NodeProcess start() {
         try {
             Files.createDirectories(workDir);
-            Path dataDir = workDir.resolve("loom-data/postgres");
+            Path dataDir = workDir.resolve("loom-data/postgres"); // the default loom.embedded.postgres.data-dir
+            boolean embeddedPostgres = !"false".equals(properties.get("loom.embedded.postgres")); // false: external
             if (!initdb
-                    && !Infra.external()
-                    && !"false".equals(properties.get("loom.embedded.postgres"))
+                    && embeddedPostgres
                     && !properties.containsKey("loom.embedded.postgres.data-dir")
                     && !Files.exists(dataDir)) {
                 PostgresTemplate.copyTo(dataDir);
@@ -185,16 +185,21 @@ public final class NodeProcess implements AutoCloseable {
                     .atMost(Duration.ofSeconds(90))
                     .pollInterval(poll)
                     .until(() -> {
-                        if (!process.isAlive()) {
-                            throw new IllegalStateException("node " + nodeId + " exited with " + process.exitValue()
-                                    + "; its log:\n" + logTail());
-                        }
+                        requireAlive();
                         return ready();
                     });
         } catch (org.awaitility.core.ConditionTimeoutException e) {
             throw new AssertionError(e.getMessage() + "; its log:\n" + logTail(), e);
         }
         return this;
+    }
+
+    /** Fails, with the node's log, when its process has exited (a start that cannot succeed any more). */
+    void requireAlive() {
+        if (!process.isAlive()) {
+            throw new IllegalStateException(
+                    "node " + nodeId + " exited with " + process.exitValue() + "; its log:\n" + logTail());
+        }
     }
 
     private boolean ready() {

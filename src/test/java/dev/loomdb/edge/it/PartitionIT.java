@@ -87,12 +87,10 @@ class PartitionIT {
     @Test
     void twoGroupsThatWroteConflictingChangesConvergeOnceHealed() throws Exception {
         otherBroker = new StandaloneBroker(Infra.workDir("partition").resolve("broker-2-" + mesh.name())).start();
-        NodeProcess a = mesh.node("a").start();
-        NodeProcess b = mesh.node("b").start();
-        NodeProcess c = mesh.node("c")
-                .with("loom.mqtt.port", Integer.toString(otherBroker.port()))
-                .start();
-        List.of(a, b, c).forEach(NodeProcess::awaitReady);
+        NodeProcess a = mesh.node("a");
+        NodeProcess b = mesh.node("b");
+        NodeProcess c = mesh.node("c").with("loom.mqtt.port", Integer.toString(otherBroker.port()));
+        mesh.startAll();
 
         // interleaved, so that each side wins some rows
         write(a, "ab", 1, ROWS);
