@@ -1,9 +1,14 @@
 package dev.loomdb.edge.it;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -81,11 +86,51 @@ public final class Infra {
         return UUID.randomUUID().toString().substring(0, 8);
     }
 
-    public static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
+    /** Ports handed out lie below the kernel's ephemeral range (32768 and up on Linux). */
+    static final int FIRST_PORT = 20000;
+
+    static final int LAST_PORT = 32000;
+
+    /**
+     * A port no other caller in this build has been given and that nothing listens on now. Ports come
+     * in turn from a counter in {@code target/it/ports}, shared under a file lock by every test JVM of
+     * the build, and lie below the kernel's ephemeral range: a port the kernel picked for {@code new
+     * ServerSocket(0)} is free only until the kernel picks it again, for another JVM's probe or for the
+     * local end of any outgoing connection, and a node that starts a few seconds later then finds it
+     * taken. Synchronized because a JVM may hold one lock on a file at a time, whichever thread asks.
+     */
+    public static synchronized int freePort() {
+        Path counter = Path.of("target", "it", "ports").toAbsolutePath();
+        try {
+            Files.createDirectories(counter.getParent());
+            try (FileChannel channel = FileChannel.open(
+                            counter, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                    FileLock ignored = channel.lock()) {
+                ByteBuffer buffer = ByteBuffer.allocate(4);
+                int next = channel.read(buffer, 0) == 4 ? buffer.flip().getInt() : FIRST_PORT;
+                for (int tried = 0; tried <= LAST_PORT - FIRST_PORT; tried++) {
+                    int port = next;
+                    next = port >= LAST_PORT ? FIRST_PORT : port + 1;
+                    if (bindable(port)) {
+                        channel.write(ByteBuffer.allocate(4).putInt(0, next), 0);
+                        return port;
+                    }
+                }
+                throw new IllegalStateException(
+                        "no free port between " + FIRST_PORT + " and " + LAST_PORT + " on 127.0.0.1");
+            }
         } catch (IOException e) {
-            throw new IllegalStateException(e);
+            throw new IllegalStateException("could not hand out a port through " + counter + ": " + e, e);
+        }
+    }
+
+    private static boolean bindable(int port) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new InetSocketAddress("127.0.0.1", port));
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 
