@@ -186,9 +186,26 @@ public interface LoomConfig {
             String dataDir();
 
             /**
-             * How often it saves sessions and queued messages to its data directory; what it acknowledged after the
-             * last save is lost from the broker if the node dies without stopping (the node then publishes its own changes since
-             * that save again). Default 1s (at least 1s).
+             * Which broker: {@code loom} (the node's own, on Vert.x' MQTT server: it writes what it acknowledges to its
+             * log first, so a killed node loses nothing) or {@code moquette} (Moquette 0.17, which saves every
+             * autosave-interval). Default loom.
+             */
+            @WithDefault("loom")
+            String engine();
+
+            /**
+             * QoS 1 messages it keeps queued for one client's session, at most; beyond, the oldest are dropped with a
+             * warning (anti-entropy brings a node what it missed). Default 100000. The loom broker only.
+             */
+            @WithName("max-queued")
+            @WithDefault("100000")
+            int maxQueued();
+
+            /**
+             * The loom broker: how often it puts its log on the disk (a killed node loses nothing; a power cut at most
+             * this). Moquette: how often it saves sessions and queued messages; what it acknowledged after the last
+             * save is lost if the node dies without stopping (the node then publishes its own changes since that save
+             * again). Default 1s (at least 1s).
              */
             @WithName("autosave-interval")
             @WithDefault("1s")

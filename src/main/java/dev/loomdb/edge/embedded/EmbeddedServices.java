@@ -7,11 +7,11 @@ import java.nio.file.Path;
 /**
  * The embedded PostgreSQL and MQTT broker of the one-machine default, started before Quarkus and
  * stopped once, in reverse order, after it. JVM only: {@code Main} reaches this class by name, so that
- * a native image's analysis never reaches Moquette or the embedded PostgreSQL.
+ * a native image's analysis never reaches the embedded brokers or the embedded PostgreSQL.
  */
 public final class EmbeddedServices implements AutoCloseable {
     private EmbeddedPostgresServer postgres;
-    private EmbeddedBroker broker;
+    private AutoCloseable broker;
     private boolean closed;
 
     /** Starts what {@code loom.embedded.*} asks for; called by {@code Main} (which checked the ids) on the JVM only. */
@@ -29,21 +29,41 @@ public final class EmbeddedServices implements AutoCloseable {
                 System.setProperty("quarkus.datasource.password", "");
             }
             if (embedded.broker().enabled()) {
-                services.broker = EmbeddedBroker.start(
-                        embedded.broker().host(),
-                        embedded.broker().port(),
-                        Path.of(embedded.broker().dataDir()),
-                        loom.mqtt().maxMessageSize(),
-                        embedded.broker().autosaveInterval(),
-                        embedded.broker().sessionExpiry(),
-                        new EmbeddedBroker.Security(
-                                embedded.broker().tlsKeyStore().map(Path::of),
-                                embedded.broker().tlsKeyStorePassword().orElse(""),
-                                embedded.broker().users()));
-                services.broker
-                        .lostAfter()
-                        .ifPresent(at -> System.setProperty(
-                                dev.loomdb.edge.node.SlotRecovery.BROKER_LOST_AFTER, Long.toString(at.toEpochMilli())));
+                LoomConfig.Embedded.Broker settings = embedded.broker();
+                EmbeddedBroker.Security security = new EmbeddedBroker.Security(
+                        settings.tlsKeyStore().map(Path::of),
+                        settings.tlsKeyStorePassword().orElse(""),
+                        settings.users());
+                switch (settings.engine()) {
+                    case "loom" ->
+                        services.broker = LoomBroker.start(
+                                settings.host(),
+                                settings.port(),
+                                Path.of(settings.dataDir()),
+                                loom.mqtt().maxMessageSize(),
+                                settings.autosaveInterval(),
+                                settings.sessionExpiry(),
+                                settings.maxQueued(),
+                                security);
+                    case "moquette" -> {
+                        EmbeddedBroker moquette = EmbeddedBroker.start(
+                                settings.host(),
+                                settings.port(),
+                                Path.of(settings.dataDir()),
+                                loom.mqtt().maxMessageSize(),
+                                settings.autosaveInterval(),
+                                settings.sessionExpiry(),
+                                security);
+                        services.broker = moquette;
+                        moquette.lostAfter()
+                                .ifPresent(at -> System.setProperty(
+                                        dev.loomdb.edge.node.SlotRecovery.BROKER_LOST_AFTER,
+                                        Long.toString(at.toEpochMilli())));
+                    }
+                    default ->
+                        throw new EmbeddedStartException("loom.embedded.broker.engine is '" + settings.engine()
+                                + "'; it is loom (the default) or moquette");
+                }
                 String host = embedded.broker().host();
                 System.setProperty("loom.mqtt.host", host.equals("0.0.0.0") ? "127.0.0.1" : host);
                 System.setProperty(
@@ -63,7 +83,12 @@ public final class EmbeddedServices implements AutoCloseable {
         }
         closed = true;
         if (broker != null) {
-            broker.close();
+            try {
+                broker.close();
+            } catch (Exception e) {
+                org.jboss.logging.Logger.getLogger(EmbeddedServices.class)
+                        .warnf("Stopping the embedded MQTT broker: %s", e.getMessage());
+            }
         }
         if (postgres != null) {
             postgres.close();

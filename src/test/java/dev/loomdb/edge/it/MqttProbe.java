@@ -168,9 +168,18 @@ public final class MqttProbe implements AutoCloseable {
 
     /** Publishes with QoS 1 and waits for the broker's PUBACK, reconnecting and sending again if it drops us. */
     public void publish(String topic, byte[] payload) throws Exception {
+        publish(topic, payload, false);
+    }
+
+    /** Publishes a retained message with QoS 1 and waits for the broker's PUBACK. */
+    public void publishRetained(String topic, byte[] payload) throws Exception {
+        publish(topic, payload, true);
+    }
+
+    private void publish(String topic, byte[] payload, boolean retain) throws Exception {
         for (int attempt = 1; ; attempt++) {
             try {
-                publishOnce(topic, payload);
+                publishOnce(topic, payload, retain);
                 return;
             } catch (ExecutionException | TimeoutException e) {
                 if (attempt == 5) {
@@ -204,10 +213,10 @@ public final class MqttProbe implements AutoCloseable {
         }
     }
 
-    private void publishOnce(String topic, byte[] payload) throws Exception {
+    private void publishOnce(String topic, byte[] payload, boolean retain) throws Exception {
         CompletableFuture<Void> acked = new CompletableFuture<>();
         MqttClient current = client;
-        context.runOnContext(v -> current.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, false)
+        context.runOnContext(v -> current.publish(topic, Buffer.buffer(payload), MqttQoS.AT_LEAST_ONCE, false, retain)
                 .onSuccess(id -> awaitingAck.put(id, acked))
                 .onFailure(acked::completeExceptionally));
         acked.get(5, TimeUnit.SECONDS);

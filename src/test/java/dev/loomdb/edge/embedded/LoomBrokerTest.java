@@ -1,0 +1,166 @@
+package dev.loomdb.edge.embedded;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.loomdb.edge.it.Infra;
+import dev.loomdb.edge.it.MqttProbe;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The node's own embedded broker: what it acknowledged is in its log before the acknowledgement, persistent
+ * sessions and retained messages outlive a restart, and the queue of a client that stays away is bounded.
+ * A kill -9 of a node hosting it is in {@code EmbeddedBrokerCrashIT}.
+ */
+class LoomBrokerTest {
+
+    private static LoomBroker start(Path dataDir, int port, Duration sessionExpiry, int maxQueued) {
+        return LoomBroker.start(
+                "127.0.0.1",
+                port,
+                dataDir,
+                1024 * 1024,
+                Duration.ofHours(1), // never forced to disk while the test runs: what is in the file was written
+                sessionExpiry,
+                maxQueued,
+                EmbeddedBroker.Security.OPEN);
+    }
+
+    private static byte[] text(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void everyMessageItAcknowledgedIsInItsLogAtThatMomentAndReachesTheClientThatWasAway() throws Exception {
+        Path dataDir = Files.createTempDirectory("loom-broker");
+        Path atTheKill = Files.createTempDirectory("loom-broker-killed");
+        int port = Infra.freePort();
+        try (LoomBroker broker = start(dataDir, port, Duration.ofDays(7), 100_000);
+                MqttProbe publisher = new MqttProbe("127.0.0.1", port, null)) {
+            new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-away", false).close(); // subscribed, then away
+            for (int i = 0; i < 300; i++) {
+                publisher.publish("loom/t/" + i, text("m" + i)); // returns on the PUBACK
+            }
+            // the file as a kill -9 right after the last PUBACK leaves it: no close, no later write
+            Files.copy(dataDir.resolve(BrokerLog.FILE), atTheKill.resolve(BrokerLog.FILE));
+        }
+        try (LoomBroker again = start(atTheKill, port, Duration.ofDays(7), 100_000);
+                MqttProbe peer = new MqttProbe("127.0.0.1", port, null, "peer-away", false)) {
+            assertTrue(peer.sessionPresent(), "the persistent session outlived the broker");
+            await("the 300 messages queued for the peer")
+                    .atMost(Duration.ofSeconds(20))
+                    .until(() -> peer.distinctMessages().size() == 300);
+            assertEquals(
+                    IntStream.range(0, 300).mapToObj(i -> "m" + i).toList(),
+                    peer.distinctMessages().stream()
+                            .map(MqttProbe.Message::text)
+                            .toList(),
+                    "in the order published");
+            await("the acknowledgements reach the log")
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> again.queued("peer-away") == 0);
+        }
+    }
+
+    @Test
+    void subscriptionsAndRetainedMessagesOutliveARestartAndAcknowledgedMessagesAreNotSentAgain() throws Exception {
+        Path dataDir = Files.createTempDirectory("loom-broker");
+        int port = Infra.freePort();
+        try (LoomBroker broker = start(dataDir, port, Duration.ofDays(7), 100_000);
+                MqttProbe publisher = new MqttProbe("127.0.0.1", port, null);
+                MqttProbe peer = new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-p", false)) {
+            publisher.publish("loom/t/before", text("before"));
+            await().atMost(Duration.ofSeconds(10)).until(() -> peer.messages().size() == 1);
+            await("the peer's acknowledgement")
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> broker.queued("peer-p") == 0);
+        }
+        Path kept = Files.createTempDirectory("loom-broker-copy");
+        Files.copy(dataDir.resolve(BrokerLog.FILE), kept.resolve(BrokerLog.FILE), StandardCopyOption.REPLACE_EXISTING);
+        try (LoomBroker broker = start(dataDir, port, Duration.ofDays(7), 100_000);
+                MqttProbe peer = new MqttProbe("127.0.0.1", port, null, "peer-p", false);
+                MqttProbe publisher = new MqttProbe("127.0.0.1", port, null)) {
+            assertTrue(peer.sessionPresent());
+            publisher.publish("loom/t/after", text("after"));
+            // sent because the subscription was kept (this connection did not subscribe); "before" was acknowledged
+            await().atMost(Duration.ofSeconds(10)).until(() -> !peer.messages().isEmpty());
+            assertEquals(
+                    List.of("after"),
+                    peer.messages().stream().map(MqttProbe.Message::text).toList());
+
+            publisher.publishRetained("loom/nodes/a", text("online"));
+        }
+        try (LoomBroker broker = start(dataDir, port, Duration.ofDays(7), 100_000);
+                MqttProbe late = new MqttProbe("127.0.0.1", port, "loom/nodes/+")) {
+            await("the retained message, kept across the restart")
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> late.messages().stream().anyMatch(m -> m.text().equals("online")));
+        }
+    }
+
+    @Test
+    void theQueueOfAClientThatStaysAwayKeepsItsNewestMessagesUpToTheLimit() throws Exception {
+        Path dataDir = Files.createTempDirectory("loom-broker");
+        int port = Infra.freePort();
+        try (LoomBroker broker = start(dataDir, port, Duration.ofDays(7), 50);
+                MqttProbe publisher = new MqttProbe("127.0.0.1", port, null)) {
+            new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-slow", false).close();
+            for (int i = 0; i < 80; i++) {
+                publisher.publish("loom/t/x", text("m" + i));
+            }
+            assertEquals(50, broker.queued("peer-slow"));
+            assertEquals(30, broker.dropped());
+            try (MqttProbe peer = new MqttProbe("127.0.0.1", port, null, "peer-slow", false)) {
+                await().atMost(Duration.ofSeconds(10))
+                        .until(() -> peer.messages().size() == 50);
+                assertEquals(
+                        IntStream.range(30, 80).mapToObj(i -> "m" + i).toList(),
+                        peer.messages().stream().map(MqttProbe.Message::text).toList());
+            }
+        }
+    }
+
+    @Test
+    void theSessionOfAClientAwayLongerThanTheExpiryIsDropped() throws Exception {
+        Path dataDir = Files.createTempDirectory("loom-broker");
+        int port = Infra.freePort();
+        try (LoomBroker broker = start(dataDir, port, Duration.ofSeconds(2), 100_000)) {
+            new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-gone", false).close();
+            assertTrue(broker.hasSession("peer-gone"));
+            await("the expiry (2 s) and a cleaning round (1 s)")
+                    .atMost(Duration.ofSeconds(8))
+                    .until(() -> !broker.hasSession("peer-gone"));
+        }
+        try (LoomBroker broker = start(dataDir, port, Duration.ofSeconds(2), 100_000)) {
+            assertFalse(broker.hasSession("peer-gone"), "dropped in the log too");
+        }
+    }
+
+    @Test
+    void withUsersAClientWithoutAPasswordIsRefused() throws Exception {
+        Path dataDir = Files.createTempDirectory("loom-broker");
+        int port = Infra.freePort();
+        try (LoomBroker broker = LoomBroker.start(
+                "127.0.0.1",
+                port,
+                dataDir,
+                1024 * 1024,
+                Duration.ofSeconds(1),
+                Duration.ofDays(7),
+                100,
+                new EmbeddedBroker.Security(java.util.Optional.empty(), "", Map.of("hub", "secret")))) {
+            assertThrows(Exception.class, () -> new MqttProbe("127.0.0.1", port, null).close());
+        }
+    }
+}
