@@ -105,6 +105,9 @@ final class BrokerLog implements AutoCloseable {
                             + " what came before it is kept",
                     log.file);
         }
+        // a session connected when the broker last stopped counts as away from now (for its expiry)
+        long now = System.currentTimeMillis();
+        snapshot.sessions.values().stream().filter(s -> s.lastSeen == 0).forEach(s -> s.lastSeen = now);
         log.rewrite(snapshot.sessions.values(), snapshot.retained);
         return new Opened(log, snapshot);
     }

@@ -159,11 +159,10 @@ public final class LoomBroker implements AutoCloseable {
         BrokerLog.Snapshot snapshot = opened.snapshot();
         this.retained = snapshot.retained;
         this.nextSeq = snapshot.nextSeq;
-        long now = System.currentTimeMillis();
         for (BrokerLog.SavedSession saved : snapshot.sessions.values()) {
             Session session = new Session(saved.clientId, true);
             session.subscriptions.putAll(saved.subscriptions);
-            session.lastSeen = saved.lastSeen == 0 ? now : saved.lastSeen;
+            session.lastSeen = saved.lastSeen;
             saved.queue.values().forEach(message -> session.queue.add(new Queued(message, true, false, false)));
             sessions.put(session.clientId, session);
         }

@@ -8,7 +8,7 @@ import org.eclipse.paho.client.mqttv3.*;
 import org.eclipse.paho.client.mqttv3.persist.MemoryPersistence;
 
 /**
- * One run of one embedded broker (moquette or hivemq) in its own JVM, for run.sh: {@code throughput N}
+ * One run of one embedded broker (moquette, hivemq or loom, the node's own) in its own JVM, for run.sh: {@code throughput N}
  * (start time, N QoS 1 messages to a persistent subscriber, RSS), {@code fill N} (a persistent subscriber
  * goes away, N messages are acknowledged, then the process halts like a kill -9) and {@code drain} (the
  * broker starts again from its data and the subscriber counts what it gets).
@@ -18,7 +18,22 @@ public class Harness {
 
     static long startBroker(String kind, Path data, int port) throws Exception {
         long t0 = System.nanoTime();
-        if (kind.equals("moquette")) {
+        if (kind.equals("loom")) {
+            // the node's own broker, from the node's classes (run.sh puts them on the class path)
+            Class<?> broker = Class.forName("dev.loomdb.edge.embedded.LoomBroker");
+            Class<?> security = Class.forName("dev.loomdb.edge.embedded.EmbeddedBroker$Security");
+            Object started = broker.getMethod("start", String.class, int.class, Path.class, int.class,
+                            java.time.Duration.class, java.time.Duration.class, int.class, security)
+                    .invoke(null, "127.0.0.1", port, data, 1 << 20, java.time.Duration.ofSeconds(1),
+                            java.time.Duration.ofDays(7), 1_000_000, security.getField("OPEN").get(null));
+            stopper = () -> {
+                try {
+                    ((AutoCloseable) started).close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            };
+        } else if (kind.equals("moquette")) {
             Properties p = new Properties();
             p.setProperty("host", "127.0.0.1");
             p.setProperty("port", Integer.toString(port));
@@ -78,7 +93,7 @@ public class Harness {
     public static void main(String[] a) throws Exception {
         String kind = a[0], phase = a[2];
         Path data = Path.of(a[1]);
-        int port = 18830 + (kind.equals("moquette") ? 0 : 1);
+        int port = 18830 + List.of("moquette", "hivemq", "loom").indexOf(kind);
         Files.createDirectories(data);
         long startMs = startBroker(kind, data, port);
         List<String> got = Collections.synchronizedList(new ArrayList<>());
