@@ -71,7 +71,8 @@ public class Main {
     /**
      * The embedded services the configuration asks for. On the JVM they are started through their class's
      * name: a native image's analysis then never reaches Moquette or the embedded PostgreSQL, which are
-     * JVM-only; a native binary asked for them refuses to start and says what to set instead.
+     * JVM-only. The native binary starts the node's own broker (Vert.x and Netty only) directly, and
+     * refuses the others, saying what to set instead.
      */
     private static AutoCloseable startEmbedded(SmallRyeConfig config) {
         LoomConfig loom = config.getConfigMapping(LoomConfig.class);
@@ -79,12 +80,24 @@ public class Main {
         Names.checkId("loom.mesh", loom.mesh());
         LoomConfig.Embedded embedded = loom.embedded();
         if (io.quarkus.runtime.ImageMode.current() == io.quarkus.runtime.ImageMode.NATIVE_RUN) {
-            if (embedded.postgres().enabled() || embedded.broker().enabled()) {
-                throw new IllegalArgumentException("the native binary has no embedded PostgreSQL or MQTT broker"
-                        + " (they are JVM-only): set LOOM_EMBEDDED_POSTGRES=false and LOOM_EMBEDDED_BROKER=false,"
-                        + " and point QUARKUS_DATASOURCE_REACTIVE_URL and LOOM_MQTT_HOST at the device's own");
+            if (embedded.postgres().enabled()) {
+                throw new IllegalArgumentException("the native binary has no embedded PostgreSQL (it is JVM-only):"
+                        + " set LOOM_EMBEDDED_POSTGRES=false and point QUARKUS_DATASOURCE_REACTIVE_URL at the"
+                        + " device's own");
             }
-            return () -> {};
+            if (!embedded.broker().enabled()) {
+                return () -> {};
+            }
+            String engine = embedded.broker().engine();
+            if (engine.equals("moquette")) {
+                throw new IllegalArgumentException("the native binary's embedded broker is the node's own"
+                        + " (Moquette is JVM-only): set LOOM_EMBEDDED_BROKER_ENGINE=loom, or LOOM_EMBEDDED_BROKER=false"
+                        + " and LOOM_MQTT_HOST");
+            }
+            if (!engine.equals("loom")) {
+                throw new IllegalArgumentException(dev.loomdb.edge.embedded.OwnBroker.engineError(engine));
+            }
+            return dev.loomdb.edge.embedded.OwnBroker.start(loom);
         }
         // a name the image builder cannot fold into a constant (it would make the class reachable)
         String launcher = System.getProperty("loom.embedded.launcher", "dev.loomdb.edge.embedded.EmbeddedServices");

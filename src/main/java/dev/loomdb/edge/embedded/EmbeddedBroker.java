@@ -110,15 +110,7 @@ public final class EmbeddedBroker implements AutoCloseable {
             int maxMessageSize,
             Duration autosaveInterval,
             Duration sessionExpiry) {
-        return start(host, port, dataDir, maxMessageSize, autosaveInterval, sessionExpiry, Security.OPEN);
-    }
-
-    /**
-     * How clients reach the broker: TLS with the certificate of a key store (PKCS#12 or JKS) instead of plain
-     * MQTT on its port, and users with passwords instead of anonymous clients.
-     */
-    public record Security(Optional<Path> keyStore, String keyStorePassword, Map<String, String> users) {
-        public static final Security OPEN = new Security(Optional.empty(), "", Map.of());
+        return start(host, port, dataDir, maxMessageSize, autosaveInterval, sessionExpiry, BrokerSecurity.OPEN);
     }
 
     public static EmbeddedBroker start(
@@ -128,7 +120,7 @@ public final class EmbeddedBroker implements AutoCloseable {
             int maxMessageSize,
             Duration autosaveInterval,
             Duration sessionExpiry,
-            Security security) {
+            BrokerSecurity security) {
         int autosaveSeconds = (int) Math.max(1, autosaveInterval.toSeconds());
         if (sessionExpiry.toSeconds() < 1 || sessionExpiry.compareTo(MAX_SESSION_EXPIRY) > 0) {
             throw new EmbeddedStartException("loom.embedded.broker.session-expiry is " + sessionExpiry.toSeconds()

@@ -7,7 +7,8 @@ import java.nio.file.Path;
 /**
  * The embedded PostgreSQL and MQTT broker of the one-machine default, started before Quarkus and
  * stopped once, in reverse order, after it. JVM only: {@code Main} reaches this class by name, so that
- * a native image's analysis never reaches the embedded brokers or the embedded PostgreSQL.
+ * a native image's analysis never reaches Moquette or the embedded PostgreSQL; the native binary
+ * starts the node's own broker through {@link OwnBroker}.
  */
 public final class EmbeddedServices implements AutoCloseable {
     private EmbeddedPostgresServer postgres;
@@ -30,21 +31,8 @@ public final class EmbeddedServices implements AutoCloseable {
             }
             if (embedded.broker().enabled()) {
                 LoomConfig.Embedded.Broker settings = embedded.broker();
-                EmbeddedBroker.Security security = new EmbeddedBroker.Security(
-                        settings.tlsKeyStore().map(Path::of),
-                        settings.tlsKeyStorePassword().orElse(""),
-                        settings.users());
                 switch (settings.engine()) {
-                    case "loom" ->
-                        services.broker = LoomBroker.start(
-                                settings.host(),
-                                settings.port(),
-                                Path.of(settings.dataDir()),
-                                loom.mqtt().maxMessageSize(),
-                                settings.autosaveInterval(),
-                                settings.sessionExpiry(),
-                                settings.maxQueued(),
-                                security);
+                    case "loom" -> services.broker = OwnBroker.start(loom);
                     case "moquette" -> {
                         EmbeddedBroker moquette = EmbeddedBroker.start(
                                 settings.host(),
@@ -53,21 +41,16 @@ public final class EmbeddedServices implements AutoCloseable {
                                 loom.mqtt().maxMessageSize(),
                                 settings.autosaveInterval(),
                                 settings.sessionExpiry(),
-                                security);
+                                OwnBroker.security(settings));
                         services.broker = moquette;
                         moquette.lostAfter()
                                 .ifPresent(at -> System.setProperty(
                                         dev.loomdb.edge.node.SlotRecovery.BROKER_LOST_AFTER,
                                         Long.toString(at.toEpochMilli())));
+                        OwnBroker.pointClientAt(settings);
                     }
-                    default ->
-                        throw new EmbeddedStartException("loom.embedded.broker.engine is '" + settings.engine()
-                                + "'; it is loom (the default) or moquette");
+                    default -> throw new EmbeddedStartException(OwnBroker.engineError(settings.engine()));
                 }
-                String host = embedded.broker().host();
-                System.setProperty("loom.mqtt.host", host.equals("0.0.0.0") ? "127.0.0.1" : host);
-                System.setProperty(
-                        "loom.mqtt.port", Integer.toString(embedded.broker().port()));
             }
         } catch (RuntimeException e) {
             services.close();

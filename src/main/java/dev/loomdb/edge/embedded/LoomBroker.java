@@ -188,7 +188,7 @@ public final class LoomBroker implements AutoCloseable {
             Duration syncInterval,
             Duration sessionExpiry,
             int maxQueued,
-            EmbeddedBroker.Security security) {
+            BrokerSecurity security) {
         PortCheck.requireFree(host, port, "MQTT broker", "loom.embedded.broker.port");
         if (maxQueued < 1) {
             throw new EmbeddedStartException("loom.embedded.broker.max-queued is " + maxQueued + "; it is at least 1");

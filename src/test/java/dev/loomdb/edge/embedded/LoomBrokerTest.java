@@ -34,7 +34,7 @@ class LoomBrokerTest {
                 Duration.ofHours(1), // never forced to disk while the test runs: what is in the file was written
                 sessionExpiry,
                 maxQueued,
-                EmbeddedBroker.Security.OPEN);
+                BrokerSecurity.OPEN);
     }
 
     private static byte[] text(String s) {
@@ -159,7 +159,7 @@ class LoomBrokerTest {
                 Duration.ofSeconds(1),
                 Duration.ofDays(7),
                 100,
-                new EmbeddedBroker.Security(java.util.Optional.empty(), "", Map.of("hub", "secret")))) {
+                new BrokerSecurity(java.util.Optional.empty(), "", Map.of("hub", "secret")))) {
             assertThrows(Exception.class, () -> new MqttProbe("127.0.0.1", port, null).close());
         }
     }

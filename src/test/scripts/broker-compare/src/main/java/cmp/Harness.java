@@ -21,7 +21,7 @@ public class Harness {
         if (kind.equals("loom")) {
             // the node's own broker, from the node's classes (run.sh puts them on the class path)
             Class<?> broker = Class.forName("dev.loomdb.edge.embedded.LoomBroker");
-            Class<?> security = Class.forName("dev.loomdb.edge.embedded.EmbeddedBroker$Security");
+            Class<?> security = Class.forName("dev.loomdb.edge.embedded.BrokerSecurity");
             Object started = broker.getMethod("start", String.class, int.class, Path.class, int.class,
                             java.time.Duration.class, java.time.Duration.class, int.class, security)
                     .invoke(null, "127.0.0.1", port, data, 1 << 20, java.time.Duration.ofSeconds(1),
