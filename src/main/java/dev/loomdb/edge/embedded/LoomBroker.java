@@ -23,14 +23,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -66,77 +63,20 @@ public final class LoomBroker implements AutoCloseable {
     private final Vertx vertx;
     private final Context context;
     private final BrokerLog log;
-    private final Map<String, Session> sessions = new LinkedHashMap<>();
+    private final Map<String, BrokerSession> sessions = new LinkedHashMap<>();
     private final Map<String, byte[]> retained;
     private long nextSeq;
     private long dropped;
     private MqttServer server;
     private boolean closed;
 
-    /** One client's session: live while connected, kept while away when the client asked for a persistent one. */
-    private static final class Session {
-        final String clientId;
-        final boolean persistent;
-        final Map<String, Integer> subscriptions = new LinkedHashMap<>();
-        /** QoS 1 messages not yet sent on the current connection, oldest first. */
-        final ArrayDeque<Queued> queue = new ArrayDeque<>();
-        /** Sent on the current connection and not yet acknowledged, by packet id. */
-        final Map<Integer, Queued> inflight = new LinkedHashMap<>();
-        /** QoS 2 packet ids received and not yet released. */
-        final Set<Integer> received = new HashSet<>();
-
-        Connection connection;
-        long lastSeen = System.currentTimeMillis();
-        int nextPacketId = 1;
-        boolean overflowing;
-
-        Session(String clientId, boolean persistent) {
-            this.clientId = clientId;
-            this.persistent = persistent;
-        }
-
-        /** The highest QoS of this session's filters that match {@code topic}, or -1. */
-        int qosFor(String topic) {
-            int qos = -1;
-            for (Map.Entry<String, Integer> subscription : subscriptions.entrySet()) {
-                if (subscription.getValue() > qos && Topics.matches(subscription.getKey(), topic)) {
-                    qos = subscription.getValue();
-                }
-            }
-            return qos;
-        }
-
-        int packetId() {
-            do {
-                nextPacketId = nextPacketId == 65_535 ? 1 : nextPacketId + 1;
-            } while (inflight.containsKey(nextPacketId));
-            return nextPacketId;
-        }
-
-        /** What was sent and not acknowledged goes back to the front of the queue, in order, to be sent again. */
-        void requeueInflight() {
-            List<Queued> unacknowledged = new ArrayList<>(inflight.values());
-            inflight.clear();
-            for (int i = unacknowledged.size() - 1; i >= 0; i--) {
-                queue.addFirst(unacknowledged.get(i).again());
-            }
-        }
-    }
-
-    /** A message queued for a session; {@code logged} when its acknowledgement must be written to the log. */
-    private record Queued(BrokerLog.Message message, boolean logged, boolean retain, boolean dup) {
-        Queued again() {
-            return new Queued(message, logged, retain, true);
-        }
-    }
-
     /** One network connection of a session. */
-    private static final class Connection {
+    static final class Connection {
         final MqttEndpoint endpoint;
-        final Session session;
+        final BrokerSession session;
         boolean disconnected;
 
-        Connection(MqttEndpoint endpoint, Session session) {
+        Connection(MqttEndpoint endpoint, BrokerSession session) {
             this.endpoint = endpoint;
             this.session = session;
         }
@@ -160,10 +100,12 @@ public final class LoomBroker implements AutoCloseable {
         this.retained = snapshot.retained;
         this.nextSeq = snapshot.nextSeq;
         for (BrokerLog.SavedSession saved : snapshot.sessions.values()) {
-            Session session = new Session(saved.clientId, true);
+            BrokerSession session = new BrokerSession(saved.clientId, true);
             session.subscriptions.putAll(saved.subscriptions);
             session.lastSeen = saved.lastSeen;
-            saved.queue.values().forEach(message -> session.queue.add(new Queued(message, true, false, false)));
+            saved.queue
+                    .values()
+                    .forEach(message -> session.queue.add(new BrokerSession.Queued(message, true, false, false)));
             sessions.put(session.clientId, session);
         }
         this.vertx = Vertx.vertx(new VertxOptions()
@@ -277,7 +219,7 @@ public final class LoomBroker implements AutoCloseable {
     /** How many messages are queued (sent or not) for a client's session; 0 if it has none. */
     public int queued(String clientId) {
         return onContext(() -> {
-            Session session = sessions.get(clientId);
+            BrokerSession session = sessions.get(clientId);
             return CompletableFuture.completedFuture(
                     session == null ? 0 : session.queue.size() + session.inflight.size());
         });
@@ -329,7 +271,7 @@ public final class LoomBroker implements AutoCloseable {
             return;
         }
         String clientId = endpoint.clientIdentifier();
-        Session existing = sessions.get(clientId);
+        BrokerSession existing = sessions.get(clientId);
         if (existing != null && existing.connection != null) {
             // the same client again (a node restarted before its old connection timed out): the old one goes,
             // without its will, which would otherwise say "offline" after the new connection said "online"
@@ -339,19 +281,19 @@ public final class LoomBroker implements AutoCloseable {
             old.disconnected = true;
             old.endpoint.close();
         }
-        Session session;
+        BrokerSession session;
         boolean present = false;
         if (endpoint.isCleanSession()) {
             if (existing != null && existing.persistent) {
                 log.drop(clientId);
                 log.flush();
             }
-            session = new Session(clientId, false);
+            session = new BrokerSession(clientId, false);
         } else if (existing != null && existing.persistent) {
             session = existing;
             present = true;
         } else {
-            session = new Session(clientId, true);
+            session = new BrokerSession(clientId, true);
             log.session(clientId);
             log.flush();
         }
@@ -385,7 +327,7 @@ public final class LoomBroker implements AutoCloseable {
     }
 
     private void closed(Connection connection) {
-        Session session = connection.session;
+        BrokerSession session = connection.session;
         if (closed || session.connection != connection) {
             return; // taken over by a newer connection of the same client
         }
@@ -439,9 +381,9 @@ public final class LoomBroker implements AutoCloseable {
             log.retain(topic, payload);
         }
         BrokerLog.Message message = null;
-        List<Session> queued = new ArrayList<>();
+        List<BrokerSession> queued = new ArrayList<>();
         List<String> persistent = new ArrayList<>();
-        for (Session session : sessions.values()) {
+        for (BrokerSession session : sessions.values()) {
             int granted = session.qosFor(topic);
             if (granted < 0) {
                 continue;
@@ -464,20 +406,19 @@ public final class LoomBroker implements AutoCloseable {
         if (!persistent.isEmpty()) {
             log.message(message, persistent);
         }
-        for (Session session : queued) {
-            enqueue(session, new Queued(message, session.persistent, false, false));
+        for (BrokerSession session : queued) {
+            enqueue(session, new BrokerSession.Queued(message, session.persistent, false, false));
         }
     }
 
-    private void enqueue(Session session, Queued queued) {
-        if (session.queue.size() + session.inflight.size() >= maxQueued && !session.queue.isEmpty()) {
-            Queued oldest = session.queue.poll();
+    private void enqueue(BrokerSession session, BrokerSession.Queued queued) {
+        BrokerSession.Queued oldest = session.add(queued, maxQueued);
+        if (oldest != null) {
             if (oldest.logged()) {
                 log.ack(session.clientId, oldest.message().seq());
             }
             dropped++;
-            if (!session.overflowing) {
-                session.overflowing = true;
+            if (session.startsOverflowing()) {
                 LOG.warnf(
                         "MQTT client %s %s and %d messages are queued for it, the most the embedded broker keeps"
                                 + " (loom.embedded.broker.max-queued): the oldest are dropped from now on; for a LoomDB"
@@ -485,18 +426,17 @@ public final class LoomBroker implements AutoCloseable {
                         session.clientId, session.connection == null ? "is away" : "reads too slowly", maxQueued);
             }
         }
-        session.queue.add(queued);
         pump(session);
     }
 
     /** Sends what is queued for a connected session, up to {@link #WINDOW} unacknowledged. */
-    private void pump(Session session) {
+    private void pump(BrokerSession session) {
         Connection connection = session.connection;
         if (connection == null) {
             return;
         }
         while (session.inflight.size() < WINDOW && !session.queue.isEmpty()) {
-            Queued next = session.queue.poll();
+            BrokerSession.Queued next = session.queue.poll();
             int id = session.packetId();
             session.inflight.put(id, next);
             connection.endpoint.publish(
@@ -507,13 +447,11 @@ public final class LoomBroker implements AutoCloseable {
                     next.retain(),
                     id);
         }
-        if (session.overflowing && session.queue.size() + session.inflight.size() < maxQueued / 2) {
-            session.overflowing = false;
-        }
+        session.settle(maxQueued);
     }
 
-    private void acknowledged(Session session, int packetId) {
-        Queued done = session.inflight.remove(packetId);
+    private void acknowledged(BrokerSession session, int packetId) {
+        BrokerSession.Queued done = session.inflight.remove(packetId);
         if (done != null && done.logged()) {
             log.ack(session.clientId, done.message().seq());
         }
@@ -523,7 +461,7 @@ public final class LoomBroker implements AutoCloseable {
     // --- subscriptions -------------------------------------------------------------------------------
 
     private void subscribe(Connection connection, MqttSubscribeMessage message) {
-        Session session = connection.session;
+        BrokerSession session = connection.session;
         List<MqttQoS> granted = new ArrayList<>();
         Map<String, Integer> added = new LinkedHashMap<>();
         for (MqttTopicSubscription subscription : message.topicSubscriptions()) {
@@ -556,13 +494,14 @@ public final class LoomBroker implements AutoCloseable {
                 // not in the log: a client that comes back subscribes again and is sent it again
                 enqueue(
                         session,
-                        new Queued(new BrokerLog.Message(-1, kept.getKey(), kept.getValue()), false, true, false));
+                        new BrokerSession.Queued(
+                                new BrokerLog.Message(-1, kept.getKey(), kept.getValue()), false, true, false));
             }
         }
     }
 
     private void unsubscribe(Connection connection, MqttUnsubscribeMessage message) {
-        Session session = connection.session;
+        BrokerSession session = connection.session;
         for (String filter : message.topics()) {
             if (session.subscriptions.remove(filter) != null && session.persistent) {
                 log.unsubscribe(session.clientId, filter);
@@ -587,19 +526,19 @@ public final class LoomBroker implements AutoCloseable {
     private void compact() {
         long before = log.size();
         List<BrokerLog.SavedSession> live = new ArrayList<>();
-        for (Session session : sessions.values()) {
+        for (BrokerSession session : sessions.values()) {
             if (!session.persistent) {
                 continue;
             }
             BrokerLog.SavedSession saved = new BrokerLog.SavedSession(session.clientId);
             saved.subscriptions.putAll(session.subscriptions);
             saved.lastSeen = session.connection == null ? session.lastSeen : 0;
-            for (Queued queued : session.inflight.values()) {
+            for (BrokerSession.Queued queued : session.inflight.values()) {
                 if (queued.logged()) {
                     saved.queue.put(queued.message().seq(), queued.message());
                 }
             }
-            for (Queued queued : session.queue) {
+            for (BrokerSession.Queued queued : session.queue) {
                 if (queued.logged()) {
                     saved.queue.put(queued.message().seq(), queued.message());
                 }
@@ -618,9 +557,9 @@ public final class LoomBroker implements AutoCloseable {
 
     private void expireSessions() {
         long now = System.currentTimeMillis();
-        Iterator<Session> all = sessions.values().iterator();
+        Iterator<BrokerSession> all = sessions.values().iterator();
         while (all.hasNext()) {
-            Session session = all.next();
+            BrokerSession session = all.next();
             if (session.connection == null && now - session.lastSeen > sessionExpiry.toMillis()) {
                 LOG.infof(
                         "MQTT client %s has been away longer than %s (loom.embedded.broker.session-expiry): its session"

@@ -11,7 +11,6 @@ import dev.loomdb.edge.it.MqttProbe;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -86,8 +85,6 @@ class LoomBrokerTest {
                     .atMost(Duration.ofSeconds(10))
                     .until(() -> broker.queued("peer-p") == 0);
         }
-        Path kept = Files.createTempDirectory("loom-broker-copy");
-        Files.copy(dataDir.resolve(BrokerLog.FILE), kept.resolve(BrokerLog.FILE), StandardCopyOption.REPLACE_EXISTING);
         try (LoomBroker broker = start(dataDir, port, Duration.ofDays(7), 100_000);
                 MqttProbe peer = new MqttProbe("127.0.0.1", port, null, "peer-p", false);
                 MqttProbe publisher = new MqttProbe("127.0.0.1", port, null)) {

@@ -1,0 +1,98 @@
+package dev.loomdb.edge.embedded;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One MQTT client's session in {@link LoomBroker}: its subscriptions, the QoS 1 messages queued for it and those
+ * sent on its connection and not yet acknowledged. Live while the client is connected; kept while it is away when
+ * it asked for a persistent session (clean session off). Touched only on the broker's event loop.
+ */
+final class BrokerSession {
+    /** A message queued for a session; {@code logged} when its acknowledgement must be written to the log. */
+    record Queued(BrokerLog.Message message, boolean logged, boolean retain, boolean dup) {
+        Queued again() {
+            return new Queued(message, logged, retain, true);
+        }
+    }
+
+    final String clientId;
+    final boolean persistent;
+    final Map<String, Integer> subscriptions = new LinkedHashMap<>();
+    /** QoS 1 messages not yet sent on the current connection, oldest first. */
+    final ArrayDeque<Queued> queue = new ArrayDeque<>();
+    /** Sent on the current connection and not yet acknowledged, by packet id. */
+    final Map<Integer, Queued> inflight = new LinkedHashMap<>();
+    /** QoS 2 packet ids received and not yet released. */
+    final Set<Integer> received = new HashSet<>();
+
+    LoomBroker.Connection connection;
+    long lastSeen = System.currentTimeMillis();
+    private int nextPacketId = 1;
+    private boolean overflowing;
+
+    BrokerSession(String clientId, boolean persistent) {
+        this.clientId = clientId;
+        this.persistent = persistent;
+    }
+
+    /** The highest QoS of this session's filters that match {@code topic}, or -1. */
+    int qosFor(String topic) {
+        int qos = -1;
+        for (Map.Entry<String, Integer> subscription : subscriptions.entrySet()) {
+            if (subscription.getValue() > qos && Topics.matches(subscription.getKey(), topic)) {
+                qos = subscription.getValue();
+            }
+        }
+        return qos;
+    }
+
+    /**
+     * Queues a message. The queue is bounded: with {@code maxQueued} messages queued or in flight, the oldest
+     * not yet sent makes room and is returned (the caller records it as gone); else null.
+     */
+    Queued add(Queued message, int maxQueued) {
+        Queued oldest = null;
+        if (queue.size() + inflight.size() >= maxQueued && !queue.isEmpty()) {
+            oldest = queue.poll();
+        }
+        queue.add(message);
+        return oldest;
+    }
+
+    /** True the first time messages are dropped since the queue was last below half the bound. */
+    boolean startsOverflowing() {
+        boolean first = !overflowing;
+        overflowing = true;
+        return first;
+    }
+
+    /** Ends an overflow once the queue is below half the bound again. */
+    void settle(int maxQueued) {
+        if (overflowing && queue.size() + inflight.size() < maxQueued / 2) {
+            overflowing = false;
+        }
+    }
+
+    /** A packet id for the next delivery, 1..65535, none in flight. */
+    int packetId() {
+        do {
+            nextPacketId = nextPacketId == 65_535 ? 1 : nextPacketId + 1;
+        } while (inflight.containsKey(nextPacketId));
+        return nextPacketId;
+    }
+
+    /** What was sent and not acknowledged goes back to the front of the queue, in order, to be sent again. */
+    void requeueInflight() {
+        List<Queued> unacknowledged = new ArrayList<>(inflight.values());
+        inflight.clear();
+        for (int i = unacknowledged.size() - 1; i >= 0; i--) {
+            queue.addFirst(unacknowledged.get(i).again());
+        }
+    }
+}
