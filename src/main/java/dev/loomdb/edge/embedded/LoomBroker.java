@@ -80,6 +80,23 @@ public final class LoomBroker implements AutoCloseable {
             this.endpoint = endpoint;
             this.session = session;
         }
+
+        /**
+         * Sends a PUBLISH; false when the connection is closing (Vert.x refuses to write to it before its close
+         * handler has run): what is in flight is then queued again when that handler runs.
+         */
+        boolean send(String topic, byte[] payload, MqttQoS qos, boolean dup, boolean retain, int packetId) {
+            try {
+                if (qos == MqttQoS.AT_MOST_ONCE) {
+                    endpoint.publish(topic, Buffer.buffer(payload), qos, false, retain);
+                } else {
+                    endpoint.publish(topic, Buffer.buffer(payload), qos, dup, retain, packetId);
+                }
+                return true;
+            } catch (IllegalStateException closing) {
+                return false;
+            }
+        }
     }
 
     private LoomBroker(
@@ -390,8 +407,7 @@ public final class LoomBroker implements AutoCloseable {
             }
             if (Math.min(qos, granted) == 0) {
                 if (session.connection != null) {
-                    session.connection.endpoint.publish(
-                            topic, Buffer.buffer(payload), MqttQoS.AT_MOST_ONCE, false, false);
+                    session.connection.send(topic, payload, MqttQoS.AT_MOST_ONCE, false, false, 0);
                 }
                 continue;
             }
@@ -438,14 +454,16 @@ public final class LoomBroker implements AutoCloseable {
         while (session.inflight.size() < WINDOW && !session.queue.isEmpty()) {
             BrokerSession.Queued next = session.queue.poll();
             int id = session.packetId();
-            session.inflight.put(id, next);
-            connection.endpoint.publish(
+            session.inflight.put(id, next); // sent again on the next connection if this one is closing
+            if (!connection.send(
                     next.message().topic(),
-                    Buffer.buffer(next.message().payload()),
+                    next.message().payload(),
                     MqttQoS.AT_LEAST_ONCE,
                     next.dup(),
                     next.retain(),
-                    id);
+                    id)) {
+                break;
+            }
         }
         session.settle(maxQueued);
     }
@@ -488,8 +506,7 @@ public final class LoomBroker implements AutoCloseable {
                 }
             }
             if (qos == 0) {
-                connection.endpoint.publish(
-                        kept.getKey(), Buffer.buffer(kept.getValue()), MqttQoS.AT_MOST_ONCE, false, true);
+                connection.send(kept.getKey(), kept.getValue(), MqttQoS.AT_MOST_ONCE, false, true, 0);
             } else if (qos == 1) {
                 // not in the log: a client that comes back subscribes again and is sent it again
                 enqueue(
