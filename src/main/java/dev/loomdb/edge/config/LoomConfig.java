@@ -202,6 +202,14 @@ public interface LoomConfig {
             int maxQueued();
 
             /**
+             * Payload bytes it keeps queued for one client's session, at most (it holds them in memory); beyond, the
+             * oldest are dropped as for max-queued. Default 64M. The loom broker only.
+             */
+            @WithName("max-queued-bytes")
+            @WithDefault("64M")
+            io.quarkus.runtime.configuration.MemorySize maxQueuedBytes();
+
+            /**
              * The loom broker: how often it puts its log on the disk (a killed node loses nothing; a power cut at most
              * this). Moquette: how often it saves sessions and queued messages; what it acknowledged after the last
              * save is lost if the node dies without stopping (the node then publishes its own changes since that save

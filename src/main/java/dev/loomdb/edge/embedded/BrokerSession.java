@@ -33,6 +33,9 @@ final class BrokerSession {
 
     LoomBroker.Connection connection;
     long lastSeen = System.currentTimeMillis();
+    /** Payload bytes queued and in flight. */
+    private long bytes;
+
     private int nextPacketId = 1;
     private boolean overflowing;
 
@@ -53,16 +56,37 @@ final class BrokerSession {
     }
 
     /**
-     * Queues a message. The queue is bounded: with {@code maxQueued} messages queued or in flight, the oldest
-     * not yet sent makes room and is returned (the caller records it as gone); else null.
+     * Queues a message. The queue is bounded: past the limit in messages or bytes (queued and in flight), the
+     * oldest not yet sent make room and are returned (the caller records them as gone).
      */
-    Queued add(Queued message, int maxQueued) {
-        Queued oldest = null;
-        if (queue.size() + inflight.size() >= maxQueued && !queue.isEmpty()) {
-            oldest = queue.poll();
-        }
+    List<Queued> add(Queued message, QueueLimit limit) {
         queue.add(message);
-        return oldest;
+        bytes += message.message().payload().length;
+        List<Queued> dropped = List.of();
+        while (limit.exceededBy(queue.size() + inflight.size(), bytes) && queue.size() > 1) {
+            if (dropped.isEmpty()) {
+                dropped = new ArrayList<>();
+            }
+            Queued oldest = queue.poll();
+            bytes -= oldest.message().payload().length;
+            dropped.add(oldest);
+        }
+        return dropped;
+    }
+
+    /** A message read back from the log at start, queued whatever the limit (it held when it was queued). */
+    void restore(Queued message) {
+        queue.add(message);
+        bytes += message.message().payload().length;
+    }
+
+    /** A delivery the client acknowledged (null: none in flight with that id); it no longer counts. */
+    Queued acknowledged(int packetId) {
+        Queued done = inflight.remove(packetId);
+        if (done != null) {
+            bytes -= done.message().payload().length;
+        }
+        return done;
     }
 
     /** True the first time messages are dropped since the queue was last below half the bound. */
@@ -73,8 +97,8 @@ final class BrokerSession {
     }
 
     /** Ends an overflow once the queue is below half the bound again. */
-    void settle(int maxQueued) {
-        if (overflowing && queue.size() + inflight.size() < maxQueued / 2) {
+    void settle(QueueLimit limit) {
+        if (overflowing && limit.wellBelow(queue.size() + inflight.size(), bytes)) {
             overflowing = false;
         }
     }

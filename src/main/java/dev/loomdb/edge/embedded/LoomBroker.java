@@ -41,7 +41,7 @@ import org.jboss.logging.Logger;
  * written to the broker's {@link BrokerLog} before it is acknowledged to its publisher, so a node killed
  * at any moment loses nothing its broker acknowledged, with no repair at the next start. Persistent
  * sessions (clean session off) keep their subscriptions and queued messages across reconnects and
- * restarts, up to {@code maxQueued} messages each and for {@code sessionExpiry} while away.
+ * restarts, up to a {@link QueueLimit} each and for {@code sessionExpiry} while away.
  *
  * <p>What it does not do: QoS 2 publishes are accepted (PUBREC, PUBCOMP) and delivered at QoS 1 at most,
  * and a QoS 2 publish a client sends again after the broker restarted may be delivered twice; QoS 0
@@ -58,7 +58,7 @@ public final class LoomBroker implements AutoCloseable {
     private final String host;
     private final int port;
     private final Duration sessionExpiry;
-    private final int maxQueued;
+    private final QueueLimit limit;
     private final Map<String, byte[]> users;
     private final Vertx vertx;
     private final Context context;
@@ -103,13 +103,13 @@ public final class LoomBroker implements AutoCloseable {
             String host,
             int port,
             Duration sessionExpiry,
-            int maxQueued,
+            QueueLimit limit,
             Map<String, String> users,
             BrokerLog.Opened opened) {
         this.host = host;
         this.port = port;
         this.sessionExpiry = sessionExpiry;
-        this.maxQueued = maxQueued;
+        this.limit = limit;
         this.users = new LinkedHashMap<>();
         users.forEach((user, password) -> this.users.put(user, sha256(password)));
         this.log = opened.log();
@@ -122,7 +122,7 @@ public final class LoomBroker implements AutoCloseable {
             session.lastSeen = saved.lastSeen;
             saved.queue
                     .values()
-                    .forEach(message -> session.queue.add(new BrokerSession.Queued(message, true, false, false)));
+                    .forEach(message -> session.restore(new BrokerSession.Queued(message, true, false, false)));
             sessions.put(session.clientId, session);
         }
         this.vertx = Vertx.vertx(new VertxOptions()
@@ -146,12 +146,9 @@ public final class LoomBroker implements AutoCloseable {
             int maxMessageSize,
             Duration syncInterval,
             Duration sessionExpiry,
-            int maxQueued,
+            QueueLimit limit,
             BrokerSecurity security) {
         PortCheck.requireFree(host, port, "MQTT broker", "loom.embedded.broker.port");
-        if (maxQueued < 1) {
-            throw new EmbeddedStartException("loom.embedded.broker.max-queued is " + maxQueued + "; it is at least 1");
-        }
         MqttServerOptions options = new MqttServerOptions()
                 .setHost(host)
                 .setPort(port)
@@ -180,7 +177,7 @@ public final class LoomBroker implements AutoCloseable {
                             + " (setting loom.embedded.broker.data-dir)",
                     e);
         }
-        LoomBroker broker = new LoomBroker(host, port, sessionExpiry, maxQueued, security.users(), opened);
+        LoomBroker broker = new LoomBroker(host, port, sessionExpiry, limit, security.users(), opened);
         try {
             broker.onContext(() -> {
                 broker.server = MqttServer.create(broker.vertx, options).endpointHandler(broker::connect);
@@ -204,7 +201,7 @@ public final class LoomBroker implements AutoCloseable {
         LOG.infof(
                 "Embedded MQTT broker is listening on %s:%d with its log in %s (%d sessions, %d queued messages,"
                         + " %d retained read back); it keeps the session of a client away for %s"
-                        + " (loom.embedded.broker.session-expiry), at most %d queued messages each",
+                        + " (loom.embedded.broker.session-expiry), at most %d queued messages and %d MiB each",
                 host,
                 port,
                 dataDir.toAbsolutePath(),
@@ -216,7 +213,8 @@ public final class LoomBroker implements AutoCloseable {
                 sessionExpiry.toSeconds() % 86_400 == 0
                         ? sessionExpiry.toDays() + "d"
                         : sessionExpiry.toSeconds() + "s",
-                maxQueued);
+                limit.messages(),
+                limit.bytes() >> 20);
         return broker;
     }
 
@@ -428,19 +426,22 @@ public final class LoomBroker implements AutoCloseable {
     }
 
     private void enqueue(BrokerSession session, BrokerSession.Queued queued) {
-        BrokerSession.Queued oldest = session.add(queued, maxQueued);
-        if (oldest != null) {
+        List<BrokerSession.Queued> gone = session.add(queued, limit);
+        for (BrokerSession.Queued oldest : gone) {
             if (oldest.logged()) {
                 log.ack(session.clientId, oldest.message().seq());
             }
             dropped++;
-            if (session.startsOverflowing()) {
-                LOG.warnf(
-                        "MQTT client %s %s and %d messages are queued for it, the most the embedded broker keeps"
-                                + " (loom.embedded.broker.max-queued): the oldest are dropped from now on; for a LoomDB"
-                                + " node, anti-entropy brings it what it missed",
-                        session.clientId, session.connection == null ? "is away" : "reads too slowly", maxQueued);
-            }
+        }
+        if (!gone.isEmpty() && session.startsOverflowing()) {
+            LOG.warnf(
+                    "MQTT client %s %s and the messages queued for it reached the most the embedded broker keeps"
+                            + " (%d messages, %d MiB: loom.embedded.broker.max-queued, max-queued-bytes): the oldest"
+                            + " are dropped from now on; for a LoomDB node, anti-entropy brings it what it missed",
+                    session.clientId,
+                    session.connection == null ? "is away" : "reads too slowly",
+                    limit.messages(),
+                    limit.bytes() >> 20);
         }
         pump(session);
     }
@@ -465,11 +466,11 @@ public final class LoomBroker implements AutoCloseable {
                 break;
             }
         }
-        session.settle(maxQueued);
+        session.settle(limit);
     }
 
     private void acknowledged(BrokerSession session, int packetId) {
-        BrokerSession.Queued done = session.inflight.remove(packetId);
+        BrokerSession.Queued done = session.acknowledged(packetId);
         if (done != null && done.logged()) {
             log.ack(session.clientId, done.message().seq());
         }

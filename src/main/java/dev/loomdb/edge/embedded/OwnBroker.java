@@ -20,7 +20,7 @@ public final class OwnBroker {
                 loom.mqtt().maxMessageSize(),
                 settings.autosaveInterval(),
                 settings.sessionExpiry(),
-                settings.maxQueued(),
+                new QueueLimit(settings.maxQueued(), settings.maxQueuedBytes().asLongValue()),
                 security(settings));
         pointClientAt(settings);
         return broker;

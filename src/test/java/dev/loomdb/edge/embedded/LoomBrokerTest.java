@@ -32,7 +32,7 @@ class LoomBrokerTest {
                 1024 * 1024,
                 Duration.ofHours(1), // never forced to disk while the test runs: what is in the file was written
                 sessionExpiry,
-                maxQueued,
+                new QueueLimit(maxQueued, 64L << 20),
                 BrokerSecurity.OPEN);
     }
 
@@ -129,6 +129,39 @@ class LoomBrokerTest {
     }
 
     @Test
+    void theQueueOfAClientThatStaysAwayKeepsItsNewestBytesUpToTheLimit() throws Exception {
+        Path dataDir = Files.createTempDirectory("loom-broker");
+        int port = Infra.freePort();
+        try (LoomBroker broker = LoomBroker.start(
+                        "127.0.0.1",
+                        port,
+                        dataDir,
+                        1024 * 1024,
+                        Duration.ofHours(1),
+                        Duration.ofDays(7),
+                        new QueueLimit(100_000, 10_000),
+                        BrokerSecurity.OPEN);
+                MqttProbe publisher = new MqttProbe("127.0.0.1", port, null)) {
+            new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-far", false).close();
+            for (int i = 0; i < 30; i++) {
+                byte[] kilobyte = new byte[1000];
+                kilobyte[0] = (byte) i;
+                publisher.publish("loom/t/x", kilobyte);
+            }
+            assertEquals(10, broker.queued("peer-far"), "10 messages of 1,000 bytes fill 10,000 bytes");
+            assertEquals(20, broker.dropped());
+            try (MqttProbe peer = new MqttProbe("127.0.0.1", port, null, "peer-far", false)) {
+                await().atMost(Duration.ofSeconds(10))
+                        .until(() -> peer.messages().size() == 10);
+                assertEquals(
+                        IntStream.range(20, 30).boxed().toList(),
+                        peer.messages().stream().map(m -> (int) m.payload()[0]).toList(),
+                        "the newest kept");
+            }
+        }
+    }
+
+    @Test
     void theSessionOfAClientAwayLongerThanTheExpiryIsDropped() throws Exception {
         Path dataDir = Files.createTempDirectory("loom-broker");
         int port = Infra.freePort();
@@ -155,7 +188,7 @@ class LoomBrokerTest {
                 1024 * 1024,
                 Duration.ofSeconds(1),
                 Duration.ofDays(7),
-                100,
+                new QueueLimit(100, 64L << 20),
                 new BrokerSecurity(java.util.Optional.empty(), "", Map.of("hub", "secret")))) {
             assertThrows(Exception.class, () -> new MqttProbe("127.0.0.1", port, null).close());
         }

@@ -22,10 +22,13 @@ public class Harness {
             // the node's own broker, from the node's classes (run.sh puts them on the class path)
             Class<?> broker = Class.forName("dev.loomdb.edge.embedded.LoomBroker");
             Class<?> security = Class.forName("dev.loomdb.edge.embedded.BrokerSecurity");
+            Class<?> limit = Class.forName("dev.loomdb.edge.embedded.QueueLimit");
             Object started = broker.getMethod("start", String.class, int.class, Path.class, int.class,
-                            java.time.Duration.class, java.time.Duration.class, int.class, security)
+                            java.time.Duration.class, java.time.Duration.class, limit, security)
                     .invoke(null, "127.0.0.1", port, data, 1 << 20, java.time.Duration.ofSeconds(1),
-                            java.time.Duration.ofDays(7), 1_000_000, security.getField("OPEN").get(null));
+                            java.time.Duration.ofDays(7),
+                            limit.getConstructor(int.class, long.class).newInstance(1_000_000, Long.MAX_VALUE),
+                            security.getField("OPEN").get(null));
             stopper = () -> {
                 try {
                     ((AutoCloseable) started).close();
