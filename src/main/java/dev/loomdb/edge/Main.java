@@ -132,7 +132,7 @@ public class Main {
     }
 
     /** The configuration as Quarkus will see it, read before Quarkus starts. */
-    private static SmallRyeConfig bootConfig() {
+    static SmallRyeConfig bootConfig() {
         SmallRyeConfigBuilder builder = new SmallRyeConfigBuilder()
                 .addDefaultSources()
                 .addDefaultInterceptors()

@@ -203,11 +203,11 @@ public interface LoomConfig {
 
             /**
              * Payload bytes it keeps queued for one client's session, at most (it holds them in memory); beyond, the
-             * oldest are dropped as for max-queued. Default 64M. The loom broker only.
+             * oldest are dropped as for max-queued. Default 67108864 (64 MiB). The loom broker only.
              */
             @WithName("max-queued-bytes")
-            @WithDefault("64M")
-            io.quarkus.runtime.configuration.MemorySize maxQueuedBytes();
+            @WithDefault("67108864")
+            long maxQueuedBytes();
 
             /**
              * The loom broker: how often it puts its log on the disk (a killed node loses nothing; a power cut at most

@@ -20,7 +20,7 @@ public final class OwnBroker {
                 loom.mqtt().maxMessageSize(),
                 settings.autosaveInterval(),
                 settings.sessionExpiry(),
-                new QueueLimit(settings.maxQueued(), settings.maxQueuedBytes().asLongValue()),
+                new QueueLimit(settings.maxQueued(), settings.maxQueuedBytes()),
                 security(settings));
         pointClientAt(settings);
         return broker;
