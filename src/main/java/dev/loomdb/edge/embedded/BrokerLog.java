@@ -71,7 +71,6 @@ final class BrokerLog implements AutoCloseable {
         final Map<String, SavedSession> sessions = new LinkedHashMap<>();
         final Map<String, byte[]> retained = new LinkedHashMap<>();
         long nextSeq = 1;
-        long records;
         boolean tornTail;
     }
 
@@ -308,7 +307,6 @@ final class BrokerLog implements AutoCloseable {
                     break;
                 }
                 apply(snapshot, new DataInputStream(new java.io.ByteArrayInputStream(record)));
-                snapshot.records++;
             }
         }
         return snapshot;

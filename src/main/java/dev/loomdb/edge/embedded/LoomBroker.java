@@ -55,8 +55,6 @@ public final class LoomBroker implements AutoCloseable {
     /** How often sessions away longer than the expiry are looked for, at most. */
     private static final long EXPIRY_CHECK_MILLIS = 60_000;
 
-    private final String host;
-    private final int port;
     private final Duration sessionExpiry;
     private final QueueLimit limit;
     private final Map<String, byte[]> users;
@@ -99,15 +97,7 @@ public final class LoomBroker implements AutoCloseable {
         }
     }
 
-    private LoomBroker(
-            String host,
-            int port,
-            Duration sessionExpiry,
-            QueueLimit limit,
-            Map<String, String> users,
-            BrokerLog.Opened opened) {
-        this.host = host;
-        this.port = port;
+    private LoomBroker(Duration sessionExpiry, QueueLimit limit, Map<String, String> users, BrokerLog.Opened opened) {
         this.sessionExpiry = sessionExpiry;
         this.limit = limit;
         this.users = new LinkedHashMap<>();
@@ -177,7 +167,7 @@ public final class LoomBroker implements AutoCloseable {
                             + " (setting loom.embedded.broker.data-dir)",
                     e);
         }
-        LoomBroker broker = new LoomBroker(host, port, sessionExpiry, limit, security.users(), opened);
+        LoomBroker broker = new LoomBroker(sessionExpiry, limit, security.users(), opened);
         try {
             broker.onContext(() -> {
                 broker.server = MqttServer.create(broker.vertx, options).endpointHandler(broker::connect);
@@ -216,14 +206,6 @@ public final class LoomBroker implements AutoCloseable {
                 limit.messages(),
                 limit.bytes() >> 20);
         return broker;
-    }
-
-    public String host() {
-        return host;
-    }
-
-    public int port() {
-        return port;
     }
 
     /** Messages dropped from the queues of clients that stayed away too long, since the start. */

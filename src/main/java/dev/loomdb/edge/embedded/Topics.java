@@ -40,12 +40,11 @@ final class Topics {
         int t = 0;
         while (true) {
             int fEnd = end(filter, f);
-            String level = filter.substring(f, fEnd);
-            if (level.equals("#")) {
+            if (isLevel(filter, f, fEnd, '#')) {
                 return true;
             }
             int tEnd = end(topic, t);
-            if (!level.equals("+") && !filter.regionMatches(f, topic, t, Math.max(fEnd - f, tEnd - t))) {
+            if (!isLevel(filter, f, fEnd, '+') && !filter.regionMatches(f, topic, t, Math.max(fEnd - f, tEnd - t))) {
                 return false;
             }
             boolean filterDone = fEnd == filter.length();
@@ -55,11 +54,16 @@ final class Topics {
                     return true;
                 }
                 // "a/#" matches "a": the filter has exactly one level left and it is '#'
-                return topicDone && filter.substring(fEnd + 1).equals("#");
+                return topicDone && isLevel(filter, fEnd + 1, filter.length(), '#');
             }
             f = fEnd + 1;
             t = tEnd + 1;
         }
+    }
+
+    /** Whether the level of {@code s} from {@code from} to {@code to} is the single character {@code c}. */
+    private static boolean isLevel(String s, int from, int to, char c) {
+        return to - from == 1 && s.charAt(from) == c;
     }
 
     private static int end(String s, int from) {

@@ -25,6 +25,11 @@ import org.junit.jupiter.api.Test;
 class LoomBrokerTest {
 
     private static LoomBroker start(Path dataDir, int port, Duration sessionExpiry, int maxQueued) {
+        return start(dataDir, port, sessionExpiry, new QueueLimit(maxQueued, 64L << 20), BrokerSecurity.OPEN);
+    }
+
+    private static LoomBroker start(
+            Path dataDir, int port, Duration sessionExpiry, QueueLimit limit, BrokerSecurity security) {
         return LoomBroker.start(
                 "127.0.0.1",
                 port,
@@ -32,8 +37,8 @@ class LoomBrokerTest {
                 1024 * 1024,
                 Duration.ofHours(1), // never forced to disk while the test runs: what is in the file was written
                 sessionExpiry,
-                new QueueLimit(maxQueued, 64L << 20),
-                BrokerSecurity.OPEN);
+                limit,
+                security);
     }
 
     private static byte[] text(String s) {
@@ -132,15 +137,8 @@ class LoomBrokerTest {
     void theQueueOfAClientThatStaysAwayKeepsItsNewestBytesUpToTheLimit() throws Exception {
         Path dataDir = Files.createTempDirectory("loom-broker");
         int port = Infra.freePort();
-        try (LoomBroker broker = LoomBroker.start(
-                        "127.0.0.1",
-                        port,
-                        dataDir,
-                        1024 * 1024,
-                        Duration.ofHours(1),
-                        Duration.ofDays(7),
-                        new QueueLimit(100_000, 10_000),
-                        BrokerSecurity.OPEN);
+        try (LoomBroker broker =
+                        start(dataDir, port, Duration.ofDays(7), new QueueLimit(100_000, 10_000), BrokerSecurity.OPEN);
                 MqttProbe publisher = new MqttProbe("127.0.0.1", port, null)) {
             new MqttProbe("127.0.0.1", port, "loom/t/#", "peer-far", false).close();
             for (int i = 0; i < 30; i++) {
@@ -181,12 +179,9 @@ class LoomBrokerTest {
     void withUsersAClientWithoutAPasswordIsRefused() throws Exception {
         Path dataDir = Files.createTempDirectory("loom-broker");
         int port = Infra.freePort();
-        try (LoomBroker broker = LoomBroker.start(
-                "127.0.0.1",
-                port,
+        try (LoomBroker broker = start(
                 dataDir,
-                1024 * 1024,
-                Duration.ofSeconds(1),
+                port,
                 Duration.ofDays(7),
                 new QueueLimit(100, 64L << 20),
                 new BrokerSecurity(java.util.Optional.empty(), "", Map.of("hub", "secret")))) {
