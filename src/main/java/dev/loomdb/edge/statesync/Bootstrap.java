@@ -8,6 +8,7 @@ import dev.loomdb.edge.flow.Scope;
 import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.sqlclient.Pool;
 import java.time.Duration;
 import java.time.Instant;
@@ -309,22 +310,34 @@ final class Bootstrap {
         if ("done".equals(cursor.get(cursorName(kind) + ".done"))) {
             return Future.succeededFuture();
         }
-        return pageLoop(from, kind, requests.readAhead(requestPage(from, kind, cursor.get(cursorName(kind)))));
+        Promise<Void> done = Promise.promise();
+        page(from, kind, requests.readAhead(requestPage(from, kind, cursor.get(cursorName(kind)))), done);
+        return done.future();
     }
 
-    /** Applies one page while the next is on its way and read as soon as it comes. */
-    private Future<Void> pageLoop(String from, Change.Kind kind, Future<PeerRequests.Ahead> current) {
-        return current.compose(ahead -> {
-            PeerRequests.Reply reply = ahead.reply();
+    /**
+     * Applies one page while the next is on its way and read as soon as it comes, then goes on with
+     * that one; {@code done} completes after the last. Each page is let go once applied: nothing of a
+     * page outlives its step (a chain of futures, one inside the other, would hold every page's rows
+     * until the last, and the whole graph in the joiner's heap).
+     */
+    private void page(String from, Change.Kind kind, Future<PeerRequests.Ahead> current, Promise<Void> done) {
+        current.onComplete(got -> {
+            if (got.failed()) {
+                done.tryFail(got.cause());
+                return;
+            }
+            PeerRequests.Reply reply = got.result().reply();
             if (reply == null) { // this node takes no type of this kind
-                return save(cursorName(kind) + ".done", "done");
+                save(cursorName(kind) + ".done", "done").onComplete(done);
+                return;
             }
             JsonNode header = reply.message().header();
             boolean more = header.path("more").asBoolean(false);
             String last = header.path("last").isTextual() ? header.path("last").asText() : null;
             Future<PeerRequests.Ahead> next =
                     more && last != null ? requests.readAhead(requestPage(from, kind, last)) : null;
-            return requests.applyRows(from, reply, ahead.decoded())
+            requests.applyRows(from, reply, got.result().decoded())
                     .compose(outcome -> {
                         if (!outcome.applied()) {
                             return Future.failedFuture("a page was not applied: " + outcome.failure());
@@ -338,14 +351,20 @@ final class Bootstrap {
                                                 ? save(cursorName(kind) + ".done", "done")
                                                 : Future.succeededFuture());
                     })
-                    .compose(v -> next == null ? Future.<Void>succeededFuture() : pageLoop(from, kind, next))
-                    .onFailure(e -> {
-                        if (next != null) {
-                            next.onSuccess(n -> {
-                                if (n.reply() != null) {
-                                    n.reply().ack();
-                                }
-                            });
+                    .onComplete(applied -> {
+                        if (applied.failed()) {
+                            if (next != null) {
+                                next.onSuccess(n -> {
+                                    if (n.reply() != null) {
+                                        n.reply().ack();
+                                    }
+                                });
+                            }
+                            done.tryFail(applied.cause());
+                        } else if (next == null) {
+                            done.tryComplete();
+                        } else {
+                            page(from, kind, next, done);
                         }
                     });
         });

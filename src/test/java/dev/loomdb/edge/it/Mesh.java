@@ -235,9 +235,9 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
 
     /**
      * Starts one more node into the running mesh (a late joiner) with the mesh's settings and its own,
-     * and returns it without waiting for it to be ready.
+     * and returns it without waiting for it to be ready; {@code jvmOptions} for its JVM (a heap size, say).
      */
-    public NodeProcess join(String nodeName) {
+    public NodeProcess join(String nodeName, String... jvmOptions) {
         NodeProcess node = NodeProcess.create(
                 Infra.workDir(name),
                 nodeName + "-" + mesh.substring(name.length() + 1),
@@ -247,6 +247,9 @@ public final class Mesh implements BeforeAllCallback, AfterAllCallback, BeforeEa
                 false);
         everyNode.forEach(node::with);
         perNode.getOrDefault(nodeName, Map.of()).forEach(node::with);
+        for (String option : jvmOptions) {
+            node.jvmArg(option);
+        }
         nodes.put(nodeName, node);
         return node.start();
     }
