@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.flow.EnvelopeFormat;
+import dev.loomdb.edge.flow.GraphRules;
 import dev.loomdb.edge.flow.Scope;
 import dev.loomdb.edge.flow.TypeSet;
 import dev.loomdb.edge.mesh.MeshLink;
@@ -42,6 +43,7 @@ public final class StateServer {
     private final int maxBytes;
     private final long timeoutMillis;
     private final Scope publishes;
+    private final PagesAhead ahead;
 
     /** Where this node's state-sync messages go. */
     public interface Topics {
@@ -75,6 +77,7 @@ public final class StateServer {
         this.maxBytes = maxBytes;
         this.timeoutMillis = timeoutMillis;
         this.publishes = publishes;
+        this.ahead = new PagesAhead(timeoutMillis);
     }
 
     static boolean isRequest(String type) {
@@ -95,7 +98,7 @@ public final class StateServer {
                 case "groups-request" -> groups(request);
                 case "leaves-request" -> leaves(request);
                 case "rows-compare" -> compare(request);
-                case "page-request" -> page(request);
+                case "page-request" -> page(peer, request);
                 default -> Future.failedFuture(new IllegalArgumentException("unknown request " + request.type()));
             };
         } catch (IllegalArgumentException e) {
@@ -265,26 +268,67 @@ public final class StateServer {
         return chunks;
     }
 
-    private Future<SyncMessage> page(SyncMessage request) {
+    /**
+     * A page of a full transfer. A transfer asks for its pages one after the other, each after the last
+     * row of the one before; so as soon as a page is answered the next one is read and encoded, while
+     * the asker applies this one, and the next request finds it ready. A page read this way is at most
+     * one page's apply older than one read on request: a row changed meanwhile reaches the asker as a
+     * live change, which the merge rule keeps over the page's older state.
+     */
+    private Future<SyncMessage> page(String peer, SyncMessage request) {
         Change.Kind kind = kind(request.header());
-        JsonNode after = request.header().path("after");
+        JsonNode afterField = request.header().path("after");
+        String after = afterField.isTextual() ? afterField.asText() : null;
         int limit = Math.max(1, Math.min(maxRows, request.header().path("limit").asInt(maxRows)));
-        return digests.page(kind, scope(request).of(kind), after.isTextual() ? after.asText() : null, limit)
-                .map(states -> {
-                    ObjectNode header = reply(request, "page").put("kind", kind.wireName());
-                    if (states.isEmpty()) {
-                        return new SyncMessage(header.put("count", 0).put("more", false), new byte[0]);
+        TypeSet types = scope(request).of(kind);
+        PagesAhead.Transfer transfer = new PagesAhead.Transfer(peer, kind, limit, types);
+        return ahead.take(transfer, after, () -> readPage(kind, types, after, limit))
+                .map(page -> {
+                    if (page.more()) {
+                        ahead.put(transfer, page.last(), readPage(kind, types, page.last(), limit));
                     }
-                    List<Chunk> chunks = chunks(states, room(header) - 512);
-                    Chunk first = chunks.get(0);
-                    // a page too large for one message ends early: the next request goes on after its last row
-                    boolean cut = chunks.size() > 1 || first.rows().size() < states.size();
-                    List<Change> rows = first.rows();
-                    header.put("count", rows.size()).put("more", states.size() == limit || cut);
-                    header.put(
-                            "last", (rows.isEmpty() ? states.get(states.size() - 1) : rows.get(rows.size() - 1)).id());
-                    return new SyncMessage(header, rows.isEmpty() ? new byte[0] : counted(first));
+                    ObjectNode header = reply(request, "page")
+                            .put("kind", kind.wireName())
+                            .put("count", page.count())
+                            .put("more", page.more());
+                    if (page.last() != null) {
+                        header.put("last", page.last());
+                    }
+                    counters.add(Counters.REPAIR_SENT_CHANGES, page.count());
+                    return new SyncMessage(header, page.body());
                 });
+    }
+
+    /** A page's answer, apart from the request it answers: its rows' envelope, and where the next one starts. */
+    record PageAnswer(int count, boolean more, String last, byte[] body) {}
+
+    /** The bytes a page's rows may take: the largest message less its header (a long request id and last id). */
+    private int pageRoom() {
+        ObjectNode header = mapper.createObjectNode()
+                .put("v", SyncMessage.VERSION)
+                .put("type", "page")
+                .put("req", "r".repeat(200))
+                .put("sent", Long.MAX_VALUE)
+                .put("kind", "node")
+                .put("count", Integer.MAX_VALUE)
+                .put("more", false);
+        return room(header) - 4 * GraphRules.MAX_ID_LENGTH;
+    }
+
+    private Future<PageAnswer> readPage(Change.Kind kind, TypeSet types, String after, int limit) {
+        return digests.page(kind, types, after, limit).map(states -> {
+            if (states.isEmpty()) {
+                return new PageAnswer(0, false, null, new byte[0]);
+            }
+            List<Chunk> chunks = chunks(states, pageRoom());
+            Chunk first = chunks.get(0);
+            // a page too large for one message ends early: the next request goes on after its last row
+            boolean cut = chunks.size() > 1 || first.rows().size() < states.size();
+            List<Change> rows = first.rows();
+            String last = (rows.isEmpty() ? states.get(states.size() - 1) : rows.get(rows.size() - 1)).id();
+            return new PageAnswer(
+                    rows.size(), states.size() == limit || cut, last, rows.isEmpty() ? new byte[0] : first.body());
+        });
     }
 
     /** A chunk's envelope, counted as sent. */
