@@ -274,9 +274,16 @@ final class Bootstrap {
                                 SyncEvent.Kind.BOOTSTRAP_STARTED, from, "taking about " + expected + " rows"));
                     }
                     // a node that holds a graph already keeps its indexes: its queries go on meanwhile
+                    Promise<Integer> nodeIndexes = Promise.promise();
                     return (widening ? Future.succeededFuture(0) : indexes.setAside())
                             .compose(count -> pages(from, Change.Kind.NODE))
-                            .compose(v -> pages(from, Change.Kind.EDGE))
+                            .compose(v -> {
+                                // the nodes' indexes are built while the edges come (on the other core)
+                                (widening ? Future.succeededFuture(0) : indexes.restore("nodes"))
+                                        .onComplete(nodeIndexes);
+                                return pages(from, Change.Kind.EDGE);
+                            })
+                            .compose(v -> nodeIndexes.future())
                             .compose(v -> widening ? Future.succeededFuture(0) : indexes.restore())
                             .compose(v -> antiEntropy.round(from, presence.sharedWith(from)))
                             .compose(round -> round.failure == null

@@ -7,6 +7,7 @@ import io.vertx.sqlclient.Tuple;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.jboss.logging.Logger;
 
 /**
@@ -58,18 +59,59 @@ final class BulkIndexes {
     }
 
     /**
-     * Builds the indexes recorded by {@link #setAside}, if any, {@link #LANES} at a time, then forgets
-     * them; completes with how many.
+     * Builds the indexes of {@code table} recorded by {@link #setAside}, while the transfer goes on with
+     * the other table; {@link #restore} then finds them built. Completes with how many.
+     */
+    Future<Integer> restore(String table) {
+        return build(definitions -> definitions.stream()
+                        .filter(d -> d.contains(" ON loom." + table + " "))
+                        .toList())
+                .map(built -> {
+                    if (built.count() > 0) {
+                        LOG.infof(
+                                "Built the %d indexes of loom.%s set aside during bootstrap in %d ms, while the"
+                                        + " transfer went on",
+                                built.count(), table, built.millis());
+                    }
+                    return built.count();
+                });
+    }
+
+    /**
+     * Builds the indexes recorded by {@link #setAside}, if any, {@link #LANES} at a time (those built
+     * already are passed over), then forgets them; completes with how many.
      */
     Future<Integer> restore() {
-        return pool.preparedQuery("SELECT value FROM loom.sync_state WHERE name = $1")
+        return build(definitions -> definitions)
+                .compose(built -> pool.preparedQuery("DELETE FROM loom.sync_state WHERE name = $1")
+                        .execute(Tuple.of(STATE))
+                        .map(v -> {
+                            if (built.count() > 0) {
+                                LOG.infof(
+                                        "Built the %d remaining indexes of loom.nodes and loom.edges set aside during"
+                                                + " bootstrap in %d ms",
+                                        built.count(), built.millis());
+                            }
+                            return built.count();
+                        }));
+    }
+
+    private record Built(int count, long millis) {}
+
+    /** Builds the recorded indexes that {@code which} picks and that are not there yet, {@link #LANES} at a time. */
+    private Future<Built> build(UnaryOperator<List<String>> which) {
+        return pool.preparedQuery("SELECT value, ARRAY(SELECT indexname::text FROM pg_indexes WHERE schemaname ="
+                        + " 'loom') FROM loom.sync_state WHERE name = $1")
                 .execute(Tuple.of(STATE))
                 .compose(rows -> {
                     if (rows.size() == 0) {
-                        return Future.succeededFuture(0);
+                        return Future.succeededFuture(new Built(0, 0));
                     }
-                    List<String> mine = new ArrayList<>(
-                            List.of(rows.iterator().next().getString(0).split("\n")));
+                    Row row = rows.iterator().next();
+                    List<String> there = List.of(row.getArrayOfStrings(1));
+                    List<String> mine =
+                            new ArrayList<>(which.apply(List.of(row.getString(0).split("\n"))));
+                    mine.removeIf(d -> there.contains(indexName(d)));
                     // the GIN indexes take longest: one at the head of each lane
                     mine.sort(Comparator.comparing(d -> !d.contains("USING gin")));
                     long started = System.nanoTime();
@@ -83,15 +125,7 @@ final class BulkIndexes {
                         lanes.add(build(creates));
                     }
                     return Future.all(lanes)
-                            .compose(v -> pool.preparedQuery("DELETE FROM loom.sync_state WHERE name = $1")
-                                    .execute(Tuple.of(STATE)))
-                            .map(v -> {
-                                LOG.infof(
-                                        "Built the %d indexes of loom.nodes and loom.edges set aside during bootstrap in"
-                                                + " %d ms",
-                                        mine.size(), (System.nanoTime() - started) / 1_000_000);
-                                return mine.size();
-                            });
+                            .map(v -> new Built(mine.size(), (System.nanoTime() - started) / 1_000_000));
                 });
     }
 
@@ -116,6 +150,13 @@ final class BulkIndexes {
             return done.eventually(
                     () -> conn.query("RESET maintenance_work_mem").execute());
         });
+    }
+
+    /** The name a recorded definition creates ({@code CREATE [UNIQUE] INDEX name ON ...}, as pg_indexes writes it). */
+    static String indexName(String definition) {
+        String[] words = definition.split(" ");
+        String name = words[1].equals("UNIQUE") ? words[3] : words[2];
+        return name.startsWith("\"") ? name.substring(1, name.length() - 1).replace("\"\"", "\"") : name;
     }
 
     private static String quote(String identifier) {
