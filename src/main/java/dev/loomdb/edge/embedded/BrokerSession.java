@@ -44,6 +44,16 @@ final class BrokerSession {
         this.persistent = persistent;
     }
 
+    /** Messages queued and in flight (sent, not yet acknowledged). */
+    int pending() {
+        return queue.size() + inflight.size();
+    }
+
+    /** Payload bytes queued and in flight. */
+    long bytes() {
+        return bytes;
+    }
+
     /** The highest QoS of this session's filters that match {@code topic}, or -1. */
     int qosFor(String topic) {
         int qos = -1;

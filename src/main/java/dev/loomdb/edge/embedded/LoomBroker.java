@@ -65,6 +65,7 @@ public final class LoomBroker implements AutoCloseable {
     private final Map<String, byte[]> retained;
     private long nextSeq;
     private long dropped;
+    private volatile BrokerStats stats;
     private MqttServer server;
     private boolean closed;
 
@@ -180,6 +181,8 @@ public final class LoomBroker implements AutoCloseable {
                         Math.max(500, Math.min(EXPIRY_CHECK_MILLIS, sessionExpiry.toMillis() / 2)),
                         id -> broker.expireSessions());
                 broker.expireSessions();
+                broker.refreshStats();
+                broker.vertx.setPeriodic(STATS_MILLIS, id -> broker.refreshStats());
                 return CompletableFuture.completedFuture(null);
             });
         } catch (RuntimeException e) {
@@ -206,6 +209,20 @@ public final class LoomBroker implements AutoCloseable {
                 limit.messages(),
                 limit.bytes() >> 20);
         return broker;
+    }
+
+    /** How often {@link #stats} is taken anew. */
+    private static final long STATS_MILLIS = 1000;
+
+    private void refreshStats() {
+        if (!closed) {
+            stats = BrokerStats.of(sessions.values(), dropped, retained.size(), log.size(), System.currentTimeMillis());
+        }
+    }
+
+    /** What the broker holds, as of at most a second ago (read from any thread). */
+    public BrokerStats stats() {
+        return stats;
     }
 
     /** Messages dropped from the queues of clients that stayed away too long, since the start. */

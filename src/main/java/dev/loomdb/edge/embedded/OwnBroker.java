@@ -9,7 +9,16 @@ import java.nio.file.Path;
  * Netty, as the node's HTTP server and MQTT client do), so the native binary calls it directly.
  */
 public final class OwnBroker {
+    /** The broker this process started, for the node's status; null when it runs none. */
+    private static volatile LoomBroker running;
+
     private OwnBroker() {}
+
+    /** What this process's own embedded broker holds, if it runs one. */
+    public static java.util.Optional<BrokerStats> stats() {
+        LoomBroker broker = running;
+        return broker == null ? java.util.Optional.empty() : java.util.Optional.ofNullable(broker.stats());
+    }
 
     public static LoomBroker start(LoomConfig loom) {
         LoomConfig.Embedded.Broker settings = loom.embedded().broker();
@@ -23,6 +32,7 @@ public final class OwnBroker {
                 new QueueLimit(settings.maxQueued(), settings.maxQueuedBytes()),
                 security(settings));
         pointClientAt(settings);
+        running = broker;
         return broker;
     }
 

@@ -7,6 +7,8 @@ import dev.loomdb.edge.apply.PeerBreakers;
 import dev.loomdb.edge.apply.Peers;
 import dev.loomdb.edge.capture.ReplicationStream;
 import dev.loomdb.edge.capture.SlotPosition;
+import dev.loomdb.edge.embedded.BrokerStats;
+import dev.loomdb.edge.embedded.OwnBroker;
 import dev.loomdb.edge.feed.ChangeFeed;
 import dev.loomdb.edge.feed.FeedChannels;
 import dev.loomdb.edge.history.ChangeHistory;
@@ -154,7 +156,28 @@ public class SyncStatus {
             }
         }
         feedJson.put("eventsDropped", feed.eventsDropped());
+        OwnBroker.stats().ifPresent(stats -> embeddedBroker(json.putObject("embeddedBroker"), stats));
         return json;
+    }
+
+    /** The node's own embedded broker, when this node runs it: its sessions and what it queues for clients away. */
+    static void embeddedBroker(ObjectNode json, BrokerStats stats) {
+        json.put("sessions", stats.sessions());
+        json.put("connected", stats.connected());
+        json.put("queuedMessages", stats.queuedMessages());
+        json.put("queuedBytes", stats.queuedBytes());
+        json.put("dropped", stats.dropped());
+        json.put("retained", stats.retained());
+        json.put("logBytes", stats.logBytes());
+        com.fasterxml.jackson.databind.node.ArrayNode busiest = json.putArray("busiest");
+        for (BrokerStats.Session session : stats.busiest()) {
+            busiest.addObject()
+                    .put("clientId", session.clientId())
+                    .put("connected", session.connected())
+                    .put("queued", session.queued())
+                    .put("queuedBytes", session.queuedBytes())
+                    .put("awaySeconds", session.awaySeconds());
+        }
     }
 
     static String breakerName(CircuitBreakerState state) {

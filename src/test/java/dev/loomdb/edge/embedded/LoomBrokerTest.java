@@ -123,12 +123,28 @@ class LoomBrokerTest {
             }
             assertEquals(50, broker.queued("peer-slow"));
             assertEquals(30, broker.dropped());
+            // what the node's status shows of its broker (refreshed every second)
+            await().atMost(Duration.ofSeconds(5)).until(() -> broker.stats().dropped() == 30);
+            BrokerStats stats = broker.stats();
+            assertEquals(50, stats.queuedMessages());
+            assertEquals(50 * 3, stats.queuedBytes(), "m30..m79: 50 payloads of 3 bytes");
+            assertEquals(1, stats.connected(), "the publisher");
+            assertEquals(2, stats.sessions(), "the publisher's and the away client's");
+            assertEquals(1, stats.busiest().size());
+            BrokerStats.Session away = stats.busiest().get(0);
+            assertEquals("peer-slow", away.clientId());
+            assertFalse(away.connected());
+            assertEquals(50, away.queued());
+            assertTrue(stats.logBytes() > 50 * 3, "the queued messages are in the log");
             try (MqttProbe peer = new MqttProbe("127.0.0.1", port, null, "peer-slow", false)) {
                 await().atMost(Duration.ofSeconds(10))
                         .until(() -> peer.messages().size() == 50);
                 assertEquals(
                         IntStream.range(30, 80).mapToObj(i -> "m" + i).toList(),
                         peer.messages().stream().map(MqttProbe.Message::text).toList());
+                await().atMost(Duration.ofSeconds(5))
+                        .until(() -> broker.stats().queuedMessages() == 0
+                                && broker.stats().busiest().isEmpty());
             }
         }
     }

@@ -54,6 +54,16 @@ class EmbeddedBrokerCrashIT {
         hub.kill(); // right after the last acknowledgement
         hub.start().awaitReady();
         assertFalse(hub.log().contains("published again"), "no repair: " + hub.logTail());
+        await("the hub's status shows what its broker holds for the clients away")
+                .atMost(Duration.ofSeconds(10))
+                .until(() -> {
+                    io.restassured.path.json.JsonPath status =
+                            hub.api().get("/api/sync/status").jsonPath();
+                    return status.getInt("embeddedBroker.queuedMessages") > 200
+                            && awayId.equals(status.getString("embeddedBroker.busiest[0].clientId"))
+                            && status.getInt("embeddedBroker.busiest[0].queued") == 200
+                            && !status.getBoolean("embeddedBroker.busiest[0].connected");
+                });
 
         peer.start().awaitReady();
         await("the peer has the hub's 50 changes (anti-entropy and bootstrap are off here)")
