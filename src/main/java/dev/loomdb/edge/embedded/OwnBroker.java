@@ -2,6 +2,7 @@ package dev.loomdb.edge.embedded;
 
 import dev.loomdb.edge.config.LoomConfig;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * Starts the node's own embedded broker ({@code loom.embedded.broker.engine=loom}) as configured and points the
@@ -15,9 +16,9 @@ public final class OwnBroker {
     private OwnBroker() {}
 
     /** What this process's own embedded broker holds, if it runs one. */
-    public static java.util.Optional<BrokerStats> stats() {
+    public static Optional<BrokerStats> stats() {
         LoomBroker broker = running;
-        return broker == null ? java.util.Optional.empty() : java.util.Optional.ofNullable(broker.stats());
+        return broker == null ? Optional.empty() : Optional.ofNullable(broker.stats());
     }
 
     public static LoomBroker start(LoomConfig loom) {

@@ -63,7 +63,7 @@ final class BulkIndexes {
      * the other table; {@link #restore} then finds them built. Completes with how many.
      */
     Future<Integer> restore(String table) {
-        return build(definitions -> definitions.stream()
+        return buildRecorded(definitions -> definitions.stream()
                         .filter(d -> d.contains(" ON loom." + table + " "))
                         .toList())
                 .map(built -> {
@@ -82,7 +82,7 @@ final class BulkIndexes {
      * already are passed over), then forgets them; completes with how many.
      */
     Future<Integer> restore() {
-        return build(definitions -> definitions)
+        return buildRecorded(definitions -> definitions)
                 .compose(built -> pool.preparedQuery("DELETE FROM loom.sync_state WHERE name = $1")
                         .execute(Tuple.of(STATE))
                         .map(v -> {
@@ -99,7 +99,7 @@ final class BulkIndexes {
     private record Built(int count, long millis) {}
 
     /** Builds the recorded indexes that {@code which} picks and that are not there yet, {@link #LANES} at a time. */
-    private Future<Built> build(UnaryOperator<List<String>> which) {
+    private Future<Built> buildRecorded(UnaryOperator<List<String>> which) {
         return pool.preparedQuery("SELECT value, ARRAY(SELECT indexname::text FROM pg_indexes WHERE schemaname ="
                         + " 'loom') FROM loom.sync_state WHERE name = $1")
                 .execute(Tuple.of(STATE))

@@ -44,6 +44,8 @@ public final class StateServer {
     private final long timeoutMillis;
     private final Scope publishes;
     private final PagesAhead ahead;
+    /** The bytes a page's rows may take ({@link #pageRoom()}): the same for every page. */
+    private final int pageRoom;
 
     /** Where this node's state-sync messages go. */
     public interface Topics {
@@ -78,6 +80,7 @@ public final class StateServer {
         this.timeoutMillis = timeoutMillis;
         this.publishes = publishes;
         this.ahead = new PagesAhead(timeoutMillis);
+        this.pageRoom = pageRoom();
     }
 
     static boolean isRequest(String type) {
@@ -320,7 +323,7 @@ public final class StateServer {
             if (states.isEmpty()) {
                 return new PageAnswer(0, false, null, new byte[0]);
             }
-            List<Chunk> chunks = chunks(states, pageRoom());
+            List<Chunk> chunks = chunks(states, pageRoom);
             Chunk first = chunks.get(0);
             // a page too large for one message ends early: the next request goes on after its last row
             boolean cut = chunks.size() > 1 || first.rows().size() < states.size();
