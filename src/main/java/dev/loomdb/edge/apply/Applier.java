@@ -14,8 +14,10 @@ import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Transaction;
 import io.vertx.sqlclient.Tuple;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,9 +41,10 @@ public final class Applier {
 
     private static final String RECORD_PEER = """
             INSERT INTO loom.sync_peers AS p (peer_id, last_seen, last_hlc, last_seq, messages_received, changes_received)
-            VALUES ($1, now(), $2, $3, 1, $4)
+            VALUES ($1, now(), $2, $3, $5, $4)
             ON CONFLICT (peer_id) DO UPDATE SET last_seen = now(), last_hlc = greatest(p.last_hlc, EXCLUDED.last_hlc),
-                last_seq = greatest(p.last_seq, EXCLUDED.last_seq), messages_received = p.messages_received + 1,
+                last_seq = greatest(p.last_seq, EXCLUDED.last_seq),
+                messages_received = p.messages_received + EXCLUDED.messages_received,
                 changes_received = p.changes_received + EXCLUDED.changes_received""";
 
     private final Vertx vertx;
@@ -71,12 +74,67 @@ public final class Applier {
     public Future<Applied> apply(Envelope envelope) {
         return connection()
                 .compose(conn -> conn.begin()
-                        .compose(tx -> write(conn, envelope)
+                        .compose(tx -> write(conn, envelope, 1)
                                 .compose(applied -> tx.commit().map(applied))
                                 .recover(failure -> rollback(tx).compose(v -> Future.failedFuture(failure)))));
     }
 
-    private Future<Applied> write(PgConnection conn, Envelope envelope) {
+    /**
+     * Applies several envelopes of one peer, in their order, in one transaction, with one commit for
+     * all (a receiver's backlog then costs one commit, not one per source transaction). Their changes go
+     * through the merge statements together, each row's last state of the group standing for the
+     * earlier ones (a peer's later state of a row carries its earlier ones, as within one envelope);
+     * with the change history kept, each envelope is written on its own, for its own entries. All or
+     * none: on failure nothing of any of them is applied.
+     */
+    public Future<List<Applied>> applyAll(List<Envelope> envelopes) {
+        return connection()
+                .compose(conn -> conn.begin()
+                        .compose(tx -> (history.enabled()
+                                        ? writeEach(conn, envelopes, 0, new ArrayList<>())
+                                        : writeTogether(conn, envelopes))
+                                .compose(applied -> tx.commit().map(applied))
+                                .recover(failure -> rollback(tx).compose(v -> Future.failedFuture(failure)))));
+    }
+
+    private Future<List<Applied>> writeEach(
+            PgConnection conn, List<Envelope> envelopes, int from, List<Applied> applied) {
+        if (from == envelopes.size()) {
+            return Future.succeededFuture(applied);
+        }
+        return write(conn, envelopes.get(from), 1).compose(one -> {
+            applied.add(one);
+            return writeEach(conn, envelopes, from + 1, applied);
+        });
+    }
+
+    /** The envelopes' changes in one pass; what took effect is told per envelope. */
+    private Future<List<Applied>> writeTogether(PgConnection conn, List<Envelope> envelopes) {
+        List<Change> all = new ArrayList<>();
+        for (Envelope envelope : envelopes) {
+            all.addAll(envelope.changes());
+        }
+        Envelope last = envelopes.get(envelopes.size() - 1);
+        return write(conn, last.whole(all), envelopes.size()).map(together -> {
+            Set<Change> effective = Collections.newSetFromMap(new IdentityHashMap<>());
+            effective.addAll(together.effective());
+            List<Applied> each = new ArrayList<>(envelopes.size());
+            for (Envelope envelope : envelopes) {
+                Set<Change> own = Collections.newSetFromMap(new IdentityHashMap<>());
+                own.addAll(envelope.changes());
+                List<Change> tookEffect =
+                        envelope.changes().stream().filter(effective::contains).toList();
+                List<Applied.Conflict> conflicts = together.conflicts().stream()
+                        .filter(c -> own.contains(c.change()))
+                        .toList();
+                each.add(new Applied(tookEffect, envelope.changes().size() - tookEffect.size(), conflicts));
+            }
+            return each;
+        });
+    }
+
+    /** Writes an envelope's changes; {@code messages}: how many of the peer's messages it stands for. */
+    private Future<Applied> write(PgConnection conn, Envelope envelope, int messages) {
         List<Change> nodeChanges = new ArrayList<>();
         List<Change> edgeChanges = new ArrayList<>();
         for (Change c : lastStatePerRow(envelope.changes())) {
@@ -104,7 +162,7 @@ public final class Applier {
         if (!autoResolve) {
             done = done.compose(v -> ConflictRecords.closeResolved(conn, envelope.changes()));
         }
-        done = done.compose(v -> recordPeer(conn, envelope));
+        done = done.compose(v -> recordPeer(conn, envelope, messages));
         if (history.enabled()) {
             done = done.compose(
                     v -> history.recordRemote(conn, envelope.origin(), envelope.firstCommitTime(), effective));
@@ -141,14 +199,18 @@ public final class Applier {
     }
 
     /** The peer's bookkeeping moves with the data it describes: same transaction. */
-    private Future<Void> recordPeer(PgConnection conn, Envelope envelope) {
+    private Future<Void> recordPeer(PgConnection conn, Envelope envelope, int messages) {
         long maxHlc = 0;
         for (Change c : envelope.changes()) {
             maxHlc = Math.max(maxHlc, c.hlc().value());
         }
         return conn.preparedQuery(RECORD_PEER)
-                .execute(Tuple.of(envelope.origin(), maxHlc, envelope.seq(), (long)
-                        envelope.changes().size()))
+                .execute(Tuple.of(
+                        envelope.origin(),
+                        maxHlc,
+                        envelope.seq(),
+                        (long) envelope.changes().size(),
+                        (long) messages))
                 .mapEmpty();
     }
 

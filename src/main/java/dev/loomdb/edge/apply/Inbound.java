@@ -15,6 +15,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.List;
@@ -26,7 +27,9 @@ import org.jboss.logging.Logger;
 /**
  * Takes the mesh's messages one at a time, in the order they arrive: decodes and checks each, skips
  * this node's own, applies the rest through the sending peer's circuit breaker, and acknowledges a
- * message to the broker only once it is applied, parked or kept aside as rejected. Nothing is
+ * message to the broker only once it is applied, parked or kept aside as rejected. When a peer's
+ * messages wait behind the one being applied (the node is behind), they are applied together, in
+ * one transaction ({@link #gather}); a group that fails is handled again one message at a time. Nothing is
  * skipped silently:
  * <ul>
  *   <li>a lost database connection (or a deadlock) is not the peer's fault: the message is tried
@@ -42,6 +45,10 @@ public final class Inbound {
 
     private static final Logger LOG = Logger.getLogger(Inbound.class);
     private static final long RETRY_MILLIS = 1000;
+    /** Envelopes applied in one transaction at most, when several of one peer wait. */
+    static final int GROUP_ENVELOPES = 64;
+    /** Changes applied in one transaction at most, when several envelopes wait. */
+    static final int GROUP_CHANGES = 5000;
     /** How long the parts of a split window wait for the rest (see {@link TransactionParts}). */
     static final Duration PARTS_WAIT = Duration.ofMinutes(10);
 
@@ -85,6 +92,9 @@ public final class Inbound {
     private final SyncEvents events;
     private final AppliedReport report;
     private final Deque<Item> queue = new ArrayDeque<>();
+    /** A live message to apply and its envelope, in a group of messages applied in one transaction. */
+    private record Grouped(Item item, Envelope envelope) {}
+
     private final TransactionParts parts;
     private final HeldParts held;
     private final Set<String> parkedRetryQueued = new HashSet<>();
@@ -94,6 +104,10 @@ public final class Inbound {
     private final Scope follows;
     private boolean busy;
     private volatile boolean paused;
+    /** Items at the head of the queue to handle one at a time: they were in a group that failed. */
+    private int aloneLeft;
+    /** Whether the item being handled is one of those. */
+    private boolean handlingAlone;
 
     public Inbound(
             Vertx vertx,
@@ -271,6 +285,10 @@ public final class Inbound {
             return;
         }
         busy = true;
+        handlingAlone = aloneLeft > 0;
+        if (handlingAlone) {
+            aloneLeft--;
+        }
         handle(item, 0);
     }
 
@@ -362,10 +380,18 @@ public final class Inbound {
                             + " is forgotten");
             return;
         }
+        if (attempt == 0 && !item.parked() && !handlingAlone) {
+            List<Grouped> group = gather(item, envelope);
+            if (group.size() > 1) {
+                applyGroup(group);
+                return;
+            }
+        }
         long started = System.nanoTime();
         breakers.<Applied>call(envelope.origin(), context, () -> applier.apply(envelope))
                 .onComplete(result -> {
                     if (result.succeeded()) {
+                        counters.increment(Counters.APPLY_TRANSACTIONS);
                         report.applied(envelope, result.result(), System.nanoTime() - started);
                         done(item);
                         return;
@@ -399,6 +425,86 @@ public final class Inbound {
                                 "applying failed, message parked: " + cause.getMessage()));
                         park(item, envelope, "applying failed: " + cause.getMessage());
                     }
+                });
+    }
+
+    /**
+     * The live messages waiting right behind {@code first} that {@link #handle} would apply whole, from
+     * the same peer: a receiver behind its peers applies them in one transaction with one commit,
+     * instead of paying a commit per source transaction. Each envelope keeps its own rows, merge and
+     * bookkeeping; at most {@value #GROUP_ENVELOPES} envelopes and {@value #GROUP_CHANGES} changes.
+     */
+    private List<Grouped> gather(Item first, Envelope envelope) {
+        List<Grouped> group = new ArrayList<>();
+        group.add(new Grouped(first, envelope));
+        String origin = envelope.origin();
+        int changes = envelope.changes().size();
+        Hlc horizon = Hlc.horizon(retention);
+        while (group.size() < GROUP_ENVELOPES) {
+            Item head = queue.peekFirst();
+            if (head == null
+                    || head.parked()
+                    || head.repair() != null
+                    || !origin.equals(publisherOf(head.delivery().topic()))) {
+                break;
+            }
+            if (head.decoded() == null) { // read once: handle takes it as read if it is not grouped
+                Envelope decoded;
+                try {
+                    decoded = format.decode(head.delivery().payload());
+                } catch (MalformedEnvelopeException e) {
+                    break;
+                }
+                queue.pollFirst();
+                head = new Item(head.peerHint(), head.delivery(), head.parkedId(), null, decoded);
+                queue.addFirst(head);
+            }
+            Envelope next = head.decoded();
+            if (!next.mesh().equals(mesh)
+                    || !next.origin().equals(origin)
+                    || next.isPart()
+                    || next.changes().isEmpty()
+                    || follows.filter(next.changes()).size() != next.changes().size()
+                    || changes + next.changes().size() > GROUP_CHANGES
+                    || next.changes().stream().anyMatch(c -> c.hlc().isBefore(horizon))) {
+                break;
+            }
+            queue.pollFirst();
+            group.add(new Grouped(head, next));
+            changes += next.changes().size();
+        }
+        return group;
+    }
+
+    /**
+     * Applies a group in one transaction. When it fails, its messages are handled again one at a time,
+     * as if they had come alone, so that each ends as its own failure says (retried, rejected, parked);
+     * the peer's breaker then counts the group's failure and the first message's.
+     */
+    private void applyGroup(List<Grouped> group) {
+        List<Envelope> envelopes = group.stream().map(Grouped::envelope).toList();
+        long started = System.nanoTime();
+        breakers.<List<Applied>>call(envelopes.get(0).origin(), context, () -> applier.applyAll(envelopes))
+                .onComplete(result -> {
+                    if (result.failed()) {
+                        for (int i = group.size() - 1; i >= 1; i--) {
+                            queue.addFirst(group.get(i).item());
+                        }
+                        aloneLeft = group.size() - 1;
+                        handlingAlone = true;
+                        handle(group.get(0).item(), 1); // counted as received already
+                        return;
+                    }
+                    long each = (System.nanoTime() - started) / group.size();
+                    counters.add(Counters.RECEIVED, group.size() - 1);
+                    counters.increment(Counters.APPLY_TRANSACTIONS);
+                    for (int i = 0; i < group.size(); i++) {
+                        report.applied(envelopes.get(i), result.result().get(i), each);
+                    }
+                    for (int i = 0; i < group.size() - 1; i++) {
+                        acknowledge(group.get(i).item());
+                    }
+                    done(group.get(group.size() - 1).item());
                 });
     }
 
@@ -544,12 +650,16 @@ public final class Inbound {
                     }));
             return;
         }
+        acknowledge(item);
+        next();
+    }
+
+    private static void acknowledge(Item item) {
         if (!item.delivery().acknowledge()) {
             // the broker delivers it again on the next connection (applying twice is harmless)
             LOG.debugf(
                     "Could not acknowledge a message on %s: its connection is gone",
                     item.delivery().topic());
         }
-        next();
     }
 }

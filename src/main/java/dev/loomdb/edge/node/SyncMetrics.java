@@ -53,6 +53,12 @@ public class SyncMetrics {
         counterMetric("loom.changes", Counters.PUBLISHED_CHANGES, "direction", "out", "Changes published");
         counterMetric(
                 "loom.changes", Counters.APPLIED_CHANGES, "direction", "in", "Peer changes that changed a row here");
+        counterMetric(
+                "loom.apply.transactions",
+                Counters.APPLY_TRANSACTIONS,
+                null,
+                null,
+                "Local transactions that applied peers' messages (a backlog is applied several messages per transaction)");
         counterMetric("loom.coalesced.changes", Counters.COALESCED, null, null, "Changes folded away by debouncing");
         counterMetric("loom.conflicts", Counters.CONFLICTS, null, null, "Conflicts kept aside (auto-resolve off)");
         counterMetric(

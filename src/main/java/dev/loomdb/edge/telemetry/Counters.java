@@ -22,6 +22,9 @@ public final class Counters {
     public static final String RECEIVED_BYTES = "receivedBytes";
     public static final String APPLIED = "applied";
     public static final String APPLIED_CHANGES = "appliedChanges";
+    /** Local transactions that applied peers' messages: fewer than {@link #APPLIED} when a backlog was applied in groups. */
+    public static final String APPLY_TRANSACTIONS = "applyTransactions";
+
     public static final String SUPERSEDED = "superseded";
     public static final String CONFLICTS = "conflicts";
     public static final String REJECTED = "rejected";
@@ -55,6 +58,7 @@ public final class Counters {
             RECEIVED_BYTES,
             APPLIED,
             APPLIED_CHANGES,
+            APPLY_TRANSACTIONS,
             SUPERSEDED,
             CONFLICTS,
             REJECTED,
