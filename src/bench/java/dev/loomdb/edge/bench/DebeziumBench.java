@@ -49,6 +49,7 @@ class DebeziumBench {
     private static final int ROWS = QUICK ? 10_000 : 100_000;
     /** Both JVMs compile their hot paths on it: Debezium's engine still sped up after 20,000. */
     private static final int WARM_UP = ROWS;
+
     private static final Duration BOUND = Duration.ofMinutes(5);
     private static final Pattern PUBLISHED = Pattern.compile("\"publishedChanges\"\\s*:\\s*(\\d+)");
 
@@ -101,7 +102,7 @@ class DebeziumBench {
                     oursCpu[r] = meter.stop();
                 }
 
-                stopSync(a);
+                SyncLoad.pauseSync(List.of(a));
                 debezium.begin("loom_it_dbz_" + suffix.replace('-', '_') + "_" + r);
                 if (r == 0) {
                     write(a, WARM_UP);
@@ -116,7 +117,7 @@ class DebeziumBench {
                     theirsCpu[r] = meter.stop();
                 }
                 debezium.end();
-                a.api().post("/api/sync/start").then().statusCode(200);
+                SyncLoad.resumeSync(List.of(a));
                 awaitPublished(a, base, written); // A publishes what it missed before the next round
                 System.out.printf(
                         Locale.ROOT,
@@ -152,14 +153,6 @@ class DebeziumBench {
         }
         written += rows;
         return written;
-    }
-
-    /** Stops A's sync and waits until its WAL sender has exited. */
-    private static void stopSync(NodeProcess a) throws SQLException {
-        a.api().post("/api/sync/stop").then().statusCode(200);
-        try (Connection sql = a.sql()) {
-            await("slot of A released").atMost(Duration.ofSeconds(30)).until(() -> a.walSenderSentLsn(sql) < 0);
-        }
     }
 
     private void awaitPublished(NodeProcess a, long base, long changes) {

@@ -1,7 +1,5 @@
 package dev.loomdb.edge.bench;
 
-import static org.awaitility.Awaitility.await;
-
 import dev.loomdb.edge.it.Infra;
 import dev.loomdb.edge.it.NodeProcess;
 import java.nio.file.Path;
@@ -9,9 +7,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -44,12 +40,6 @@ class SyncBench {
     private static final Duration LOAD_TIME = QUICK ? Duration.ofSeconds(2) : Duration.ofSeconds(8);
     private static final Duration REST_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(8);
     private static final int REST_CONCURRENCY = 8;
-    /** How long each rate is offered in the search for the highest sustained rate. */
-    private static final Duration SUSTAIN_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(8);
-
-    private static final int SUSTAIN_STEPS = 5;
-    /** Lag growth over a paced run that still counts as "not growing" (about 5 % of the rate short over 8 s). */
-    private static final long LAG_GROWTH_MILLIS = 250;
 
     private final Path root = Infra.workDir("bench");
     private final String suffix = Infra.suffix();
@@ -89,7 +79,7 @@ class SyncBench {
             }
             double loadedRss = SyncLoad.rssMiB(b);
 
-            Baseline pg = new Baseline(a);
+            PgReplication pg = new PgReplication(a, "sync", 1);
             double[] pgThroughput = new double[ROUNDS];
             double[] ceiling = new double[ROUNDS];
             double[] graphCeiling = new double[ROUNDS];
@@ -114,18 +104,23 @@ class SyncBench {
                         pgThroughput[r] = pg.throughput(ROWS);
                         pgCpu[r] = meter.stop();
                     }
-                    pgSustained[r] = highestSustainedRate(
-                            "PostgreSQL", pg::source, "bench_nodes", pg::target, "bench_nodes", ceiling[r]);
+                    pgSustained[r] = SustainedRate.search(
+                            new SustainedRate.Sync("PostgreSQL", pg::source, "bench_nodes", pg::target, "bench_nodes"),
+                            ceiling[r],
+                            SyncLoad.BATCH);
                     // ours alone: the baseline's subscription disabled
                     pg.subscription(false);
                     resumeSync(b);
-                    sustained[r] = highestSustainedRate("ours", a::sql, "loom.nodes", b::sql, "loom.nodes", ceiling[r]);
+                    sustained[r] = SustainedRate.search(
+                            new SustainedRate.Sync("ours", a::sql, "loom.nodes", b::sql, "loom.nodes"),
+                            ceiling[r],
+                            SyncLoad.BATCH);
                 }
                 pauseSync(b);
                 pg.subscription(true);
                 pgLatency = new java.util.LinkedHashMap<>();
                 for (int load : LOADS) {
-                    pgLatency.put(load, pg.latencyRounds(load));
+                    pgLatency.put(load, pg.latencyRounds(load, ROUNDS, LOAD_TIME));
                 }
                 pg.subscription(false);
                 resumeSync(b);
@@ -139,8 +134,23 @@ class SyncBench {
                 receiver(name);
             }
             double[] fanOut = new double[ROUNDS];
-            for (int r = 0; r < ROUNDS; r++) {
-                fanOut[r] = throughput(receivers, FAN_OUT_ROWS);
+            double[] pgFanOut = new double[ROUNDS];
+            List<NodeProcess> nodes = new ArrayList<>(receivers);
+            nodes.add(a);
+            PgReplication fan = new PgReplication(a, "fanout", receivers.size());
+            try {
+                fan.create();
+                fan.subscription(false);
+                for (int r = 0; r < ROUNDS; r++) {
+                    SyncLoad.pauseSync(nodes); // each alone, as above
+                    fan.subscription(true);
+                    pgFanOut[r] = fan.throughput(FAN_OUT_ROWS);
+                    fan.subscription(false);
+                    SyncLoad.resumeSync(nodes);
+                    fanOut[r] = throughput(receivers, FAN_OUT_ROWS);
+                }
+            } finally {
+                fan.drop();
             }
             double[][] fanOutLatency = latencyRounds(receivers, 1000);
             while (receivers.size() > 1) {
@@ -253,6 +263,15 @@ class SyncBench {
                     "rows/s",
                     "");
             BenchResults.add(
+                    "fan-out to 4 receivers vs PostgreSQL logical replication to 4 subscriber databases, rows/s",
+                    fanOut,
+                    pgFanOut,
+                    "PostgreSQL logical replication, 4 subscriptions",
+                    "rows/s",
+                    "goal: ratio >= 1.0");
+            BenchResults.throughputPoint(
+                    "PostgreSQL logical replication to 4 subscribers", BenchResults.median(pgFanOut));
+            BenchResults.add(
                     "fan-out: p99 latency at 1000/s over 4 receivers, debounce 100 ms, ms",
                     SyncLoad.column(fanOutLatency, 2),
                     SyncLoad.column(oursOn.get(1000), 2),
@@ -303,35 +322,11 @@ class SyncBench {
 
     /** Stops sync on A and {@code b} (POST /api/sync/stop): their WAL senders exit. */
     private void pauseSync(NodeProcess b) throws SQLException {
-        for (NodeProcess node : List.of(a, b)) {
-            node.api().post("/api/sync/stop").then().statusCode(200);
-        }
-        for (NodeProcess node : List.of(a, b)) {
-            try (Connection sql = node.sql()) {
-                await("slot of " + node.nodeId() + " released")
-                        .atMost(Duration.ofSeconds(30))
-                        .until(() -> node.walSenderSentLsn(sql) < 0);
-            }
-        }
+        SyncLoad.pauseSync(List.of(a, b));
     }
 
-    /** Starts sync on A and {@code b} again and waits until their WAL senders have read the WAL written meanwhile. */
     private void resumeSync(NodeProcess b) throws SQLException {
-        for (NodeProcess node : List.of(a, b)) {
-            try (Connection sql = node.sql();
-                    Statement s = sql.createStatement()) {
-                long written;
-                try (ResultSet rs = s.executeQuery("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn")) {
-                    rs.next();
-                    written = rs.getLong(1);
-                }
-                node.api().post("/api/sync/start").then().statusCode(200);
-                await("WAL sender of " + node.nodeId() + " caught up")
-                        .atMost(Duration.ofMinutes(2))
-                        .pollInterval(Duration.ofMillis(100))
-                        .until(() -> node.walSenderSentLsn(sql) >= written);
-            }
-        }
+        SyncLoad.resumeSync(List.of(a, b));
     }
 
     private Map<Long, String> jvms(NodeProcess b) {
@@ -404,112 +399,6 @@ class SyncBench {
     private Map<String, Long> offerAt(SyncLoad.SqlSource source, String table, String prefix, int load)
             throws Exception {
         return SyncLoad.offerAt(source, table, prefix, load, LOAD_TIME);
-    }
-
-    // ---- sustained rate ----
-
-    /**
-     * The highest rate (rows/s) the sync sustains with its lag not growing: a binary search over
-     * (0, ceiling] in {@value #SUSTAIN_STEPS} paced runs.
-     */
-    private double highestSustainedRate(
-            String who,
-            SyncLoad.SqlSource source,
-            String table,
-            SyncLoad.SqlSource target,
-            String targetTable,
-            double ceiling)
-            throws Exception {
-        double low = 0;
-        double high = ceiling;
-        for (int step = 0; step < SUSTAIN_STEPS; step++) {
-            double rate = (low + high) / 2;
-            PacedRun run = pacedRun(source, table, target, targetTable, "s" + sequence.incrementAndGet() + "-", rate);
-            System.out.printf(
-                    "  %s at %,.0f rows/s: %s, lag %.0f ms early, %.0f ms late -> %s%n",
-                    who,
-                    rate,
-                    run.onSchedule() ? "writer on schedule" : "writer behind",
-                    run.earlyLagMillis(),
-                    run.lateLagMillis(),
-                    run.sustained() ? "sustained" : "not sustained");
-            if (run.sustained()) {
-                low = rate;
-            } else {
-                high = rate;
-            }
-        }
-        return low;
-    }
-
-    /** What a paced run showed: whether the writer kept its schedule, and the receiver's lag early and late. */
-    private record PacedRun(boolean onSchedule, double earlyLagMillis, double lateLagMillis) {
-        boolean sustained() {
-            return onSchedule && lateLagMillis <= earlyLagMillis + LAG_GROWTH_MILLIS;
-        }
-    }
-
-    /**
-     * Offers {@code rate} rows/s for SUSTAIN_TIME in the throughput run's write pattern (upserts of
-     * BATCH rows per transaction), one transaction every BATCH/rate seconds; then compares the lag
-     * (commit on the source to the last row of the transaction written on the receiver) of the
-     * first and the last third of the transactions.
-     */
-    private static PacedRun pacedRun(
-            SyncLoad.SqlSource source,
-            String table,
-            SyncLoad.SqlSource target,
-            String targetTable,
-            String prefix,
-            double rate)
-            throws Exception {
-        int batches = (int) Math.max(6, Math.round(rate * SUSTAIN_TIME.toMillis() / 1000.0 / SyncLoad.BATCH));
-        long interval = (long) (SyncLoad.BATCH * 1e9 / rate);
-        long[] committed = new long[batches]; // epoch µs
-        long start = System.nanoTime();
-        try (Connection sql = source.get();
-                PreparedStatement upsert = sql.prepareStatement(SyncLoad.UPSERT.formatted(table))) {
-            for (int batch = 0; batch < batches; batch++) {
-                long wait = start + batch * interval - System.nanoTime();
-                if (wait > 0) {
-                    java.util.concurrent.locks.LockSupport.parkNanos(wait);
-                }
-                upsert.setString(1, prefix);
-                upsert.setInt(2, batch * SyncLoad.BATCH + 1);
-                upsert.setInt(3, (batch + 1) * SyncLoad.BATCH);
-                upsert.executeUpdate();
-                committed[batch] = SyncLoad.micros(Instant.now());
-            }
-        }
-        long planned = batches * interval;
-        boolean onSchedule = System.nanoTime() - start <= planned + planned / 10;
-        SyncLoad.awaitRow(target, targetTable, prefix + (batches * SyncLoad.BATCH));
-        long[] applied = new long[batches]; // epoch µs of the last row of each transaction
-        try (Connection sql = target.get();
-                PreparedStatement query = sql.prepareStatement("SELECT"
-                        + " (substring(id FROM ?)::int - 1) / " + SyncLoad.BATCH
-                        + ", max((extract(epoch FROM bench_applied_at) * 1000000)::bigint)"
-                        + " FROM " + targetTable + " WHERE id LIKE ? GROUP BY 1")) {
-            query.setInt(1, prefix.length() + 1);
-            query.setString(2, prefix + "%");
-            try (ResultSet rs = query.executeQuery()) {
-                while (rs.next()) {
-                    applied[rs.getInt(1)] = rs.getLong(2);
-                }
-            }
-        }
-        double[] lags = new double[batches];
-        for (int batch = 0; batch < batches; batch++) {
-            if (applied[batch] == 0) {
-                throw new IllegalStateException("transaction " + batch + " of " + prefix + " did not arrive");
-            }
-            lags[batch] = (applied[batch] - committed[batch]) / 1000.0;
-        }
-        int third = batches / 3;
-        return new PacedRun(
-                onSchedule,
-                BenchResults.median(java.util.Arrays.copyOfRange(lags, 0, third)),
-                BenchResults.median(java.util.Arrays.copyOfRange(lags, batches - third, batches)));
     }
 
     // ---- start-up ----
@@ -700,200 +589,6 @@ class SyncBench {
         } finally {
             for (Connection c : connections) {
                 c.close();
-            }
-        }
-    }
-
-    // ---- PostgreSQL's own logical replication between two databases of the same server ----
-
-    /** Databases named loom_it_* so that .ci/run's clean-up finds any left behind. */
-    private final class Baseline {
-
-        private static final String SOURCE = "loom_it_bench_src";
-        private static final String TARGET = "loom_it_bench_dst";
-        private static final String PLAIN = "loom_it_bench_plain";
-        private static final String GRAPH = "loom_it_bench_graph";
-        private static final String SLOT = "loom_it_bench_sub";
-        /** The shape of loom.nodes (columns, checks, indexes, replica identity), without its triggers. */
-        private static final String[] TABLE = {
-            "CREATE TABLE bench_nodes (id text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 256), type text NOT NULL"
-                    + " CHECK (length(type) BETWEEN 1 AND 256), properties jsonb NOT NULL DEFAULT '{}'::jsonb"
-                    + " CHECK (jsonb_typeof(properties) = 'object'), hlc bigint NOT NULL DEFAULT 0, version bigint NOT NULL"
-                    + " DEFAULT 0, origin text NOT NULL DEFAULT '', tombstone boolean NOT NULL DEFAULT false,"
-                    + " deleted_at timestamptz, property_clocks jsonb NOT NULL DEFAULT '{}'::jsonb, base_hlc bigint NOT NULL"
-                    + " DEFAULT 0, applied boolean NOT NULL DEFAULT false, bench_applied_at timestamptz)",
-            "CREATE INDEX ON bench_nodes (type, id)",
-            "CREATE INDEX ON bench_nodes USING gin (properties)",
-            "ALTER TABLE bench_nodes REPLICA IDENTITY FULL"
-        };
-
-        private final NodeProcess server;
-
-        Baseline(NodeProcess server) {
-            this.server = server;
-        }
-
-        Connection source() throws SQLException {
-            return server.sql(SOURCE);
-        }
-
-        Connection target() throws SQLException {
-            return server.sql(TARGET);
-        }
-
-        void create() throws Exception {
-            drop();
-            try (Connection admin = server.sql("postgres");
-                    Statement s = admin.createStatement()) {
-                for (String db : List.of(SOURCE, TARGET, PLAIN, GRAPH)) {
-                    s.execute("CREATE DATABASE " + db);
-                }
-            }
-            try (Connection graph = server.sql(GRAPH)) {
-                Infra.applyMigrations(graph); // the node's schema and stamping trigger, with nothing capturing
-                try (Statement s = graph.createStatement()) {
-                    s.execute("INSERT INTO loom.node_info (node_id) VALUES ('bench')"); // as a node's start does
-                }
-            }
-            for (String db : List.of(SOURCE, TARGET, PLAIN)) {
-                try (Connection c = server.sql(db);
-                        Statement s = c.createStatement()) {
-                    for (String ddl : TABLE) {
-                        s.execute(ddl);
-                    }
-                }
-            }
-            try (Connection src = server.sql(SOURCE);
-                    Statement s = src.createStatement()) {
-                s.execute("CREATE PUBLICATION bench_pub FOR TABLE bench_nodes");
-                s.execute("SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");
-            }
-            try (Connection dst = server.sql(TARGET);
-                    Statement s = dst.createStatement()) {
-                s.execute(SyncLoad.STAMP_FUNCTION);
-                s.execute("CREATE TRIGGER zz_bench_applied BEFORE INSERT OR UPDATE ON bench_nodes FOR EACH ROW"
-                        + " EXECUTE FUNCTION public.bench_stamp_applied()");
-                s.execute("ALTER TABLE bench_nodes ENABLE ALWAYS TRIGGER zz_bench_applied");
-                // Same server: the slot exists already (creating it in this command would wait on itself).
-                s.execute("CREATE SUBSCRIPTION bench_sub CONNECTION 'host=127.0.0.1 port=" + server.postgresPort()
-                        + " dbname=" + SOURCE + " user=postgres' PUBLICATION bench_pub WITH (create_slot = false,"
-                        + " slot_name = '" + SLOT + "', copy_data = false)");
-            }
-            offer(
-                    () -> server.sql(SOURCE),
-                    "bench_nodes",
-                    () -> server.sql(TARGET),
-                    "bench_nodes",
-                    100,
-                    Duration.ofSeconds(1)); // warm-up; also proves the subscription runs
-        }
-
-        /**
-         * Enables or disables the baseline's subscription (its WAL sender exits while disabled). Before
-         * enabling, the slot is created anew at the current position, so its WAL sender does not decode
-         * the WAL of the other runs written meanwhile during the next measurement (advancing the slot
-         * would leave its restart point, where decoding starts, behind).
-         */
-        void subscription(boolean enabled) throws SQLException {
-            try (Connection src = source();
-                    Statement s = src.createStatement()) {
-                if (enabled) {
-                    s.execute("SELECT pg_drop_replication_slot('" + SLOT + "')");
-                    s.execute("SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");
-                }
-                try (Connection dst = target();
-                        Statement d = dst.createStatement()) {
-                    d.execute("ALTER SUBSCRIPTION bench_sub " + (enabled ? "ENABLE" : "DISABLE"));
-                }
-                await("baseline slot " + (enabled ? "in use" : "released"))
-                        .atMost(Duration.ofSeconds(60))
-                        .pollInterval(Duration.ofMillis(100))
-                        .until(() -> {
-                            try (ResultSet rs = s.executeQuery(
-                                    "SELECT active FROM pg_replication_slots WHERE slot_name = '" + SLOT + "'")) {
-                                return rs.next() && rs.getBoolean(1) == enabled;
-                            }
-                        });
-            }
-        }
-
-        /** The server of the baseline runs, its databases named by their part in them. */
-        List<CpuMeter.Server> servers() {
-            return List.of(new CpuMeter.Server(() -> server.sql(SOURCE), db -> switch (db) {
-                case SOURCE -> "source";
-                case TARGET -> "receiver";
-                case PLAIN, GRAPH -> "writer (no sync)";
-                default -> "idle nodes";
-            }));
-        }
-
-        double throughput(int rows) throws Exception {
-            String prefix = "t" + sequence.incrementAndGet() + "-";
-            long start = System.nanoTime();
-            try (Connection sql = server.sql(SOURCE)) {
-                SyncLoad.writeBatches(sql, "bench_nodes", prefix, rows);
-            }
-            SyncLoad.awaitRow(() -> server.sql(TARGET), "bench_nodes", prefix + rows);
-            double seconds = (System.nanoTime() - start) / 1e9;
-            SyncLoad.assertCount(() -> server.sql(TARGET), "bench_nodes", prefix, rows);
-            return rows / seconds;
-        }
-
-        /** The same writes into a table nothing replicates: how fast PostgreSQL itself commits them. */
-        double ceiling(int rows) throws Exception {
-            return writeRate(PLAIN, "bench_nodes", rows);
-        }
-
-        /** The same writes into loom.nodes (stamping trigger, indexes) of a database nothing captures. */
-        double graphCeiling(int rows) throws Exception {
-            return writeRate(GRAPH, "loom.nodes", rows);
-        }
-
-        private double writeRate(String database, String table, int rows) throws Exception {
-            String prefix = "c" + sequence.incrementAndGet() + "-";
-            long start = System.nanoTime();
-            try (Connection sql = server.sql(database)) {
-                SyncLoad.writeBatches(sql, table, prefix, rows);
-            }
-            return rows / ((System.nanoTime() - start) / 1e9);
-        }
-
-        double[][] latencyRounds(int load) throws Exception {
-            double[][] rounds = new double[ROUNDS][];
-            for (int r = 0; r < ROUNDS; r++) {
-                String prefix = "l" + sequence.incrementAndGet() + "-";
-                Map<String, Long> committed = offerAt(() -> server.sql(SOURCE), "bench_nodes", prefix, load);
-                rounds[r] = SyncLoad.percentiles(
-                        SyncLoad.arrivals(() -> server.sql(TARGET), "bench_nodes", prefix, committed));
-            }
-            return rounds;
-        }
-
-        void drop() {
-            try (Connection dst = server.sql(TARGET);
-                    Statement s = dst.createStatement()) {
-                s.execute("ALTER SUBSCRIPTION bench_sub DISABLE");
-                s.execute("ALTER SUBSCRIPTION bench_sub SET (slot_name = NONE)");
-                s.execute("DROP SUBSCRIPTION bench_sub");
-            } catch (SQLException e) {
-                // not there
-            }
-            try (Connection admin = server.sql("postgres");
-                    Statement s = admin.createStatement()) {
-                await().atMost(Duration.ofSeconds(30)).until(() -> {
-                    try (ResultSet rs = s.executeQuery(
-                            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + SLOT + "' AND active")) {
-                        rs.next();
-                        return rs.getLong(1) == 0;
-                    }
-                });
-                s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '"
-                        + SLOT + "'");
-                for (String db : List.of(SOURCE, TARGET, PLAIN, GRAPH)) {
-                    s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-                }
-            } catch (SQLException e) {
-                throw new IllegalStateException("cannot clean up the baseline databases", e);
             }
         }
     }

@@ -14,6 +14,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.HdrHistogram.Histogram;
@@ -116,12 +117,18 @@ final class SyncLoad {
 
     /** Upserts {@code rows} rows (ids prefix1..prefixN), BATCH per transaction. */
     static void writeBatches(Connection sql, String table, String prefix, int rows) throws SQLException {
+        writeBatches(sql, table, prefix, rows, BATCH);
+    }
+
+    /** Upserts {@code rows} rows (ids prefix1..prefixN), {@code perTransaction} per transaction. */
+    static void writeBatches(Connection sql, String table, String prefix, int rows, int perTransaction)
+            throws SQLException {
         CpuMeter.writer(sql);
         try (PreparedStatement upsert = sql.prepareStatement(UPSERT.formatted(table))) {
-            for (int from = 1; from <= rows; from += BATCH) {
+            for (int from = 1; from <= rows; from += perTransaction) {
                 upsert.setString(1, prefix);
                 upsert.setInt(2, from);
-                upsert.setInt(3, Math.min(rows, from + BATCH - 1));
+                upsert.setInt(3, Math.min(rows, from + perTransaction - 1));
                 upsert.executeUpdate();
             }
         }
@@ -137,6 +144,26 @@ final class SyncLoad {
                     .until(() -> {
                         try (ResultSet rs = query.executeQuery()) {
                             return rs.next();
+                        }
+                    });
+        }
+    }
+
+    /**
+     * Waits until {@code rows} rows with {@code prefix} are on the receiver: the last one written may
+     * arrive before others (a receiver applying several messages at once commits them in any order).
+     */
+    static void awaitCount(SqlSource target, String table, String prefix, long rows) throws SQLException {
+        try (Connection sql = target.get();
+                PreparedStatement query = sql.prepareStatement("SELECT count(*) FROM " + table + " WHERE id LIKE ?")) {
+            query.setString(1, prefix + "%");
+            await().atMost(ARRIVAL)
+                    .pollDelay(Duration.ZERO)
+                    .pollInterval(Duration.ofMillis(20))
+                    .until(() -> {
+                        try (ResultSet rs = query.executeQuery()) {
+                            rs.next();
+                            return rs.getLong(1) >= rows;
                         }
                     });
         }
@@ -185,6 +212,39 @@ final class SyncLoad {
             s.execute(STAMP_FUNCTION);
             s.execute("CREATE OR REPLACE TRIGGER zz_bench_applied BEFORE INSERT OR UPDATE ON loom.nodes FOR EACH ROW"
                     + " EXECUTE FUNCTION public.bench_stamp_applied()");
+        }
+    }
+
+    /** Stops sync on {@code nodes}: their WAL senders exit. */
+    static void pauseSync(List<NodeProcess> nodes) throws SQLException {
+        for (NodeProcess node : nodes) {
+            node.api().post("/api/sync/stop").then().statusCode(200);
+        }
+        for (NodeProcess node : nodes) {
+            try (Connection sql = node.sql()) {
+                await("slot of " + node.nodeId() + " released")
+                        .atMost(Duration.ofSeconds(30))
+                        .until(() -> node.walSenderSentLsn(sql) < 0);
+            }
+        }
+    }
+
+    /** Starts sync on {@code nodes} again and waits until their WAL senders have read the WAL written meanwhile. */
+    static void resumeSync(List<NodeProcess> nodes) throws SQLException {
+        for (NodeProcess node : nodes) {
+            try (Connection sql = node.sql();
+                    Statement s = sql.createStatement()) {
+                long written;
+                try (ResultSet rs = s.executeQuery("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn")) {
+                    rs.next();
+                    written = rs.getLong(1);
+                }
+                node.api().post("/api/sync/start").then().statusCode(200);
+                await("WAL sender of " + node.nodeId() + " caught up")
+                        .atMost(Duration.ofMinutes(2))
+                        .pollInterval(Duration.ofMillis(100))
+                        .until(() -> node.walSenderSentLsn(sql) >= written);
+            }
         }
     }
 }
