@@ -82,19 +82,37 @@ public final class Applier {
     /**
      * Applies several envelopes of one peer, in their order, in one transaction, with one commit for
      * all (a receiver's backlog then costs one commit, not one per source transaction). Their changes go
-     * through the merge statements together, each row's last state of the group standing for the
-     * earlier ones (a peer's later state of a row carries its earlier ones, as within one envelope);
-     * with the change history kept, each envelope is written on its own, for its own entries. All or
+     * through the merge statements together when no row is written by two of them; otherwise, and
+     * with the change history kept, each envelope is written on its own, in the same transaction. All or
      * none: on failure nothing of any of them is applied.
      */
     public Future<List<Applied>> applyAll(List<Envelope> envelopes) {
         return connection()
                 .compose(conn -> conn.begin()
-                        .compose(tx -> (history.enabled()
+                        .compose(tx -> (history.enabled() || rowInSeveral(envelopes)
                                         ? writeEach(conn, envelopes, 0, new ArrayList<>())
                                         : writeTogether(conn, envelopes))
                                 .compose(applied -> tx.commit().map(applied))
                                 .recover(failure -> rollback(tx).compose(v -> Future.failedFuture(failure)))));
+    }
+
+    /**
+     * Whether a row is written by more than one of the envelopes. Their order is then no proof of age
+     * (a broker redelivers older messages after newer ones across a reconnection), so each envelope goes
+     * through the merge statements on its own, which decide by the rows' clocks.
+     */
+    static boolean rowInSeveral(List<Envelope> envelopes) {
+        Set<String> seen = new HashSet<>();
+        for (Envelope envelope : envelopes) {
+            Set<String> own = new HashSet<>();
+            for (Change c : envelope.changes()) {
+                String key = c.kind().wireName() + ':' + c.id();
+                if (own.add(key) && !seen.add(key)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private Future<List<Applied>> writeEach(
