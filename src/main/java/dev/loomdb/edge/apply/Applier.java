@@ -72,10 +72,15 @@ public final class Applier {
 
     /** Applies the envelope's changes in one transaction, with the peer's bookkeeping and history. */
     public Future<Applied> apply(Envelope envelope) {
+        return inTransaction(conn -> write(conn, envelope, 1));
+    }
+
+    /** Runs {@code work} in one transaction on the apply connection: committed, or rolled back on failure. */
+    private <T> Future<T> inTransaction(java.util.function.Function<PgConnection, Future<T>> work) {
         return connection()
                 .compose(conn -> conn.begin()
-                        .compose(tx -> write(conn, envelope, 1)
-                                .compose(applied -> tx.commit().map(applied))
+                        .compose(tx -> work.apply(conn)
+                                .compose(done -> tx.commit().map(done))
                                 .recover(failure -> rollback(tx).compose(v -> Future.failedFuture(failure)))));
     }
 
@@ -87,13 +92,9 @@ public final class Applier {
      * none: on failure nothing of any of them is applied.
      */
     public Future<List<Applied>> applyAll(List<Envelope> envelopes) {
-        return connection()
-                .compose(conn -> conn.begin()
-                        .compose(tx -> (history.enabled() || rowInSeveral(envelopes)
-                                        ? writeEach(conn, envelopes, 0, new ArrayList<>())
-                                        : writeTogether(conn, envelopes))
-                                .compose(applied -> tx.commit().map(applied))
-                                .recover(failure -> rollback(tx).compose(v -> Future.failedFuture(failure)))));
+        boolean each = history.enabled() || rowInSeveral(envelopes);
+        return inTransaction(
+                conn -> each ? writeEach(conn, envelopes, 0, new ArrayList<>()) : writeTogether(conn, envelopes));
     }
 
     /**
@@ -101,12 +102,16 @@ public final class Applier {
      * (a broker redelivers older messages after newer ones across a reconnection), so each envelope goes
      * through the merge statements on its own, which decide by the rows' clocks.
      */
+    private static String rowKey(Change c) {
+        return c.kind().wireName() + ':' + c.id();
+    }
+
     static boolean rowInSeveral(List<Envelope> envelopes) {
         Set<String> seen = new HashSet<>();
         for (Envelope envelope : envelopes) {
             Set<String> own = new HashSet<>();
             for (Change c : envelope.changes()) {
-                String key = c.kind().wireName() + ':' + c.id();
+                String key = rowKey(c);
                 if (own.add(key) && !seen.add(key)) {
                     return true;
                 }
@@ -195,7 +200,7 @@ public final class Applier {
     static List<Change> lastStatePerRow(List<Change> changes) {
         Map<String, Change> last = new LinkedHashMap<>();
         for (Change c : changes) {
-            String key = c.kind().wireName() + ':' + c.id();
+            String key = rowKey(c);
             last.remove(key);
             last.put(key, c);
         }
