@@ -39,13 +39,29 @@ public final class Applier {
 
     private static final Logger LOG = Logger.getLogger(Applier.class);
 
-    private static final String RECORD_PEER = """
+    private static final String RECORD_PEER = recordPeer(1);
+
+    /**
+     * The merge statement of one kind and the peer's bookkeeping as one statement (data-modifying
+     * common table expressions run to completion whether read or not): one round trip and PostgreSQL's
+     * implicit transaction instead of BEGIN, two statements and COMMIT.
+     */
+    private static final String APPLY_NODES_RECORDING_PEER =
+            "WITH applied AS (" + StateArrays.APPLY_NODES + "), peer AS (" + recordPeer(10) + ") SELECT * FROM applied";
+
+    private static final String APPLY_EDGES_RECORDING_PEER =
+            "WITH applied AS (" + StateArrays.APPLY_EDGES + "), peer AS (" + recordPeer(12) + ") SELECT * FROM applied";
+
+    /** The peer's bookkeeping; its five parameters numbered from {@code first}. */
+    private static String recordPeer(int first) {
+        return """
             INSERT INTO loom.sync_peers AS p (peer_id, last_seen, last_hlc, last_seq, messages_received, changes_received)
-            VALUES ($1, now(), $2, $3, $5, $4)
+            VALUES ($%1$d, now(), $%2$d, $%3$d, $%5$d, $%4$d)
             ON CONFLICT (peer_id) DO UPDATE SET last_seen = now(), last_hlc = greatest(p.last_hlc, EXCLUDED.last_hlc),
                 last_seq = greatest(p.last_seq, EXCLUDED.last_seq),
                 messages_received = p.messages_received + EXCLUDED.messages_received,
-                changes_received = p.changes_received + EXCLUDED.changes_received""";
+                changes_received = p.changes_received + EXCLUDED.changes_received""".formatted(first, first + 1, first + 2, first + 3, first + 4);
+    }
 
     private final Vertx vertx;
     private final MergeRule rule;
@@ -72,7 +88,43 @@ public final class Applier {
 
     /** Applies the envelope's changes in one transaction, with the peer's bookkeeping and history. */
     public Future<Applied> apply(Envelope envelope) {
+        if (inOneStatement(envelope.changes())) {
+            return connection().compose(conn -> writeInOneStatement(conn, envelope, 1));
+        }
         return inTransaction(conn -> write(conn, envelope, 1));
+    }
+
+    /**
+     * Whether the changes can be applied by one statement in PostgreSQL's implicit transaction: rows of
+     * one kind (an edge's merge reads the nodes a sibling statement would not yet show), conflicts
+     * resolved by the rule (no conflict records to write around the merge) and no change history.
+     */
+    private boolean inOneStatement(List<Change> changes) {
+        if (!autoResolve || history.enabled() || changes.isEmpty()) {
+            return false;
+        }
+        Change.Kind kind = changes.get(0).kind();
+        for (Change c : changes) {
+            if (c.kind() != kind) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** {@link #write} for {@link #inOneStatement} changes: the merge and the peer's bookkeeping at once. */
+    private Future<Applied> writeInOneStatement(PgConnection conn, Envelope envelope, int messages) {
+        List<Change> changes = lastStatePerRow(envelope.changes());
+        boolean nodes = changes.get(0).kind() == Change.Kind.NODE;
+        Tuple arguments = nodes ? StateArrays.nodes(changes) : StateArrays.edges(changes);
+        peerArguments(envelope, messages).forEach(arguments::addValue);
+        List<Change> effective = new ArrayList<>();
+        return conn.preparedQuery(nodes ? APPLY_NODES_RECORDING_PEER : APPLY_EDGES_RECORDING_PEER)
+                .execute(arguments)
+                .map(rows -> {
+                    collectEffective(rows, changes, effective);
+                    return new Applied(effective, envelope.changes().size() - effective.size(), List.of());
+                });
     }
 
     /** Runs {@code work} in one transaction on the apply connection: committed, or rolled back on failure. */
@@ -93,6 +145,9 @@ public final class Applier {
      */
     public Future<List<Applied>> applyAll(List<Envelope> envelopes) {
         boolean each = history.enabled() || rowInSeveral(envelopes);
+        if (!each && inOneStatement(allChanges(envelopes))) {
+            return connection().compose(conn -> writeTogether(conn, envelopes));
+        }
         return inTransaction(
                 conn -> each ? writeEach(conn, envelopes, 0, new ArrayList<>()) : writeTogether(conn, envelopes));
     }
@@ -133,12 +188,12 @@ public final class Applier {
 
     /** The envelopes' changes in one pass; what took effect is told per envelope. */
     private Future<List<Applied>> writeTogether(PgConnection conn, List<Envelope> envelopes) {
-        List<Change> all = new ArrayList<>();
-        for (Envelope envelope : envelopes) {
-            all.addAll(envelope.changes());
-        }
+        List<Change> all = allChanges(envelopes);
         Envelope last = envelopes.get(envelopes.size() - 1);
-        return write(conn, last.whole(all), envelopes.size()).map(together -> {
+        Future<Applied> written = inOneStatement(all)
+                ? writeInOneStatement(conn, last.whole(all), envelopes.size())
+                : write(conn, last.whole(all), envelopes.size());
+        return written.map(together -> {
             Set<Change> effective = Collections.newSetFromMap(new IdentityHashMap<>());
             effective.addAll(together.effective());
             List<Applied> each = new ArrayList<>(envelopes.size());
@@ -223,18 +278,31 @@ public final class Applier {
 
     /** The peer's bookkeeping moves with the data it describes: same transaction. */
     private Future<Void> recordPeer(PgConnection conn, Envelope envelope, int messages) {
+        return conn.preparedQuery(RECORD_PEER)
+                .execute(Tuple.tuple(peerArguments(envelope, messages)))
+                .mapEmpty();
+    }
+
+    /** The peer, its highest clock and sequence number, the changes and messages received. */
+    private static List<Object> peerArguments(Envelope envelope, int messages) {
         long maxHlc = 0;
         for (Change c : envelope.changes()) {
             maxHlc = Math.max(maxHlc, c.hlc().value());
         }
-        return conn.preparedQuery(RECORD_PEER)
-                .execute(Tuple.of(
-                        envelope.origin(),
-                        maxHlc,
-                        envelope.seq(),
-                        (long) envelope.changes().size(),
-                        (long) messages))
-                .mapEmpty();
+        return List.<Object>of(
+                envelope.origin(),
+                maxHlc,
+                envelope.seq(),
+                (long) envelope.changes().size(),
+                (long) messages);
+    }
+
+    private static List<Change> allChanges(List<Envelope> envelopes) {
+        List<Change> all = new ArrayList<>();
+        for (Envelope envelope : envelopes) {
+            all.addAll(envelope.changes());
+        }
+        return all;
     }
 
     private static Future<Void> rollback(Transaction tx) {
