@@ -129,11 +129,16 @@ $$;
 -- incoming clocks are stored compact, whatever form the message used, so that nodes holding the same
 -- states hold the same bytes; {} (a new row's) is taken as it is, compared as text, so that the common
 -- insert calls no function per row (a function with its own search_path is not inlined).
+-- PL/pgSQL, not SQL: a SQL function that is not inlined parses and plans its body at every call,
+-- where PL/pgSQL keeps the plan for the session (a one-row apply: about 250 against 145 core-µs of
+-- the backend on PostgreSQL 15).
 CREATE OR REPLACE FUNCTION loom.apply_nodes(ids text[], types text[], properties text[], clocks text[],
                                             hlcs bigint[], versions bigint[], origins text[], tombstones boolean[],
                                             bases bigint[])
-RETURNS SETOF text LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT loom.require_apply_session();
+RETURNS SETOF text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM loom.require_apply_session();
+    RETURN QUERY
     INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone, deleted_at,
                                  base_hlc, applied)
     SELECT x.id, x.type, x.properties::jsonb,
@@ -146,15 +151,18 @@ RETURNS SETOF text LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
         property_clocks = EXCLUDED.property_clocks, hlc = EXCLUDED.hlc, version = EXCLUDED.version,
         origin = EXCLUDED.origin, tombstone = EXCLUDED.tombstone, deleted_at = EXCLUDED.deleted_at,
         base_hlc = EXCLUDED.base_hlc, applied = true
-    RETURNING t.id
+    RETURNING t.id;
+END
 $$;
 
 -- A peer's edge states, as loom.apply_nodes.
 CREATE OR REPLACE FUNCTION loom.apply_edges(ids text[], types text[], sources text[], targets text[],
                                             properties text[], clocks text[], hlcs bigint[], versions bigint[],
                                             origins text[], tombstones boolean[], bases bigint[])
-RETURNS SETOF text LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT loom.require_apply_session();
+RETURNS SETOF text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM loom.require_apply_session();
+    RETURN QUERY
     INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, property_clocks, hlc, version, origin,
                                  tombstone, deleted_at, base_hlc, applied)
     SELECT x.id, x.type, x.source, x.target, x.properties::jsonb,
@@ -168,5 +176,6 @@ RETURNS SETOF text LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
         property_clocks = EXCLUDED.property_clocks, hlc = EXCLUDED.hlc, version = EXCLUDED.version,
         origin = EXCLUDED.origin, tombstone = EXCLUDED.tombstone, deleted_at = EXCLUDED.deleted_at,
         base_hlc = EXCLUDED.base_hlc, applied = true
-    RETURNING t.id
+    RETURNING t.id;
+END
 $$;
