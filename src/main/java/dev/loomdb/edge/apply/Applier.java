@@ -69,7 +69,17 @@ public final class Applier {
     private final ChangeHistory history;
     private final PgConnectOptions options;
     private final String origin;
+    private final boolean asyncCommit;
     private PgConnection connection;
+    private PgConnection flushConnection;
+
+    /**
+     * A synchronous commit that writes WAL (a transaction that writes nothing is not flushed): it puts on
+     * disk every commit before it, the apply session's asynchronous ones included. loom.sync_state is in
+     * no publication, so capture is not even sent the transaction.
+     */
+    private static final String FLUSH = "INSERT INTO loom.sync_state (name, value) VALUES ('apply-flush', now()::text)"
+            + " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value";
 
     public Applier(
             Vertx vertx,
@@ -77,8 +87,10 @@ public final class Applier {
             String origin,
             MergeRule rule,
             boolean autoResolve,
-            ChangeHistory history) {
+            ChangeHistory history,
+            boolean asyncCommit) {
         this.vertx = vertx;
+        this.asyncCommit = asyncCommit;
         this.history = history;
         this.rule = rule;
         this.autoResolve = autoResolve;
@@ -325,6 +337,9 @@ public final class Applier {
                                         rule.strategyName(),
                                         new JsonObject(new HashMap<String, Object>(rule.typeStrategyNames())).encode(),
                                         autoResolve ? "on" : "off")))
+                        .compose(r -> asyncCommit
+                                ? conn.query("SET synchronous_commit = off").execute()
+                                : Future.succeededFuture(r))
                         .map(r -> {
                             conn.closeHandler(v -> {
                                 if (connection == conn) {
@@ -340,6 +355,38 @@ public final class Applier {
                         }));
     }
 
+    /**
+     * Puts on disk every commit of the apply session made before this call (see {@link AcksAfterFlush}):
+     * one synchronous commit on a connection of its own.
+     */
+    public Future<Void> flushCommits() {
+        Future<PgConnection> conn = flushConnection != null
+                ? Future.succeededFuture(flushConnection)
+                : PgConnection.connect(
+                                vertx,
+                                new PgConnectOptions(options).addProperty("application_name", "loom-apply-flush"))
+                        .compose(c -> c.query("SET synchronous_commit = on")
+                                .execute()
+                                .map(c)
+                                .onFailure(e -> c.close()))
+                        .map(c -> {
+                            c.closeHandler(v -> {
+                                if (flushConnection == c) {
+                                    flushConnection = null;
+                                }
+                            });
+                            flushConnection = c;
+                            return c;
+                        });
+        return conn.compose(c -> c.query(FLUSH).execute().onFailure(e -> {
+                    if (flushConnection == c) {
+                        flushConnection = null;
+                    }
+                    c.close();
+                }))
+                .mapEmpty();
+    }
+
     /** Drops the connection after a failure that may have broken it; the next apply opens a new one. */
     public void reset() {
         PgConnection current = connection;
@@ -351,7 +398,12 @@ public final class Applier {
 
     public Future<Void> close() {
         PgConnection current = connection;
+        PgConnection flushing = flushConnection;
         connection = null;
+        flushConnection = null;
+        if (flushing != null) {
+            flushing.close();
+        }
         return current == null ? Future.succeededFuture() : current.close();
     }
 }

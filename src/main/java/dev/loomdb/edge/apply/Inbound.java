@@ -78,6 +78,7 @@ public final class Inbound {
         }
     }
 
+    private final AcksAfterFlush acks;
     private final Vertx vertx;
     private final EnvelopeFormat format;
     private final Applier applier;
@@ -123,7 +124,8 @@ public final class Inbound {
             SyncEvents events,
             AppliedReport report,
             Scope follows,
-            HeldParts held) {
+            HeldParts held,
+            Duration flushInterval) {
         this.vertx = vertx;
         this.format = format;
         this.applier = applier;
@@ -137,6 +139,8 @@ public final class Inbound {
         this.events = events;
         this.report = report;
         this.context = vertx.getOrCreateContext();
+        this.acks = new AcksAfterFlush(
+                vertx, context, flushInterval, applier::flushCommits, () -> counters.increment(Counters.APPLY_FLUSHES));
         this.changesPrefix = "loom/" + mesh + "/changes/";
         this.ownTopic = changesPrefix + nodeId;
         this.ownPrefix = ownTopic + "/";
@@ -654,12 +658,15 @@ public final class Inbound {
         next();
     }
 
-    private static void acknowledge(Item item) {
-        if (!item.delivery().acknowledge()) {
-            // the broker delivers it again on the next connection (applying twice is harmless)
-            LOG.debugf(
-                    "Could not acknowledge a message on %s: its connection is gone",
-                    item.delivery().topic());
-        }
+    /** Acknowledges to the broker once what was applied before is on disk ({@link AcksAfterFlush}). */
+    private void acknowledge(Item item) {
+        acks.add(() -> {
+            if (!item.delivery().acknowledge()) {
+                // the broker delivers it again on the next connection (applying twice is harmless)
+                LOG.debugf(
+                        "Could not acknowledge a message on %s: its connection is gone",
+                        item.delivery().topic());
+            }
+        });
     }
 }

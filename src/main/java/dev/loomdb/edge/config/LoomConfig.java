@@ -43,6 +43,8 @@ public interface LoomConfig {
 
     Sync sync();
 
+    Apply apply();
+
     Api api();
 
     Security security();
@@ -358,6 +360,19 @@ public interface LoomConfig {
         @WithName("max-entries")
         @WithDefault("1000")
         int maxEntries();
+    }
+
+    /** How a peer's messages are applied. */
+    interface Apply {
+        /**
+         * How long the broker acknowledgements of applied messages may wait for one WAL flush that covers
+         * them all: the apply session then commits without waiting for its flush, and one synchronous commit
+         * at most every interval (or every 8 messages) makes what was applied durable before it is
+         * acknowledged. {@code 0}: every apply commit waits for its own flush. Default 10ms.
+         */
+        @WithName("flush-interval")
+        @WithDefault("10ms")
+        Duration flushInterval();
     }
 
     interface Sync {

@@ -342,7 +342,8 @@ public class Stages {
                 events,
                 new AppliedReport(counters, peers, events, metrics.latencyTimer(), metrics.applyTimer()),
                 scopes.follows(),
-                held);
+                held,
+                config.apply().flushInterval());
     }
 
     @Produces
@@ -367,7 +368,8 @@ public class Stages {
                 Names.applyOriginFor(identity.nodeId()),
                 mergeRule(),
                 config.conflict().autoResolve(),
-                history);
+                history,
+                !config.apply().flushInterval().isZero());
     }
 
     private MergeRule mergeRule() {

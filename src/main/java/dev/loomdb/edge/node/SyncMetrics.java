@@ -59,6 +59,12 @@ public class SyncMetrics {
                 null,
                 null,
                 "Local transactions that applied peers' messages (a backlog is applied several messages per transaction)");
+        counterMetric(
+                "loom.apply.flushes",
+                Counters.APPLY_FLUSHES,
+                null,
+                null,
+                "Synchronous commits that put applied messages on disk before the broker is acknowledged");
         counterMetric("loom.coalesced.changes", Counters.COALESCED, null, null, "Changes folded away by debouncing");
         counterMetric("loom.conflicts", Counters.CONFLICTS, null, null, "Conflicts kept aside (auto-resolve off)");
         counterMetric(

@@ -24,6 +24,8 @@ public final class Counters {
     public static final String APPLIED_CHANGES = "appliedChanges";
     /** Local transactions that applied peers' messages: fewer than {@link #APPLIED} when a backlog was applied in groups. */
     public static final String APPLY_TRANSACTIONS = "applyTransactions";
+    /** Synchronous commits that put applied messages on disk before their acknowledgements (loom.apply.flush-interval). */
+    public static final String APPLY_FLUSHES = "applyFlushes";
 
     public static final String SUPERSEDED = "superseded";
     public static final String CONFLICTS = "conflicts";
@@ -59,6 +61,7 @@ public final class Counters {
             APPLIED,
             APPLIED_CHANGES,
             APPLY_TRANSACTIONS,
+            APPLY_FLUSHES,
             SUPERSEDED,
             CONFLICTS,
             REJECTED,

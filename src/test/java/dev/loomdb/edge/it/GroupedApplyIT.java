@@ -71,6 +71,10 @@ class GroupedApplyIT {
         assertTrue(
                 transactions > 0 && transactions < MESSAGES / 2,
                 "the waiting messages were applied in groups: " + transactions + " transactions for " + MESSAGES);
+        long flushes = status.getLong("counters.applyFlushes");
+        assertTrue(
+                flushes > 0 && flushes < MESSAGES,
+                "the acknowledgements waited for flushes, several per flush: " + flushes + " for " + MESSAGES);
         assertEquals(MESSAGES, status.getLong("peers." + PEER + ".messagesReceived"));
         assertEquals(2L * MESSAGES, status.getLong("peers." + PEER + ".changesReceived"));
         // the row every message wrote holds the last message's state

@@ -1,0 +1,112 @@
+package dev.loomdb.edge.apply;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import org.jboss.logging.Logger;
+
+/**
+ * Holds the broker acknowledgements of applied messages until what was applied is on disk. The apply
+ * session commits without waiting for its WAL flush ({@code synchronous_commit = off}: a commit is
+ * visible at once, and the receiver's commits no longer queue behind, and in front of, the local
+ * writers' flushes); at most every {@code interval}, or once {@link #MAX_HELD} acknowledgements wait,
+ * one synchronous commit ({@code flush}) puts every commit before it on disk, and the acknowledgements
+ * held meanwhile go out. A PostgreSQL crash before that flush loses those commits, and their messages,
+ * never acknowledged, come again from the broker. With an interval of 0, each acknowledgement goes out
+ * at once (the apply session then commits synchronously). Runs on the inbound context.
+ */
+final class AcksAfterFlush {
+
+    private static final Logger LOG = Logger.getLogger(AcksAfterFlush.class);
+
+    /** Acknowledgements held before a flush is made without waiting for the interval (below brokers' windows). */
+    static final int MAX_HELD = 8;
+
+    private static final long RETRY_MILLIS = 1_000;
+
+    private final Vertx vertx;
+    private final Context context;
+    private final long intervalMillis;
+    private final Supplier<Future<Void>> flush;
+    private List<Runnable> held = new ArrayList<>();
+    private boolean flushing;
+    private long timer = -1;
+    private final Runnable flushed;
+
+    /** @param flushed told of each flush made (a counter) */
+    AcksAfterFlush(Vertx vertx, Context context, Duration interval, Supplier<Future<Void>> flush, Runnable flushed) {
+        this.vertx = vertx;
+        this.flushed = flushed;
+        this.context = context;
+        this.intervalMillis = Math.max(0, interval.toMillis());
+        this.flush = flush;
+    }
+
+    /** Whether acknowledgements wait for a flush (the apply session commits asynchronously). */
+    boolean holding() {
+        return intervalMillis > 0;
+    }
+
+    /** Sends {@code ack} once every commit made before this call is on disk. */
+    void add(Runnable ack) {
+        if (!holding()) {
+            ack.run();
+            return;
+        }
+        held.add(ack);
+        if (held.size() >= MAX_HELD) {
+            flushNow();
+        } else {
+            schedule(intervalMillis);
+        }
+    }
+
+    private void schedule(long delay) {
+        if (timer < 0 && !flushing) {
+            timer = vertx.setTimer(
+                    delay,
+                    id -> context.runOnContext(v -> {
+                        timer = -1;
+                        flushNow();
+                    }));
+        }
+    }
+
+    private void flushNow() {
+        if (flushing || held.isEmpty()) {
+            return;
+        }
+        if (timer >= 0) {
+            vertx.cancelTimer(timer);
+            timer = -1;
+        }
+        List<Runnable> batch = held;
+        held = new ArrayList<>();
+        flushing = true;
+        flush.get()
+                .onComplete(result -> context.runOnContext(v -> {
+                    flushing = false;
+                    if (result.succeeded()) {
+                        flushed.run();
+                        batch.forEach(Runnable::run);
+                        if (held.size() >= MAX_HELD) {
+                            flushNow();
+                        } else if (!held.isEmpty()) {
+                            schedule(intervalMillis);
+                        }
+                    } else {
+                        // not acknowledged yet: tried again; if the node stops first, the broker delivers them again
+                        LOG.warnf(
+                                "Cannot flush the applied messages' commits (%s): %d acknowledgements wait; trying again in %d ms",
+                                result.cause().getMessage(), batch.size(), RETRY_MILLIS);
+                        batch.addAll(held);
+                        held = batch;
+                        schedule(RETRY_MILLIS);
+                    }
+                }));
+    }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# How fast one writer commits one-row transactions into node A's graph while A syncs them to B, on the
+# machine's PostgreSQL 15 (127.0.0.1:5432, user postgres) and Mosquitto (127.0.0.1:1883), debounce 0,
+# anti-entropy off: pgbench, one connection, upserts of random ids into loom.nodes, offered at RATE/s.
+# First with the nodes frozen (SIGSTOP: the writer and PostgreSQL alone), then with them syncing;
+# each ROUNDS times, 15 s each, after a 30 s warm-up at 1,000/s. Prints the writer's commits/s and,
+# for one 20 s run at 1,000/s, the CPU of each process per row. Needs `mvn package` first.
+# Usage: src/test/scripts/writer-under-sync.sh [RATE, default 2400] [ROUNDS, default 2] [-D options of node B...]
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+rate=${1:-2400}; rounds=${2:-2}; shift $(( $# > 2 ? 2 : $# ))
+work=$(mktemp -d /tmp/loom-writer-XXXX)
+pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | tail -1)
+p() { psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null; kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for n in a b; do
+    p -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'loom_writer_$n'" >/dev/null 2>&1 || true
+    p -d postgres -c "DROP DATABASE IF EXISTS loom_writer_$n WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+start() { # name port options...
+  local n=$1 port=$2; shift 2
+  p -d postgres -c "DROP DATABASE IF EXISTS loom_writer_$n WITH (FORCE)" -c "CREATE DATABASE loom_writer_$n" >/dev/null
+  mkdir -p "$work/$n"
+  (cd "$work/$n" && exec java -Xmx256m -Dloom.node-id=writer-$n -Dloom.mesh=writer-$$ -Dquarkus.http.port=$port \
+    -Dloom.api.auth.enabled=false -Dloom.embedded.postgres=false \
+    -Dquarkus.datasource.reactive.url=postgresql://127.0.0.1:5432/loom_writer_$n -Dloom.embedded.broker=false \
+    -Dloom.mqtt.host=127.0.0.1 -Dloom.mqtt.port=1883 -Dloom.debounce=0 -Dloom.sync.anti-entropy.interval=0 \
+    "$@" -jar "$OLDPWD/target/quarkus-app/quarkus-run.jar" > "$work/$n.log" 2>&1) &
+  pids+=($!)
+  for _ in $(seq 1 240); do curl -sf "localhost:$port/q/health/ready" >/dev/null && return; sleep 0.5; done
+  echo "node $n not ready: $work/$n.log" >&2; exit 1
+}
+start a 18181
+start b 18182 -Dloom.sync.bootstrap=false "$@"
+cat > "$work/w.sql" <<'SQL'
+\set g random(1, 100000000)
+INSERT INTO loom.nodes (id, type, properties) VALUES ('w-' || :g, 'Bench', jsonb_build_object('g', :g)) ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties;
+SQL
+write() { "$pgbench" -h 127.0.0.1 -U postgres -n -f "$work/w.sql" -R "$1" -T "$2" -c 1 -j 1 loom_writer_a 2>&1 | awk '/^tps/ {printf "%.0f", $3}'; }
+write 1000 30 >/dev/null
+ticks() { local t=0 v; for pid in "$@"; do v=$(awk '{print $14+$15}' /proc/$pid/stat 2>/dev/null || echo 0); t=$((t + v)); done; echo $t; }
+backends() { p -d postgres -c "SELECT pid FROM pg_stat_activity WHERE datname IN ('loom_writer_a', 'loom_writer_b') AND application_name <> 'pgbench' AND pid <> pg_backend_pid()"; }
+a=$(pgrep -f "loom.node-id=writer-a"); b=$(pgrep -f "loom.node-id=writer-b"); pg=$(backends | tr '\n' ' ')
+wa0=$(ticks $a); wb0=$(ticks $b); pg0=$(ticks $pg)
+done_rows=$(write 1000 20)
+wa1=$(ticks $a); wb1=$(ticks $b); pg1=$(ticks $pg)
+rows=$((done_rows * 20))
+echo "CPU per row at 1,000 one-row commits/s (core-µs): node A $(( (wa1-wa0)*10000/rows )), node B $(( (wb1-wb0)*10000/rows )), the nodes' PostgreSQL backends and WAL senders $(( (pg1-pg0)*10000/rows ))"
+for r in $(seq 1 "$rounds"); do
+  kill -STOP $a $b; frozen=$(write "$rate" 15); kill -CONT $a $b; sleep 10
+  syncing=$(write "$rate" 15)
+  echo "round $r, offered $rate/s: writer alone (nodes frozen) $frozen commits/s, syncing $syncing commits/s"
+  sleep 5
+done
