@@ -368,10 +368,10 @@ public interface LoomConfig {
          * How long the broker acknowledgements of applied messages may wait for one WAL flush that covers
          * them all: the apply session then commits without waiting for its flush, and one synchronous commit
          * at most every interval (or every 8 messages) makes what was applied durable before it is
-         * acknowledged. {@code 0}: every apply commit waits for its own flush. Default 10ms.
+         * acknowledged. {@code 0}: every apply commit waits for its own flush. Default 1ms.
          */
         @WithName("flush-interval")
-        @WithDefault("10ms")
+        @WithDefault("1ms")
         Duration flushInterval();
     }
 
