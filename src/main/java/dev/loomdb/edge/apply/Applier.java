@@ -71,15 +71,7 @@ public final class Applier {
     private final String origin;
     private final boolean asyncCommit;
     private PgConnection connection;
-    private PgConnection flushConnection;
-
-    /**
-     * A synchronous commit that writes WAL (a transaction that writes nothing is not flushed): it puts on
-     * disk every commit before it, the apply session's asynchronous ones included. loom.sync_state is in
-     * no publication, so capture is not even sent the transaction.
-     */
-    private static final String FLUSH = "INSERT INTO loom.sync_state (name, value) VALUES ('apply-flush', now()::text)"
-            + " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value";
+    private final CommitFlush flush;
 
     public Applier(
             Vertx vertx,
@@ -96,6 +88,7 @@ public final class Applier {
         this.autoResolve = autoResolve;
         this.origin = origin;
         this.options = new PgConnectOptions(options).addProperty("application_name", "loom-apply");
+        this.flush = new CommitFlush(vertx, options);
     }
 
     /** Applies the envelope's changes in one transaction, with the peer's bookkeeping and history. */
@@ -355,36 +348,9 @@ public final class Applier {
                         }));
     }
 
-    /**
-     * Puts on disk every commit of the apply session made before this call (see {@link AcksAfterFlush}):
-     * one synchronous commit on a connection of its own.
-     */
+    /** Puts on disk every commit of the apply session made before this call (see {@link AcksAfterFlush}). */
     public Future<Void> flushCommits() {
-        Future<PgConnection> conn = flushConnection != null
-                ? Future.succeededFuture(flushConnection)
-                : PgConnection.connect(
-                                vertx,
-                                new PgConnectOptions(options).addProperty("application_name", "loom-apply-flush"))
-                        .compose(c -> c.query("SET synchronous_commit = on")
-                                .execute()
-                                .map(c)
-                                .onFailure(e -> c.close()))
-                        .map(c -> {
-                            c.closeHandler(v -> {
-                                if (flushConnection == c) {
-                                    flushConnection = null;
-                                }
-                            });
-                            flushConnection = c;
-                            return c;
-                        });
-        return conn.compose(c -> c.query(FLUSH).execute().onFailure(e -> {
-                    if (flushConnection == c) {
-                        flushConnection = null;
-                    }
-                    c.close();
-                }))
-                .mapEmpty();
+        return flush.flush();
     }
 
     /** Drops the connection after a failure that may have broken it; the next apply opens a new one. */
@@ -398,12 +364,8 @@ public final class Applier {
 
     public Future<Void> close() {
         PgConnection current = connection;
-        PgConnection flushing = flushConnection;
         connection = null;
-        flushConnection = null;
-        if (flushing != null) {
-            flushing.close();
-        }
+        flush.close();
         return current == null ? Future.succeededFuture() : current.close();
     }
 }
