@@ -291,4 +291,35 @@ class EnvelopeCodecTest {
                 rejected(envelope(CHANGE.formatted("{}", "").replace(":1,", ":1.5,")))
                         .getMessage());
     }
+
+    @Test
+    void commitTimesAreReadAsTheGeneralParserReadsThem() {
+        java.util.Random random = new java.util.Random(42);
+        for (int i = 0; i < 20_000; i++) {
+            long seconds = random.nextLong(-62_000_000_000L, 250_000_000_000L); // years 0005 .. 9892
+            int nanos = switch (i % 4) {
+                case 0 -> 0;
+                case 1 -> random.nextInt(1_000) * 1_000_000;
+                case 2 -> random.nextInt(1_000_000) * 1_000;
+                default -> random.nextInt(1_000_000_000);
+            };
+            String written = Instant.ofEpochSecond(seconds, nanos).toString();
+            assertEquals(Instant.parse(written), EnvelopeCodec.utcInstant(written), written);
+        }
+        assertEquals(Instant.parse("2026-12-04T10:19:18.5Z"), EnvelopeCodec.utcInstant("2026-12-04T10:19:18.5Z"));
+        // anything else is left to the general parser: offsets, leap seconds, impossible dates, stray characters
+        for (String other : List.of(
+                "2026-12-04T10:19:18+01:00",
+                "2026-12-31T23:59:60Z",
+                "2026-02-30T10:19:18Z",
+                "2026-13-04T10:19:18Z",
+                "2026-12-04T24:00:00Z",
+                "2026-12-04T10:19:18.Z",
+                "2026-12-04T10:19:18.1234567890Z",
+                "2026-12-04 10:19:18Z",
+                "2026-12-04T10:19:1xZ",
+                "+12026-12-04T10:19:18Z")) {
+            assertEquals(null, EnvelopeCodec.utcInstant(other), other);
+        }
+    }
 }
