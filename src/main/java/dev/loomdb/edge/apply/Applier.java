@@ -149,12 +149,18 @@ public final class Applier {
      * none: on failure nothing of any of them is applied.
      */
     public Future<List<Applied>> applyAll(List<Envelope> envelopes) {
-        boolean each = history.enabled() || rowInSeveral(envelopes);
-        if (!each && inOneStatement(allChanges(envelopes))) {
-            return connection().compose(conn -> writeTogether(conn, envelopes));
+        if (history.enabled() || rowInSeveral(envelopes)) {
+            return inTransaction(conn -> writeEach(conn, envelopes, 0, new ArrayList<>()));
         }
-        return inTransaction(
-                conn -> each ? writeEach(conn, envelopes, 0, new ArrayList<>()) : writeTogether(conn, envelopes));
+        List<Change> all = allChanges(envelopes);
+        if (inOneStatement(all)) {
+            return connection().compose(conn -> writeTogether(conn, envelopes, all, true));
+        }
+        return inTransaction(conn -> writeTogether(conn, envelopes, all, false));
+    }
+
+    private static String rowKey(Change c) {
+        return c.kind().wireName() + ':' + c.id();
     }
 
     /**
@@ -162,10 +168,6 @@ public final class Applier {
      * (a broker redelivers older messages after newer ones across a reconnection), so each envelope goes
      * through the merge statements on its own, which decide by the rows' clocks.
      */
-    private static String rowKey(Change c) {
-        return c.kind().wireName() + ':' + c.id();
-    }
-
     static boolean rowInSeveral(List<Envelope> envelopes) {
         Set<String> seen = new HashSet<>();
         for (Envelope envelope : envelopes) {
@@ -191,11 +193,14 @@ public final class Applier {
         });
     }
 
-    /** The envelopes' changes in one pass; what took effect is told per envelope. */
-    private Future<List<Applied>> writeTogether(PgConnection conn, List<Envelope> envelopes) {
-        List<Change> all = allChanges(envelopes);
+    /**
+     * The envelopes' changes ({@code all}) in one pass, by one statement when {@code oneStatement}; what
+     * took effect is told per envelope.
+     */
+    private Future<List<Applied>> writeTogether(
+            PgConnection conn, List<Envelope> envelopes, List<Change> all, boolean oneStatement) {
         Envelope last = envelopes.get(envelopes.size() - 1);
-        Future<Applied> written = inOneStatement(all)
+        Future<Applied> written = oneStatement
                 ? writeInOneStatement(conn, last.whole(all), envelopes.size())
                 : write(conn, last.whole(all), envelopes.size());
         return written.map(together -> {

@@ -313,10 +313,12 @@ public final class EnvelopeCodec implements EnvelopeFormat {
         } else if (text.charAt(19) != 'Z') {
             return null;
         }
-        if (day > java.time.YearMonth.of(year, month).lengthOfMonth()) {
-            return null;
+        long days;
+        try {
+            days = java.time.LocalDate.of(year, month, day).toEpochDay();
+        } catch (java.time.DateTimeException e) {
+            return null; // a day the month does not have
         }
-        long days = java.time.LocalDate.of(year, month, day).toEpochDay();
         return Instant.ofEpochSecond(days * 86_400 + hour * 3_600L + minute * 60L + second, nanos);
     }
 
