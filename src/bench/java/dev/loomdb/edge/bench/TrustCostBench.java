@@ -17,11 +17,12 @@ import org.HdrHistogram.Histogram;
 import org.junit.jupiter.api.Test;
 
 /**
- * What trust costs on running nodes: five meshes of two nodes side by side, one with no security,
- * one signing every message with per-node keys (Ed25519), one with the mesh-wide key (HMAC-SHA256), one
+ * What trust costs on running nodes: six meshes of two nodes side by side, one with no security,
+ * a second one with none (the control: what two identical meshes differ by in the same run), one signing every message with per-node keys (Ed25519), one with the mesh-wide key (HMAC-SHA256), one
  * encrypting (AES-256-GCM, compression above 4 KiB), one signing (Ed25519) and encrypting. In every round each mesh syncs {@value #ROWS_FULL} upserts A to B (batches of 1,000) and
  * then 1,000 changes/s for a while with debounce 0; the order of the meshes turns each round so that
- * the machine's noise falls on all three alike. Figures: throughput and p99 latency of the secured
+ * the machine's noise falls on all of them alike, and while one mesh's latency is measured the other
+ * meshes' nodes are paused (SIGSTOP), so that its tail is its own. Figures: throughput and p99 latency of the secured
  * meshes against the plain one. Goal: throughput ≥ 0.9 and p99 at most 1 ms above.
  */
 class TrustCostBench {
@@ -31,10 +32,12 @@ class TrustCostBench {
     private static final int ROWS_FULL = 100_000;
     private static final int ROWS = QUICK ? 10_000 : ROWS_FULL;
     private static final int LOAD = 1000;
-    private static final Duration LOAD_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(10);
+    private static final int WARM_MESSAGES = QUICK ? 2_000 : 20_000;
+    private static final Duration LOAD_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(20);
 
     private enum Mode {
         PLAIN("no signing, no encryption"),
+        CONTROL("a second mesh with no signing, no encryption (control)"),
         SIGNED("signed (Ed25519)"),
         SIGNED_HMAC("signed with the mesh-wide key (HMAC-SHA256)"),
         ENCRYPTED("encrypted (AES-256-GCM), not signed"),
@@ -66,16 +69,20 @@ class TrustCostBench {
             for (Mode mode : Mode.values()) {
                 pairs.put(mode, pair(mode));
             }
-            // warm-up: the JIT (Ed25519 as JDK 17 implements it takes thousands of messages to compile) and
-            // the connections, on every node
+            // warm-up: the connections and the JIT, on every node. Signing, checking and encrypting cost a
+            // message 2-4 times more until the JIT has compiled them, which takes thousands of messages (a
+            // node's first minutes at 100 messages/s): one-row transactions, a message each, get there first
             for (Pair pair : pairs.values()) {
                 throughput(pair, ROWS / 5);
-                latency(pair, LOAD_TIME);
+                messages(pair, WARM_MESSAGES);
+                latency(pair, Duration.ofSeconds(LOAD_TIME.toSeconds() / 2));
             }
             Map<Mode, double[]> throughput = new EnumMap<>(Mode.class);
             Map<Mode, double[]> p50 = new EnumMap<>(Mode.class);
             Map<Mode, double[]> p99 = new EnumMap<>(Mode.class);
+            Map<Mode, Histogram> pooled = new EnumMap<>(Mode.class);
             for (Mode mode : Mode.values()) {
+                pooled.put(mode, new Histogram(3));
                 throughput.put(mode, new double[ROUNDS]);
                 p50.put(mode, new double[ROUNDS]);
                 p99.put(mode, new double[ROUNDS]);
@@ -86,7 +93,9 @@ class TrustCostBench {
                     Mode mode = modes[(i + r) % modes.length];
                     Pair pair = pairs.get(mode);
                     throughput.get(mode)[r] = throughput(pair, ROWS);
-                    double[] latency = latency(pair, LOAD_TIME);
+                    Histogram measured = alone(pair, pairs.values(), () -> latency(pair, LOAD_TIME));
+                    pooled.get(mode).add(measured);
+                    double[] latency = SyncLoad.percentiles(measured);
                     p50.get(mode)[r] = latency[0];
                     p99.get(mode)[r] = latency[2];
                     System.out.printf(
@@ -95,14 +104,15 @@ class TrustCostBench {
                 }
             }
             System.out.println();
-            for (Mode mode : List.of(Mode.SIGNED, Mode.SIGNED_HMAC, Mode.ENCRYPTED, Mode.SIGNED_ENCRYPTED)) {
+            for (Mode mode :
+                    List.of(Mode.CONTROL, Mode.SIGNED, Mode.SIGNED_HMAC, Mode.ENCRYPTED, Mode.SIGNED_ENCRYPTED)) {
                 BenchResults.add(
                         "trust cost: sync throughput " + mode.label + ", " + ROWS + " upserts, rows/s",
                         throughput.get(mode),
                         throughput.get(Mode.PLAIN),
                         "the same mesh unsigned, unencrypted",
                         "rows/s",
-                        "goal: ratio >= 0.9");
+                        mode == Mode.CONTROL ? "control: two identical meshes" : "goal: ratio >= 0.9");
                 BenchResults.add(
                         "trust cost: p50 latency at " + LOAD + "/s, debounce 0, " + mode.label + ", ms",
                         p50.get(mode),
@@ -110,14 +120,33 @@ class TrustCostBench {
                         "the same mesh unsigned, unencrypted",
                         "ms",
                         "what each message pays, without the machine's tail");
-                double added = BenchResults.median(p99.get(mode)) - BenchResults.median(p99.get(Mode.PLAIN));
                 BenchResults.add(
                         "trust cost: p99 latency at " + LOAD + "/s, debounce 0, " + mode.label + ", ms",
                         p99.get(mode),
                         p99.get(Mode.PLAIN),
                         "the same mesh unsigned, unencrypted",
                         "ms",
-                        String.format(java.util.Locale.ROOT, "goal: at most +1 ms; median added %+.2f ms", added));
+                        String.format(
+                                java.util.Locale.ROOT,
+                                "per round; median added %+.2f ms",
+                                BenchResults.median(p99.get(mode)) - BenchResults.median(p99.get(Mode.PLAIN))));
+                // the goal is read on every change of every round together: a round's p99 rests on its
+                // slowest 1 % (a few dozen transactions), which move by a millisecond or two between two
+                // identical meshes (the control)
+                double p99All = pooled.get(mode).getValueAtPercentile(99) / 1000.0;
+                double p99AllPlain = pooled.get(Mode.PLAIN).getValueAtPercentile(99) / 1000.0;
+                BenchResults.add(
+                        "trust cost: p99 latency at " + LOAD + "/s, debounce 0, all rounds' changes, " + mode.label
+                                + ", ms",
+                        new double[] {p99All},
+                        new double[] {p99AllPlain},
+                        "the same mesh unsigned, unencrypted",
+                        "ms",
+                        String.format(
+                                java.util.Locale.ROOT,
+                                "%s; added %+.2f ms",
+                                mode == Mode.CONTROL ? "control: two identical meshes" : "goal: at most +1 ms",
+                                p99All - p99AllPlain));
             }
             BenchResults.throughputPoint("LoomDB Edge sync, signed", BenchResults.median(throughput.get(Mode.SIGNED)));
             BenchResults.throughputPoint(
@@ -141,7 +170,12 @@ class TrustCostBench {
             nodes.add(node);
             node.with("loom.debounce", "0")
                     .with("loom.sync.anti-entropy.interval", "0") // live sync alone
-                    .with("loom.sync.bootstrap", "false");
+                    .with("loom.sync.bootstrap", "false")
+                    // ten nodes on one PostgreSQL of the default max_connections (100): the pool's
+                    // default of 16 each would not fit, and this load needs few (the apply, the capture
+                    // and the flush have connections of their own)
+                    .with("quarkus.datasource.reactive.max-size", "4")
+                    .with("quarkus.datasource.jdbc.idle-removal-interval", "5S"); // Flyway's, at start only
         }
         if (mode == Mode.SIGNED || mode == Mode.SIGNED_ENCRYPTED) {
             SigningKeys.trustEachOther(List.of(a, b));
@@ -174,6 +208,15 @@ class TrustCostBench {
         return new Pair(a, b);
     }
 
+    /** {@code count} one-row transactions on A, each a message of its own, until B has the last. */
+    private void messages(Pair pair, int count) throws Exception {
+        String prefix = "w" + sequence.incrementAndGet() + "-";
+        try (Connection sql = pair.a().sql()) {
+            SyncLoad.writeBatches(sql, "loom.nodes", prefix, count, 1);
+        }
+        SyncLoad.awaitRow(pair.b()::sql, "loom.nodes", prefix + count);
+    }
+
     /** Rows/s from the first write on A until B has the last row, all rows checked there. */
     private double throughput(Pair pair, int rows) throws Exception {
         String prefix = "t" + sequence.incrementAndGet() + "-";
@@ -187,11 +230,35 @@ class TrustCostBench {
         return rows / seconds;
     }
 
-    /** p50, p95, p99 (ms) from commit on A to the row written on B, at LOAD changes/s for {@code time}. */
-    private double[] latency(Pair pair, Duration time) throws Exception {
+    /**
+     * Runs {@code measure} with the other meshes' nodes paused (SIGSTOP), so that a mesh's tail latency is
+     * its own and not the timers, JIT and GC of eight idle JVMs sharing its two cores; they go on after.
+     */
+    private static <T> T alone(Pair measured, Iterable<Pair> all, java.util.concurrent.Callable<T> measure)
+            throws Exception {
+        List<NodeProcess> others = new ArrayList<>();
+        for (Pair pair : all) {
+            if (pair != measured) {
+                others.add(pair.a());
+                others.add(pair.b());
+            }
+        }
+        try {
+            for (NodeProcess node : others) {
+                node.pause(true);
+            }
+            return measure.call();
+        } finally {
+            for (NodeProcess node : others) {
+                node.pause(false);
+            }
+        }
+    }
+
+    /** From commit on A to the row written on B (µs), every change at LOAD changes/s for {@code time}. */
+    private Histogram latency(Pair pair, Duration time) throws Exception {
         String prefix = "l" + sequence.incrementAndGet() + "-";
         Map<String, Long> committed = SyncLoad.offerAt(pair.a()::sql, "loom.nodes", prefix, LOAD, time);
-        Histogram arrivals = SyncLoad.arrivals(pair.b()::sql, "loom.nodes", prefix, committed);
-        return SyncLoad.percentiles(arrivals);
+        return SyncLoad.arrivals(pair.b()::sql, "loom.nodes", prefix, committed);
     }
 }

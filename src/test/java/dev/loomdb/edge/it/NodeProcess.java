@@ -237,6 +237,21 @@ public final class NodeProcess implements AutoCloseable {
         return process.exitValue();
     }
 
+    /**
+     * SIGSTOP ({@code true}) or SIGCONT ({@code false}): a benchmark keeps the nodes it does not measure
+     * from taking the CPU (their timers, JIT and GC) while it measures another. Keep a pause well under the
+     * MQTT keep-alive (30 s) and PostgreSQL's {@code wal_sender_timeout} (60 s).
+     */
+    public void pause(boolean paused) throws IOException, InterruptedException {
+        int exit = new ProcessBuilder("kill", paused ? "-STOP" : "-CONT", String.valueOf(process.pid()))
+                .inheritIO()
+                .start()
+                .waitFor();
+        if (exit != 0) {
+            throw new IllegalStateException("kill " + (paused ? "-STOP" : "-CONT") + " of node " + nodeId + " failed");
+        }
+    }
+
     public Process process() {
         return process;
     }
