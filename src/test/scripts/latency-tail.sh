@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Where the tail of the propagation latency comes from: nodes A and B on the machine's PostgreSQL 15
+# (127.0.0.1:5432, user postgres) and Mosquitto (127.0.0.1:1883), debounce 0, anti-entropy off; pgbench
+# commits a 10-row transaction into A every 10 ms (1,000 changes/s) for SECONDS after a 20 s warm-up,
+# each row carrying its insert time; a trigger on B stamps its arrival. Prints the count, p50 and p99
+# (ms, per row), the 15 slowest rows, and keeps both nodes' GC and safepoint logs (-Xlog:gc*,safepoint,
+# wall-clock decorations) and the per-row latencies (lat.txt) in the directory it names, to set the
+# slow rows beside the pauses. Needs `mvn package` first.
+# Usage: src/test/scripts/latency-tail.sh [SECONDS, default 30] [-D/-X options of both nodes...]
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+secs=${1:-30}; shift || true
+work=$(mktemp -d /tmp/loom-tail-XXXX)
+pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | tail -1)
+p() { psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for n in a b; do
+    p -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'loom_tail_$n'" >/dev/null 2>&1 || true
+    p -d postgres -c "DROP DATABASE IF EXISTS loom_tail_$n WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+start() {
+  local n=$1 port=$2; shift 2
+  p -d postgres -c "DROP DATABASE IF EXISTS loom_tail_$n WITH (FORCE)" -c "CREATE DATABASE loom_tail_$n" >/dev/null
+  mkdir -p "$work/$n"
+  (cd "$work/$n" && exec java -Xmx256m -Xlog:gc*,safepoint:file=$work/$n.gc:time,uptime -Dloom.node-id=tail-$n -Dloom.mesh=tail-$$ -Dquarkus.http.port=$port \
+    -Dloom.api.auth.enabled=false -Dloom.embedded.postgres=false \
+    -Dquarkus.datasource.reactive.url=postgresql://127.0.0.1:5432/loom_tail_$n -Dloom.embedded.broker=false \
+    -Dloom.mqtt.host=127.0.0.1 -Dloom.mqtt.port=1883 -Dloom.debounce=0 -Dloom.sync.anti-entropy.interval=0 -Dloom.sync.bootstrap=false \
+    "$@" -jar "$OLDPWD/target/quarkus-app/quarkus-run.jar" > "$work/$n.log" 2>&1) &
+  pids+=($!)
+  for _ in $(seq 1 240); do curl -sf "localhost:$port/q/health/ready" >/dev/null && return; sleep 0.5; done
+  echo "node $n not ready" >&2; exit 1
+}
+start a 18191 "$@"
+start b 18192 "$@"
+p -d loom_tail_b -c "ALTER TABLE loom.nodes ADD COLUMN bench_applied_at timestamptz" \
+  -c "CREATE OR REPLACE FUNCTION public.bench_stamp_applied() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN NEW.bench_applied_at := clock_timestamp(); RETURN NEW; END \$\$" \
+  -c "CREATE OR REPLACE TRIGGER zz_bench_applied BEFORE INSERT OR UPDATE ON loom.nodes FOR EACH ROW EXECUTE FUNCTION public.bench_stamp_applied()"
+cat > $work/tx.sql <<'SQL'
+INSERT INTO loom.nodes (id, type, properties) SELECT md5(random()::text), 'Bench', jsonb_build_object('t', clock_timestamp()) FROM generate_series(1, 10);
+SQL
+$pgbench -h 127.0.0.1 -U postgres -n -f $work/tx.sql -R 100 -T 20 loom_tail_a >/dev/null 2>&1   # warm-up
+sleep 3
+p -d loom_tail_b -c "TRUNCATE loom.nodes" 2>/dev/null || p -d loom_tail_b -c "SET loom.purge='on'; DELETE FROM loom.nodes"
+start_at=$(date +%s.%N)
+$pgbench -h 127.0.0.1 -U postgres -n -f $work/tx.sql -R 100 -T $secs loom_tail_a >/dev/null 2>&1
+sleep 3
+echo "rows, p50, p99 (ms, per row):"
+p -d loom_tail_b -F ' ' -c "WITH x AS (SELECT (properties->>'t')::timestamptz t, max(bench_applied_at) a FROM loom.nodes WHERE bench_applied_at IS NOT NULL AND (properties->>'t')::timestamptz > to_timestamp($start_at) GROUP BY 1)
+  SELECT count(*), round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a - t)*1000))::numeric,2),
+         round((percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM a - t)*1000))::numeric,2) FROM x"
+p -d loom_tail_b -F ' ' -c "WITH x AS (SELECT (properties->>'t')::timestamptz t, max(bench_applied_at) a FROM loom.nodes WHERE bench_applied_at IS NOT NULL AND (properties->>'t')::timestamptz > to_timestamp($start_at) GROUP BY 1)
+  SELECT to_char(t AT TIME ZONE 'UTC', 'HH24:MI:SS.MS'), round((extract(epoch FROM a - t)*1000)::numeric, 2) FROM x ORDER BY a - t DESC LIMIT 15" > $work/tail.txt
+echo "slowest rows (inserted at, ms):"
+cat $work/tail.txt
+p -d loom_tail_b -F ' ' -c "SELECT extract(epoch FROM (properties->>'t')::timestamptz), round((extract(epoch FROM bench_applied_at - (properties->>'t')::timestamptz)*1000)::numeric, 3) FROM loom.nodes WHERE bench_applied_at IS NOT NULL AND (properties->>'t')::timestamptz > to_timestamp($start_at) ORDER BY 1" > $work/lat.txt
+keep=/tmp/loom-latency-tail-$$
+cp -r "$work" "$keep"
+echo "GC and safepoint logs (a.gc, b.gc), node logs and per-row latencies (lat.txt): $keep"
+echo "young-GC pauses of A / B since they started: $(grep -c 'Pause Young.*ms' "$work/a.gc") / $(grep -c 'Pause Young.*ms' "$work/b.gc")"
