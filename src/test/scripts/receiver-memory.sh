@@ -4,7 +4,7 @@
 # 127.0.0.1:5432 and Mosquitto at 127.0.0.1:1883, debounce 0); each load commits 100 transactions of 1,000
 # upserts on A and waits until B holds the last row. Prints the rows/s of each load and B's RSS when ready
 # (idle) and after the loads. A variant is "label|options"; MALLOC=2 among the options runs B with
-# MALLOC_ARENA_MAX=2.
+# MALLOC_ARENA_MAX=2. SENDER_OPTS adds JVM options to node A.
 # Usage: src/test/scripts/receiver-memory.sh "g1-256|-Xmx256m" "serial-64|-Xmx64m -XX:+UseSerialGC" ...
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
@@ -23,7 +23,7 @@ node() { # id port opts...
 }
 ready() { until curl -sf localhost:$1/q/health/ready >/dev/null 2>&1; do sleep 0.2; done; }
 dropdb rss_a; p -d postgres -c "CREATE DATABASE rss_a" >/dev/null
-pa=$(node rss_a 18601); ready 18601
+pa=$(node rss_a 18601 ${SENDER_OPTS:-}); ready 18601
 n=0
 for v in "$@"; do
   label=${v%%|*}; opts=${v#*|}

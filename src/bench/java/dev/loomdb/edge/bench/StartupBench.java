@@ -7,6 +7,7 @@ import dev.loomdb.edge.it.NodeProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
@@ -16,7 +17,9 @@ import org.junit.jupiter.api.Test;
  * archive on JVM 17, and with a JDK 25 AOT cache on the aot-jar packaging ({@code target/aot-app},
  * which the bench profile builds) trained by one run of the node. Each start is timed to readiness
  * and to the first change written on a peer after it arriving; and, serverless-style, the plain JVM's
- * start after the node was killed (SIGKILL right after a change came in) instead of stopped.
+ * start after the node was killed (SIGKILL right after a change came in) instead of stopped. The
+ * AOT cache is timed twice: as trained, and with the fast-start options for devices and serverless
+ * ({@link #FAST_START}: the C1 compiler only, the serial collector).
  */
 class StartupBench {
 
@@ -25,6 +28,8 @@ class StartupBench {
     private static final Path JDK_25 =
             Path.of(System.getProperty("loom.bench.jdk25", "/usr/lib/jvm/temurin-25-jdk-amd64"), "bin", "java");
     private static final Path AOT_JAR = Path.of("target/aot-app/quarkus-run.jar");
+    /** No C2: no profiling code while starting, one compiler thread's work instead of two competing with start-up. */
+    static final List<String> FAST_START = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
 
     private final Path root = Infra.workDir("startup-bench");
     private final String suffix = Infra.suffix();
@@ -69,6 +74,8 @@ class StartupBench {
             double[] cdsSynced = new double[ROUNDS];
             double[] aotReady = new double[ROUNDS];
             double[] aotSynced = new double[ROUNDS];
+            double[] fastReady = new double[ROUNDS];
+            double[] fastSynced = new double[ROUNDS];
             double[] killedReady = new double[ROUNDS];
             double[] killedSynced = new double[ROUNDS];
             for (int r = 0; r < ROUNDS; r++) {
@@ -91,19 +98,27 @@ class StartupBench {
                     f.clearJvmArgs().runAsUsual();
                     aotReady[r] = cached[0];
                     aotSynced[r] = cached[1];
+                    f.runWith(JDK_25, AOT_JAR).jvmArg("-XX:AOTCache=" + cache);
+                    FAST_START.forEach(f::jvmArg);
+                    double[] fast = startOnce(f);
+                    f.clearJvmArgs().runAsUsual();
+                    fastReady[r] = fast[0];
+                    fastSynced[r] = fast[1];
                 }
             }
             System.out.printf(
-                    "%nStart (ms), plain JVM 17 / after kill -9 / AppCDS / JDK 25 AOT cache:%n ready %s%n %s%n %s%n %s%n"
-                            + " synced %s%n %s%n %s%n %s%n",
+                    "%nStart (ms), plain JVM 17 / after kill -9 / AppCDS / JDK 25 AOT cache / the same, fast start:%n"
+                            + " ready %s%n %s%n %s%n %s%n %s%n synced %s%n %s%n %s%n %s%n %s%n",
                     java.util.Arrays.toString(plainReady),
                     java.util.Arrays.toString(killedReady),
                     java.util.Arrays.toString(cdsReady),
                     java.util.Arrays.toString(aotReady),
+                    java.util.Arrays.toString(fastReady),
                     java.util.Arrays.toString(plainSynced),
                     java.util.Arrays.toString(killedSynced),
                     java.util.Arrays.toString(cdsSynced),
-                    java.util.Arrays.toString(aotSynced));
+                    java.util.Arrays.toString(aotSynced),
+                    java.util.Arrays.toString(fastSynced));
             BenchResults.add(
                     "start to ready, existing data dir, JVM 17 + AppCDS archive, ms",
                     cdsReady,
@@ -143,6 +158,20 @@ class StartupBench {
             BenchResults.add(
                     "start to first synced change, JDK 25 + AOT cache (aot-jar), ms",
                     aot ? aotSynced : plainSynced,
+                    plainSynced,
+                    "JVM 17 without archive",
+                    "ms",
+                    why);
+            BenchResults.add(
+                    "start to ready, existing data dir, JDK 25 + AOT cache, fast start (C1 only, serial GC), ms",
+                    aot ? fastReady : plainReady,
+                    plainReady,
+                    "JVM 17 without archive",
+                    "ms",
+                    why);
+            BenchResults.add(
+                    "start to first synced change, JDK 25 + AOT cache, fast start (C1 only, serial GC), ms",
+                    aot ? fastSynced : plainSynced,
                     plainSynced,
                     "JVM 17 without archive",
                     "ms",
