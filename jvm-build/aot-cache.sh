@@ -6,6 +6,7 @@
 #
 # Then run it from where it was trained (the cache names the jars by path, and the JVM ignores it, with a
 # warning, when they moved or changed):   cd target/aot-app && $JAVA25 -XX:AOTCache=app.aot -jar quarkus-run.jar
+# (add -XX:TieredStopAtLevel=1 -XX:+UseSerialGC for the fastest start: docs/operations.md, "Faster start").
 #
 # The training run is a throwaway node: the embedded PostgreSQL and broker in a temporary directory, free
 # ports, a mesh of its own, some writes and reads through the REST API, then a clean stop (the JVM writes
@@ -82,3 +83,4 @@ node_pid=""
 [[ -f "$app_dir/app.aot" ]] || { tail -30 "$work/node.log" >&2; echo "aot-cache: no cache written" >&2; exit 1; }
 echo "aot-cache: wrote $app_dir/app.aot ($(du -h "$app_dir/app.aot" | cut -f1))"
 echo "aot-cache: run it with: cd $app_dir && $java25 -XX:AOTCache=app.aot -jar quarkus-run.jar"
+echo "aot-cache: fastest start (devices, serverless): add -XX:TieredStopAtLevel=1 -XX:+UseSerialGC (docs/operations.md)"
