@@ -5,7 +5,9 @@
 # each row carrying its insert time; a trigger on B stamps its arrival. Prints the count, p50 and p99
 # (ms, per row), the 15 slowest rows, and keeps both nodes' GC and safepoint logs (-Xlog:gc*,safepoint,
 # wall-clock decorations) and the per-row latencies (lat.txt) in the directory it names, to set the
-# slow rows beside the pauses. Needs `mvn package` first.
+# slow rows beside the pauses. SQL_BOTH, if set, is run in both nodes' databases once they are ready (to try
+# a schema setting, e.g. SQL_BOTH="ALTER INDEX loom.nodes_properties_idx SET (fastupdate = off)"). Needs
+# `mvn package` first.
 # Usage: src/test/scripts/latency-tail.sh [SECONDS, default 30] [-D/-X options of both nodes...]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -39,6 +41,7 @@ start() {
 }
 start a 18191 "$@"
 start b 18192 "$@"
+[ -z "${SQL_BOTH:-}" ] || for n in a b; do p -d loom_tail_$n -c "$SQL_BOTH"; done
 p -d loom_tail_b -c "ALTER TABLE loom.nodes ADD COLUMN bench_applied_at timestamptz" \
   -c "CREATE OR REPLACE FUNCTION public.bench_stamp_applied() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN NEW.bench_applied_at := clock_timestamp(); RETURN NEW; END \$\$" \
   -c "CREATE OR REPLACE TRIGGER zz_bench_applied BEFORE INSERT OR UPDATE ON loom.nodes FOR EACH ROW EXECUTE FUNCTION public.bench_stamp_applied()"
