@@ -54,15 +54,22 @@ p -d loom_tail_b -c "TRUNCATE loom.nodes" 2>/dev/null || p -d loom_tail_b -c "SE
 start_at=$(date +%s.%N)
 $pgbench -h 127.0.0.1 -U postgres -n -f $work/tx.sql -R 100 -T $secs loom_tail_a >/dev/null 2>&1
 sleep 3
-echo "rows, p50, p99 (ms, per row):"
-p -d loom_tail_b -F ' ' -c "WITH x AS (SELECT (properties->>'t')::timestamptz t, max(bench_applied_at) a FROM loom.nodes WHERE bench_applied_at IS NOT NULL AND (properties->>'t')::timestamptz > to_timestamp($start_at) GROUP BY 1)
-  SELECT count(*), round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a - t)*1000))::numeric,2),
-         round((percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM a - t)*1000))::numeric,2) FROM x"
-p -d loom_tail_b -F ' ' -c "WITH x AS (SELECT (properties->>'t')::timestamptz t, max(bench_applied_at) a FROM loom.nodes WHERE bench_applied_at IS NOT NULL AND (properties->>'t')::timestamptz > to_timestamp($start_at) GROUP BY 1)
-  SELECT to_char(t AT TIME ZONE 'UTC', 'HH24:MI:SS.MS'), round((extract(epoch FROM a - t)*1000)::numeric, 2) FROM x ORDER BY a - t DESC LIMIT 15" > $work/tail.txt
-echo "slowest rows (inserted at, ms):"
-cat $work/tail.txt
-p -d loom_tail_b -F ' ' -c "SELECT extract(epoch FROM (properties->>'t')::timestamptz), round((extract(epoch FROM bench_applied_at - (properties->>'t')::timestamptz)*1000)::numeric, 3) FROM loom.nodes WHERE bench_applied_at IS NOT NULL AND (properties->>'t')::timestamptz > to_timestamp($start_at) ORDER BY 1" > $work/lat.txt
+# each row's insert time (epoch s) and latency (ms), read once; the figures below come from it
+p -d loom_tail_b -F ' ' -c "SELECT extract(epoch FROM t), round((extract(epoch FROM a - t) * 1000)::numeric, 3)
+  FROM (SELECT (properties->>'t')::timestamptz t, max(bench_applied_at) a FROM loom.nodes
+        WHERE bench_applied_at IS NOT NULL AND (properties->>'t')::timestamptz > to_timestamp($start_at) GROUP BY 1) x
+  ORDER BY 1" > $work/lat.txt
+python3 - "$work/lat.txt" <<'PY'
+import datetime, statistics, sys
+rows = [tuple(map(float, line.split())) for line in open(sys.argv[1]) if line.strip()]
+ms = sorted(r[1] for r in rows)
+q = statistics.quantiles(ms, n=100, method="inclusive")
+print("rows, p50, p99 (ms, per row):")
+print(len(ms), round(q[49], 2), round(q[98], 2))
+print("slowest rows (inserted at, ms):")
+for t, lat in sorted(rows, key=lambda r: -r[1])[:15]:
+    print(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3], lat)
+PY
 keep=/tmp/loom-latency-tail-$$
 cp -r "$work" "$keep"
 echo "GC and safepoint logs (a.gc, b.gc), node logs and per-row latencies (lat.txt): $keep"
