@@ -12,6 +12,7 @@
 # ports, a mesh of its own, some writes and reads through the REST API, then a clean stop (the JVM writes
 # the cache as it exits). Nothing reaches your graph or your mesh. JAVA25 names the JDK 25+ `java`
 # (default: /usr/lib/jvm/temurin-25-jdk-amd64/bin/java, else `java` on the PATH if it is 25 or later).
+# AOT_TRAINING_OPTS adds JVM options to the training run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,7 +51,7 @@ trap cleanup EXIT
 
 rm -f "$app_dir/app.aot"
 echo "aot-cache: training run of $app_dir with $java25 (log: $work/node.log)"
-(cd "$work" && exec "$java25" -Xmx256m -XX:AOTCacheOutput="$app_dir/app.aot" \
+(cd "$work" && exec "$java25" -Xmx256m ${AOT_TRAINING_OPTS:-} -XX:AOTCacheOutput="$app_dir/app.aot" \
   -Dloom.node-id=aot-training -Dloom.mesh="aot-training-$$" -Dquarkus.http.port="$http" \
   -Dloom.api.auth.enabled=false \
   -Dloom.embedded.postgres.port="$(free_port)" -Dloom.embedded.broker.port="$(free_port)" \
