@@ -29,7 +29,7 @@ class StartupBench {
             Path.of(System.getProperty("loom.bench.jdk25", "/usr/lib/jvm/temurin-25-jdk-amd64"), "bin", "java");
     private static final Path AOT_JAR = Path.of("target/aot-app/quarkus-run.jar");
     /** No C2: no profiling code while starting, one compiler thread's work instead of two competing with start-up. */
-    static final List<String> FAST_START = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+    private static final List<String> FAST_START = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
 
     private final Path root = Infra.workDir("startup-bench");
     private final String suffix = Infra.suffix();
