@@ -12,35 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 secs=${1:-30}; shift || true
-work=$(mktemp -d /tmp/loom-tail-XXXX)
-pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | tail -1)
-p() { psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for n in a b; do
-    p -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'loom_tail_$n'" >/dev/null 2>&1 || true
-    p -d postgres -c "DROP DATABASE IF EXISTS loom_tail_$n WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-start() {
-  local n=$1 port=$2; shift 2
-  p -d postgres -c "DROP DATABASE IF EXISTS loom_tail_$n WITH (FORCE)" -c "CREATE DATABASE loom_tail_$n" >/dev/null
-  mkdir -p "$work/$n"
-  (cd "$work/$n" && exec java -Xmx256m -Xlog:gc*,safepoint:file=$work/$n.gc:time,uptime -Dloom.node-id=tail-$n -Dloom.mesh=tail-$$ -Dquarkus.http.port=$port \
-    -Dloom.api.auth.enabled=false -Dloom.embedded.postgres=false \
-    -Dquarkus.datasource.reactive.url=postgresql://127.0.0.1:5432/loom_tail_$n -Dloom.embedded.broker=false \
-    -Dloom.mqtt.host=127.0.0.1 -Dloom.mqtt.port=1883 -Dloom.debounce=0 -Dloom.sync.anti-entropy.interval=0 -Dloom.sync.bootstrap=false \
-    "$@" -jar "$OLDPWD/target/quarkus-app/quarkus-run.jar" > "$work/$n.log" 2>&1) &
-  pids+=($!)
-  for _ in $(seq 1 240); do curl -sf "localhost:$port/q/health/ready" >/dev/null && return; sleep 0.5; done
-  echo "node $n not ready" >&2; exit 1
-}
-start a 18191 "$@"
-start b 18192 "$@"
+source src/test/scripts/two-nodes-lib.sh
+two_nodes_init tail
+two_nodes_start a 18191 -Xlog:gc*,safepoint:file=$work/a.gc:time,uptime -Dloom.sync.bootstrap=false "$@"
+two_nodes_start b 18192 -Xlog:gc*,safepoint:file=$work/b.gc:time,uptime -Dloom.sync.bootstrap=false "$@"
 [ -z "${SQL_BOTH:-}" ] || for n in a b; do p -d loom_tail_$n -c "$SQL_BOTH"; done
 p -d loom_tail_b -c "ALTER TABLE loom.nodes ADD COLUMN bench_applied_at timestamptz" \
   -c "CREATE OR REPLACE FUNCTION public.bench_stamp_applied() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN NEW.bench_applied_at := clock_timestamp(); RETURN NEW; END \$\$" \

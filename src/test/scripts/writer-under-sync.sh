@@ -9,35 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 rate=${1:-2400}; rounds=${2:-2}; shift $(( $# > 2 ? 2 : $# ))
-work=$(mktemp -d /tmp/loom-writer-XXXX)
-pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | tail -1)
-p() { psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null; kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for n in a b; do
-    p -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'loom_writer_$n'" >/dev/null 2>&1 || true
-    p -d postgres -c "DROP DATABASE IF EXISTS loom_writer_$n WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-start() { # name port options...
-  local n=$1 port=$2; shift 2
-  p -d postgres -c "DROP DATABASE IF EXISTS loom_writer_$n WITH (FORCE)" -c "CREATE DATABASE loom_writer_$n" >/dev/null
-  mkdir -p "$work/$n"
-  (cd "$work/$n" && exec java -Xmx256m -Dloom.node-id=writer-$n -Dloom.mesh=writer-$$ -Dquarkus.http.port=$port \
-    -Dloom.api.auth.enabled=false -Dloom.embedded.postgres=false \
-    -Dquarkus.datasource.reactive.url=postgresql://127.0.0.1:5432/loom_writer_$n -Dloom.embedded.broker=false \
-    -Dloom.mqtt.host=127.0.0.1 -Dloom.mqtt.port=1883 -Dloom.debounce=0 -Dloom.sync.anti-entropy.interval=0 \
-    "$@" -jar "$OLDPWD/target/quarkus-app/quarkus-run.jar" > "$work/$n.log" 2>&1) &
-  pids+=($!)
-  for _ in $(seq 1 240); do curl -sf "localhost:$port/q/health/ready" >/dev/null && return; sleep 0.5; done
-  echo "node $n not ready: $work/$n.log" >&2; exit 1
-}
-start a 18181
-start b 18182 -Dloom.sync.bootstrap=false "$@"
+source src/test/scripts/two-nodes-lib.sh
+two_nodes_init writer
+two_nodes_start a 18181
+two_nodes_start b 18182 -Dloom.sync.bootstrap=false "$@"
 cat > "$work/w.sql" <<'SQL'
 \set g random(1, 100000000)
 INSERT INTO loom.nodes (id, type, properties) VALUES ('w-' || :g, 'Bench', jsonb_build_object('g', :g)) ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties;
