@@ -4,17 +4,11 @@ import dev.loomdb.edge.it.Infra;
 import dev.loomdb.edge.it.NodeProcess;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import org.HdrHistogram.Histogram;
 import org.junit.jupiter.api.Test;
@@ -22,8 +16,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The sync benchmarks, each figure beside a baseline measured in the same run: throughput and
  * latency against PostgreSQL's own logical replication between two databases of one server, the
- * write ceiling, fan-out to four receivers, memory, and the REST API against plain SQL (start-up
- * is {@link StartupBench}'s). {@code mvn -Pbench verify [-Dbench.quick=true] [-Dloom.it.infra=external]}; figures in
+ * write ceiling, fan-out to four receivers, memory (start-up is {@link StartupBench}'s, the REST API
+ * {@link RestBench}'s). {@code mvn -Pbench verify [-Dbench.quick=true] [-Dloom.it.infra=external]}; figures in
  * {@code target/bench/results.json|md|svg}.
  *
  * <p>Latency is measured from the moment the writer's COMMIT returns on the source to the moment
@@ -38,8 +32,6 @@ class SyncBench {
     private static final int FAN_OUT_ROWS = QUICK ? 5_000 : 30_000;
     private static final int[] LOADS = {100, 1000, 5000};
     private static final Duration LOAD_TIME = QUICK ? Duration.ofSeconds(2) : Duration.ofSeconds(8);
-    private static final Duration REST_TIME = QUICK ? Duration.ofSeconds(3) : Duration.ofSeconds(8);
-    private static final int REST_CONCURRENCY = 8;
 
     private final Path root = Infra.workDir("bench");
     private final String suffix = Infra.suffix();
@@ -286,7 +278,6 @@ class SyncBench {
                     "MiB",
                     "JVM only; PostgreSQL is separate");
 
-            rest();
         } finally {
             for (NodeProcess node : receivers) {
                 node.close();
@@ -402,196 +393,6 @@ class SyncBench {
     }
 
     // ---- start-up ----
-
-    // ---- REST ----
-
-    private void rest() throws Exception {
-        double[] apiWrites = new double[ROUNDS];
-        double[] apiWriteP99 = new double[ROUNDS];
-        double[] apiReads = new double[ROUNDS];
-        double[] apiReadP99 = new double[ROUNDS];
-        double[] sqlWrites = new double[ROUNDS];
-        double[] sqlWriteP99 = new double[ROUNDS];
-        double[] sqlReads = new double[ROUNDS];
-        double[] sqlReadP99 = new double[ROUNDS];
-        io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
-        try {
-            io.vertx.core.http.HttpClient http = vertx.createHttpClient(new io.vertx.core.http.HttpClientOptions()
-                    .setDefaultHost("127.0.0.1")
-                    .setDefaultPort(a.httpPort())
-                    .setKeepAlive(true)
-                    .setMaxPoolSize(REST_CONCURRENCY));
-            String warm = "rw" + sequence.incrementAndGet() + "-"; // the API's code paths are cold until now
-            httpLoad(
-                    http,
-                    io.vertx.core.http.HttpMethod.PUT,
-                    i -> "/api/nodes/" + warm + i,
-                    "{\"type\":\"Bench\",\"properties\":{\"v\":1}}");
-            httpLoad(http, io.vertx.core.http.HttpMethod.GET, i -> "/api/nodes/" + warm + (i % 500), null);
-            for (int r = 0; r < ROUNDS; r++) {
-                String prefix = "r" + sequence.incrementAndGet() + "-";
-                double[] w = httpLoad(
-                        http,
-                        io.vertx.core.http.HttpMethod.PUT,
-                        i -> "/api/nodes/" + prefix + i,
-                        "{\"type\":\"Bench\",\"properties\":{\"v\":1}}");
-                apiWrites[r] = w[0];
-                apiWriteP99[r] = w[1];
-                double[] rd = httpLoad(
-                        http,
-                        io.vertx.core.http.HttpMethod.GET,
-                        i -> "/api/nodes/" + prefix
-                                + ThreadLocalRandom.current().nextInt(500),
-                        null);
-                apiReads[r] = rd[0];
-                apiReadP99[r] = rd[1];
-                String sqlPrefix = "q" + sequence.incrementAndGet() + "-";
-                double[] sw = sqlLoad(
-                        "INSERT INTO loom.nodes (id, type, properties) VALUES (?, 'Bench', '{\"v\":1}')"
-                                + " ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, properties = EXCLUDED.properties",
-                        sqlPrefix,
-                        false);
-                sqlWrites[r] = sw[0];
-                sqlWriteP99[r] = sw[1];
-                double[] sr = sqlLoad(
-                        "SELECT id, type, properties, version, hlc, origin FROM loom.nodes WHERE id = ?"
-                                + " AND NOT tombstone",
-                        sqlPrefix,
-                        true);
-                sqlReads[r] = sr[0];
-                sqlReadP99[r] = sr[1];
-            }
-        } finally {
-            vertx.close().toCompletionStage().toCompletableFuture().get();
-        }
-        String c = " (" + REST_CONCURRENCY + " concurrent)";
-        BenchResults.add(
-                "REST PUT /api/nodes/{id}, writes/s" + c, apiWrites, sqlWrites, "same upsert over JDBC", "ops/s", "");
-        BenchResults.add("REST PUT p99, ms" + c, apiWriteP99, sqlWriteP99, "same upsert over JDBC", "ms", "");
-        BenchResults.add(
-                "REST GET /api/nodes/{id}, reads/s" + c, apiReads, sqlReads, "same SELECT over JDBC", "ops/s", "");
-        BenchResults.add("REST GET p99, ms" + c, apiReadP99, sqlReadP99, "same SELECT over JDBC", "ms", "");
-    }
-
-    /**
-     * [requests/s, p99 ms]: REST_CONCURRENCY clients, each sending its next request when the last
-     * answered, for REST_TIME, on Vert.x's non-blocking HTTP client (a thread per client would
-     * measure the load generator).
-     */
-    private static double[] httpLoad(
-            io.vertx.core.http.HttpClient http,
-            io.vertx.core.http.HttpMethod method,
-            java.util.function.LongFunction<String> path,
-            String body)
-            throws Exception {
-        AtomicLong next = new AtomicLong();
-        long start = System.nanoTime();
-        long end = start + REST_TIME.toNanos();
-        List<java.util.concurrent.CompletableFuture<Histogram>> clients = new ArrayList<>();
-        for (int t = 0; t < REST_CONCURRENCY; t++) {
-            java.util.concurrent.CompletableFuture<Histogram> done = new java.util.concurrent.CompletableFuture<>();
-            clients.add(done);
-            httpLoop(http, method, path, body, next, end, new Histogram(3), done);
-        }
-        Histogram all = new Histogram(3);
-        for (java.util.concurrent.CompletableFuture<Histogram> client : clients) {
-            all.add(client.get(REST_TIME.toSeconds() + 60, java.util.concurrent.TimeUnit.SECONDS));
-        }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        return new double[] {all.getTotalCount() / seconds, all.getValueAtPercentile(99) / 1000.0};
-    }
-
-    private static void httpLoop(
-            io.vertx.core.http.HttpClient http,
-            io.vertx.core.http.HttpMethod method,
-            java.util.function.LongFunction<String> path,
-            String body,
-            AtomicLong next,
-            long end,
-            Histogram histogram,
-            java.util.concurrent.CompletableFuture<Histogram> done) {
-        if (System.nanoTime() >= end) {
-            done.complete(histogram);
-            return;
-        }
-        long begin = System.nanoTime();
-        http.request(method, path.apply(next.getAndIncrement()))
-                .compose(request -> {
-                    request.putHeader("Content-Type", "application/json");
-                    return body == null ? request.send() : request.send(body);
-                })
-                .compose(response -> response.body().map(b -> response.statusCode()))
-                .onComplete(result -> {
-                    if (result.failed() || result.result() >= 500) {
-                        done.completeExceptionally(new IllegalStateException(method + " failed: "
-                                + (result.failed() ? result.cause().getMessage() : result.result())));
-                        return;
-                    }
-                    histogram.recordValue((System.nanoTime() - begin) / 1000);
-                    httpLoop(http, method, path, body, next, end, histogram, done);
-                });
-    }
-
-    private interface Operation {
-        void run(long i) throws Exception;
-    }
-
-    /** [operations/s, p99 ms] with REST_CONCURRENCY workers for REST_TIME. */
-    private static double[] load(Operation operation) throws Exception {
-        ExecutorService pool = Executors.newFixedThreadPool(REST_CONCURRENCY);
-        AtomicLong next = new AtomicLong();
-        Histogram histogram = new Histogram(3);
-        long end = System.nanoTime() + REST_TIME.toNanos();
-        List<Future<Histogram>> workers = new ArrayList<>();
-        long start = System.nanoTime();
-        for (int t = 0; t < REST_CONCURRENCY; t++) {
-            workers.add(pool.submit(() -> {
-                Histogram own = new Histogram(3);
-                while (System.nanoTime() < end) {
-                    long begin = System.nanoTime();
-                    operation.run(next.getAndIncrement());
-                    own.recordValue((System.nanoTime() - begin) / 1000);
-                }
-                return own;
-            }));
-        }
-        for (Future<Histogram> worker : workers) {
-            histogram.add(worker.get());
-        }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        pool.shutdown();
-        return new double[] {histogram.getTotalCount() / seconds, histogram.getValueAtPercentile(99) / 1000.0};
-    }
-
-    private double[] sqlLoad(String statement, String prefix, boolean read) throws Exception {
-        List<Connection> connections = new ArrayList<>();
-        ThreadLocal<PreparedStatement> statements = new ThreadLocal<>();
-        try {
-            return load(i -> {
-                PreparedStatement ps = statements.get();
-                if (ps == null) {
-                    Connection c = a.sql();
-                    synchronized (connections) {
-                        connections.add(c);
-                    }
-                    ps = c.prepareStatement(statement);
-                    statements.set(ps);
-                }
-                ps.setString(1, prefix + (read ? ThreadLocalRandom.current().nextInt(500) : i));
-                if (read) {
-                    try (ResultSet rs = ps.executeQuery()) {
-                        rs.next();
-                    }
-                } else {
-                    ps.executeUpdate();
-                }
-            });
-        } finally {
-            for (Connection c : connections) {
-                c.close();
-            }
-        }
-    }
 
     // ---- helpers ----
 
