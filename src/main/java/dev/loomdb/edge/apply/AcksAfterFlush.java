@@ -17,7 +17,10 @@ import org.jboss.logging.Logger;
  * one synchronous commit ({@code flush}) puts every commit before it on disk, and the acknowledgements
  * held meanwhile go out. A PostgreSQL crash before that flush loses those commits, and their messages,
  * never acknowledged, come again from the broker. With an interval of 0, each acknowledgement goes out
- * at once (the apply session then commits synchronously). Runs on the inbound context.
+ * at once (the apply session then commits synchronously). A message that wrote nothing (this node's own,
+ * echoed by the broker; one it does not follow) needs no flush: its acknowledgement goes out at once, or
+ * with those held before it when there are (a broker expects them in the order it sent the messages),
+ * and a batch of such alone is sent without a flush. Runs on the inbound context.
  */
 final class AcksAfterFlush {
 
@@ -33,6 +36,9 @@ final class AcksAfterFlush {
     private final long intervalMillis;
     private final Supplier<Future<Void>> flush;
     private List<Runnable> held = new ArrayList<>();
+    /** Whether a message acknowledged in {@link #held} wrote something that must be on disk first. */
+    private boolean heldWrote;
+
     private boolean flushing;
     private long timer = -1;
     private final Runnable flushed;
@@ -53,12 +59,35 @@ final class AcksAfterFlush {
 
     /** Sends {@code ack} once every commit made before this call is on disk. */
     void add(Runnable ack) {
-        if (!holding()) {
+        add(ack, true);
+    }
+
+    /**
+     * Sends {@code ack} after those held before it; {@code wrote}: its message was applied (committed
+     * asynchronously), so it also waits for a flush.
+     */
+    void add(Runnable ack, boolean wrote) {
+        if (!holding() || (!wrote && held.isEmpty() && !flushing)) {
             ack.run();
             return;
         }
         held.add(ack);
-        if (held.size() >= MAX_HELD) {
+        heldWrote |= wrote;
+        if (!flushing) {
+            next();
+        }
+    }
+
+    /** What the acknowledgements held now need: none (sent), a flush now (enough wait), or one soon. */
+    private void next() {
+        if (held.isEmpty()) {
+            return;
+        }
+        if (!heldWrote) {
+            List<Runnable> batch = held;
+            held = new ArrayList<>();
+            batch.forEach(Runnable::run);
+        } else if (held.size() >= MAX_HELD) {
             flushNow();
         } else {
             schedule(intervalMillis);
@@ -84,8 +113,13 @@ final class AcksAfterFlush {
             vertx.cancelTimer(timer);
             timer = -1;
         }
+        if (!heldWrote) {
+            next();
+            return;
+        }
         List<Runnable> batch = held;
         held = new ArrayList<>();
+        heldWrote = false;
         flushing = true;
         flush.get()
                 .onComplete(result -> context.runOnContext(v -> {
@@ -93,11 +127,7 @@ final class AcksAfterFlush {
                     if (result.succeeded()) {
                         flushed.run();
                         batch.forEach(Runnable::run);
-                        if (held.size() >= MAX_HELD) {
-                            flushNow();
-                        } else if (!held.isEmpty()) {
-                            schedule(intervalMillis);
-                        }
+                        next();
                     } else {
                         // not acknowledged yet: tried again; if the node stops first, the broker delivers them again
                         LOG.warnf(
@@ -105,6 +135,7 @@ final class AcksAfterFlush {
                                 result.cause().getMessage(), batch.size(), RETRY_MILLIS);
                         batch.addAll(held);
                         held = batch;
+                        heldWrote = true;
                         schedule(RETRY_MILLIS);
                     }
                 }));

@@ -313,7 +313,7 @@ public final class Inbound {
     private void handle(Item item, int attempt) {
         Delivery delivery = item.delivery();
         if (item.repair() == null && own(delivery.topic())) {
-            done(item); // this node's own publication, echoed by the broker: not even decoded
+            doneUnwritten(item); // this node's own publication, echoed by the broker: not even decoded
             return;
         }
         Envelope decoded = item.decoded();
@@ -346,12 +346,12 @@ public final class Inbound {
             return;
         }
         if (decoded.origin().equals(nodeId)) {
-            done(item);
+            doneUnwritten(item);
             return;
         }
         if (decoded.isPart()) {
             if (!parts.followed(decoded)) {
-                done(item); // a type this node no longer follows, still queued in its broker session
+                doneUnwritten(item); // a type this node no longer follows, still queued in its broker session
                 return;
             }
             holdPart(item, decoded);
@@ -362,7 +362,7 @@ public final class Inbound {
             if (item.repair() != null) {
                 item.repair().accept(new RepairOutcome(0, 0, null));
             }
-            done(item); // nothing of what this node follows
+            doneUnwritten(item); // nothing of what this node follows
             return;
         }
         Envelope envelope = followed == decoded.changes() ? decoded : decoded.whole(followed);
@@ -658,15 +658,31 @@ public final class Inbound {
         next();
     }
 
+    /** As {@link #done}, for a message that wrote nothing: its acknowledgement waits for no flush of its own. */
+    private void doneUnwritten(Item item) {
+        if (item.parked()) {
+            done(item);
+            return;
+        }
+        acknowledge(item, false);
+        next();
+    }
+
     /** Acknowledges to the broker once what was applied before is on disk ({@link AcksAfterFlush}). */
     private void acknowledge(Item item) {
-        acks.add(() -> {
-            if (!item.delivery().acknowledge()) {
-                // the broker delivers it again on the next connection (applying twice is harmless)
-                LOG.debugf(
-                        "Could not acknowledge a message on %s: its connection is gone",
-                        item.delivery().topic());
-            }
-        });
+        acknowledge(item, true);
+    }
+
+    private void acknowledge(Item item, boolean wrote) {
+        acks.add(
+                () -> {
+                    if (!item.delivery().acknowledge()) {
+                        // the broker delivers it again on the next connection (applying twice is harmless)
+                        LOG.debugf(
+                                "Could not acknowledge a message on %s: its connection is gone",
+                                item.delivery().topic());
+                    }
+                },
+                wrote);
     }
 }

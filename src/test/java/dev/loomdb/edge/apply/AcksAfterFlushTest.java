@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 /**
  * A message is acknowledged to the broker only after a flush that began after it was applied has
  * succeeded; the flush comes after the interval, or at once when {@link AcksAfterFlush#MAX_HELD} wait.
+ * A message that wrote nothing needs no flush, but keeps its place in the broker's order.
  */
 class AcksAfterFlushTest {
 
@@ -49,6 +50,38 @@ class AcksAfterFlushTest {
                 gate.add(() -> acked.add(ack));
             }
         });
+    }
+
+    private void addUnwrittenOnContext(AcksAfterFlush gate, int... acks) {
+        context.runOnContext(v -> {
+            for (int ack : acks) {
+                gate.add(() -> acked.add(ack), false);
+            }
+        });
+    }
+
+    @Test
+    void messagesThatWroteNothingAreAcknowledgedWithoutAFlush() {
+        AcksAfterFlush gate = gate(Duration.ofMillis(5));
+        addUnwrittenOnContext(gate, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+        await().atMost(Duration.ofSeconds(5)).until(() -> acked.size() == 10);
+        await().during(Duration.ofMillis(100)).atMost(Duration.ofSeconds(5)).until(flushes::isEmpty);
+        assertEquals(0, flushed.get());
+    }
+
+    @Test
+    void aMessageThatWroteNothingKeepsItsPlaceBehindOnesWaitingForAFlush() {
+        AcksAfterFlush gate = gate(Duration.ofMillis(20));
+        addOnContext(gate, 1);
+        addUnwrittenOnContext(gate, 2);
+        await().atMost(Duration.ofSeconds(5)).until(() -> flushes.size() == 1);
+        addUnwrittenOnContext(gate, 3); // arrives while the flush is under way: it waits behind it
+        await().during(Duration.ofMillis(100)).atMost(Duration.ofSeconds(5)).until(acked::isEmpty);
+        context.runOnContext(v -> flushes.get(0).complete());
+        await().atMost(Duration.ofSeconds(5)).until(() -> acked.size() == 3);
+        assertEquals(List.of(1, 2, 3), acked, "in the order the broker sent them");
+        await().during(Duration.ofMillis(100)).atMost(Duration.ofSeconds(5)).until(() -> flushes.size() == 1);
+        assertEquals(1, flushed.get(), "the third needed no flush of its own");
     }
 
     @Test
