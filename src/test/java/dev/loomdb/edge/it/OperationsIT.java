@@ -73,6 +73,12 @@ class OperationsIT {
         NodeProcess b = nodes[1].start().awaitReady();
         put(a, "before", "Item", "{}");
         awaitNode(b, "before");
+        // B applied A's change and flushed before acknowledging it; A, which only wrote, acknowledges the
+        // echo of its own message without a flush commit
+        await().atMost(SYNC).until(() -> status(b).getLong("counters.applyFlushes") > 0);
+        await().during(Duration.ofMillis(500))
+                .atMost(SYNC)
+                .until(() -> status(a).getLong("counters.applyFlushes") == 0);
 
         b.api()
                 .post("/api/sync/stop")
