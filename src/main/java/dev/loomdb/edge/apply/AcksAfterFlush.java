@@ -67,18 +67,21 @@ final class AcksAfterFlush {
      * asynchronously), so it also waits for a flush.
      */
     void add(Runnable ack, boolean wrote) {
-        if (!holding() || (!wrote && held.isEmpty() && !flushing)) {
+        if (!holding()) {
             ack.run();
             return;
         }
-        held.add(ack);
+        held.add(ack); // alone and unwritten, it goes out at once (next)
         heldWrote |= wrote;
         if (!flushing) {
             next();
         }
     }
 
-    /** What the acknowledgements held now need: none (sent), a flush now (enough wait), or one soon. */
+    /**
+     * What the acknowledgements held now need: none (sent), a flush now (enough wait), or one soon. Only
+     * schedules or makes a flush when one of them wrote: {@link #flushNow} is reached only then.
+     */
     private void next() {
         if (held.isEmpty()) {
             return;
@@ -112,10 +115,6 @@ final class AcksAfterFlush {
         if (timer >= 0) {
             vertx.cancelTimer(timer);
             timer = -1;
-        }
-        if (!heldWrote) {
-            next();
-            return;
         }
         List<Runnable> batch = held;
         held = new ArrayList<>();
