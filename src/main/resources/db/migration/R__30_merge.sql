@@ -179,3 +179,101 @@ BEGIN
     RETURNING t.id;
 END
 $$;
+
+-- Without speculative insertion: loom.apply_nodes_plain / loom.apply_edges_plain take the same states
+-- as loom.apply_nodes / loom.apply_edges and have the same effect, with the stored rows among them
+-- updated (the merge trigger decides each) and the others inserted by a plain INSERT. A new row then
+-- costs one heap record in the WAL instead of two (ON CONFLICT's insertion and its confirmation), and
+-- every WAL sender of the server reads every record (docs/benchmarks.md, "What the WAL senders' time
+-- goes to"). They fail, changing nothing, when another session inserts one of the rows meanwhile
+-- (unique_violation, 23505) or a purge deletes one meanwhile (SQLSTATE LR001: the UPDATE would skip
+-- it); the applier then applies the same states through loom.apply_nodes / loom.apply_edges.
+CREATE OR REPLACE FUNCTION loom.require_rows_kept(ids text[], changed text[], tbl regclass) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    vanished text;
+BEGIN
+    IF cardinality(changed) = cardinality(ids) THEN
+        RETURN;
+    END IF;
+    -- the states that changed nothing: older or equal ones, or ones whose row a purge deleted meanwhile
+    EXECUTE format('SELECT i FROM unnest($1) AS i WHERE i NOT IN (SELECT unnest($2))'
+                   ' AND NOT EXISTS (SELECT 1 FROM %s t WHERE t.id = i) LIMIT 1', tbl)
+        INTO vanished USING ids, changed;
+    IF vanished IS NOT NULL THEN
+        RAISE EXCEPTION 'row % was deleted while its state was applied', vanished
+            USING ERRCODE = 'LR001', HINT = 'applied again with ON CONFLICT';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loom.apply_nodes_plain(ids text[], types text[], properties text[], clocks text[],
+                                                  hlcs bigint[], versions bigint[], origins text[],
+                                                  tombstones boolean[], bases bigint[])
+RETURNS SETOF text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    changed text[];
+BEGIN
+    PERFORM loom.require_apply_session();
+    WITH x AS MATERIALIZED (
+        SELECT x.id, x.type, x.properties::jsonb AS properties,
+               CASE WHEN x.clocks = '{}' THEN '{}'::jsonb
+                    ELSE loom.compact_clocks(x.properties::jsonb, x.clocks::jsonb, x.hlc, x.origin) END AS clocks,
+               x.hlc, x.version, x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END AS deleted_at, x.base
+        FROM unnest(ids, types, properties, clocks, hlcs, versions, origins, tombstones, bases)
+             AS x(id, type, properties, clocks, hlc, version, origin, tombstone, base)),
+    updated AS (
+        UPDATE loom.nodes AS t SET type = x.type, properties = x.properties, property_clocks = x.clocks,
+            hlc = x.hlc, version = x.version, origin = x.origin, tombstone = x.tombstone,
+            deleted_at = x.deleted_at, base_hlc = x.base, applied = true
+        FROM x WHERE t.id = x.id
+        RETURNING t.id),
+    inserted AS (
+        INSERT INTO loom.nodes AS t (id, type, properties, property_clocks, hlc, version, origin, tombstone,
+                                     deleted_at, base_hlc, applied)
+        SELECT x.id, x.type, x.properties, x.clocks, x.hlc, x.version, x.origin, x.tombstone, x.deleted_at,
+               x.base, true
+        FROM x WHERE NOT EXISTS (SELECT 1 FROM loom.nodes n WHERE n.id = x.id)
+        RETURNING t.id)
+    SELECT coalesce(array_agg(id), '{}') INTO changed
+    FROM (SELECT id FROM updated UNION ALL SELECT id FROM inserted) c;
+    PERFORM loom.require_rows_kept(ids, changed, 'loom.nodes');
+    RETURN QUERY SELECT unnest(changed);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION loom.apply_edges_plain(ids text[], types text[], sources text[], targets text[],
+                                                  properties text[], clocks text[], hlcs bigint[], versions bigint[],
+                                                  origins text[], tombstones boolean[], bases bigint[])
+RETURNS SETOF text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    changed text[];
+BEGIN
+    PERFORM loom.require_apply_session();
+    WITH x AS MATERIALIZED (
+        SELECT x.id, x.type, x.source, x.target, x.properties::jsonb AS properties,
+               CASE WHEN x.clocks = '{}' THEN '{}'::jsonb
+                    ELSE loom.compact_clocks(x.properties::jsonb, x.clocks::jsonb, x.hlc, x.origin) END AS clocks,
+               x.hlc, x.version, x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END AS deleted_at, x.base
+        FROM unnest(ids, types, sources, targets, properties, clocks, hlcs, versions, origins, tombstones, bases)
+             AS x(id, type, source, target, properties, clocks, hlc, version, origin, tombstone, base)),
+    updated AS (
+        UPDATE loom.edges AS t SET type = x.type, source_id = x.source, target_id = x.target,
+            properties = x.properties, property_clocks = x.clocks, hlc = x.hlc, version = x.version,
+            origin = x.origin, tombstone = x.tombstone, deleted_at = x.deleted_at, base_hlc = x.base,
+            applied = true
+        FROM x WHERE t.id = x.id
+        RETURNING t.id),
+    inserted AS (
+        INSERT INTO loom.edges AS t (id, type, source_id, target_id, properties, property_clocks, hlc, version,
+                                     origin, tombstone, deleted_at, base_hlc, applied)
+        SELECT x.id, x.type, x.source, x.target, x.properties, x.clocks, x.hlc, x.version, x.origin, x.tombstone,
+               x.deleted_at, x.base, true
+        FROM x WHERE NOT EXISTS (SELECT 1 FROM loom.edges e WHERE e.id = x.id)
+        RETURNING t.id)
+    SELECT coalesce(array_agg(id), '{}') INTO changed
+    FROM (SELECT id FROM updated UNION ALL SELECT id FROM inserted) c;
+    PERFORM loom.require_rows_kept(ids, changed, 'loom.edges');
+    RETURN QUERY SELECT unnest(changed);
+END
+$$;

@@ -1,0 +1,189 @@
+package dev.loomdb.edge.apply;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.loomdb.edge.flow.Change;
+import dev.loomdb.edge.flow.Envelope;
+import dev.loomdb.edge.history.ChangeHistory;
+import dev.loomdb.edge.it.SchemaDatabase;
+import dev.loomdb.edge.merge.MergeRule;
+import io.vertx.core.Future;
+import io.vertx.mutiny.core.Vertx;
+import io.vertx.pgclient.PgConnectOptions;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A peer's state applied while another session writes the same row: the applier's plain statements
+ * (no speculative insertion) fail on the race, and the same states are applied again with ON CONFLICT.
+ * Nothing is rejected and the merge decides as it would have without the race. Real PostgreSQL; the
+ * other session holds its write open until the apply waits on it.
+ */
+class ApplierRaceIT {
+
+    private static SchemaDatabase database;
+    private static Vertx vertx;
+    private static Applier applier;
+
+    @BeforeAll
+    static void start() throws Exception {
+        database = SchemaDatabase.create("applier_race");
+        vertx = Vertx.vertx();
+        ChangeHistory noHistory = new ChangeHistory(null, false, 0, 0, c -> "");
+        applier = new Applier(
+                vertx.getDelegate(),
+                PgConnectOptions.fromUri(database.reactiveUrl()).setUser("postgres"),
+                "loom_apply_race",
+                MergeRule.lastWriteWins(),
+                true,
+                noHistory,
+                false);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (applier != null) {
+            applier.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+        if (vertx != null) {
+            vertx.closeAndAwait();
+        }
+        if (database != null) {
+            database.close();
+        }
+    }
+
+    private static long hlcIn(Duration fromNow) {
+        return (Instant.now().plus(fromNow).toEpochMilli()) << 16;
+    }
+
+    private static Envelope envelope(Change change) {
+        Instant at = Instant.now();
+        return new Envelope(Envelope.FORMAT_VERSION, "m", "peer", 1, 1, "0/1", at, 1, List.of(change), at);
+    }
+
+    private static Change peerState(String id, long hlc, boolean tombstone) {
+        return new Change(
+                Change.Op.UPDATE,
+                Change.Kind.NODE,
+                id,
+                "T",
+                tombstone ? "{}" : "{\"by\":\"peer\"}",
+                null,
+                null,
+                hlc,
+                2,
+                "peer",
+                tombstone);
+    }
+
+    /** Waits until the apply session waits on a lock another session holds. */
+    private static void awaitApplyBlocked(Connection watcher) {
+        await().atMost(Duration.ofSeconds(20)).until(() -> {
+            try (Statement s = watcher.createStatement();
+                    ResultSet rs = s.executeQuery("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                            + " current_database() AND application_name = 'loom-apply' AND wait_event_type = 'Lock'")) {
+                rs.next();
+                return rs.getInt(1) == 1;
+            }
+        });
+    }
+
+    private static String row(Connection connection, String id) throws Exception {
+        try (Statement s = connection.createStatement();
+                ResultSet rs = s.executeQuery("SELECT properties::text, origin, tombstone, applied FROM loom.nodes"
+                        + " WHERE id = '" + id + "'")) {
+            return rs.next()
+                    ? rs.getString(1) + "|" + rs.getString(2) + "|" + rs.getBoolean(3) + "|" + rs.getBoolean(4)
+                    : "absent";
+        }
+    }
+
+    private static Applied result(Future<Applied> applying) throws Exception {
+        return applying.toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aRowInsertedLocallyWhileAPeersStateIsAppliedIsMergedNotRejected() throws Exception {
+        try (Connection local = database.connect();
+                Connection watcher = database.connect()) {
+            local.setAutoCommit(false);
+            try (Statement s = local.createStatement()) {
+                s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('raced', 'T', '{\"by\":\"local\"}')");
+            }
+            // the peer's state is an hour later than the local insert: it wins the merge
+            Future<Applied> applying = applier.apply(envelope(peerState("raced", hlcIn(Duration.ofHours(1)), false)));
+            awaitApplyBlocked(watcher);
+            local.commit();
+
+            Applied applied = result(applying);
+            assertEquals(1, applied.effective().size(), "the peer's state took effect");
+            assertEquals("{\"by\": \"peer\"}|peer|false|true", row(watcher, "raced"));
+        }
+    }
+
+    @Test
+    void aLocalInsertThatWinsKeepsTheRow() throws Exception {
+        try (Connection local = database.connect();
+                Connection watcher = database.connect()) {
+            local.setAutoCommit(false);
+            try (Statement s = local.createStatement()) {
+                s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('kept', 'T', '{\"by\":\"local\"}')");
+            }
+            Future<Applied> applying = applier.apply(envelope(peerState("kept", hlcIn(Duration.ofHours(-1)), false)));
+            awaitApplyBlocked(watcher);
+            local.commit();
+
+            Applied applied = result(applying);
+            assertTrue(applied.effective().isEmpty(), "an older state changes nothing");
+            assertEquals(1, applied.superseded());
+            assertEquals("{\"by\": \"local\"}||false|false", row(watcher, "kept"));
+        }
+    }
+
+    @Test
+    void aRowPurgedWhileAPeersStateIsAppliedIsWrittenAgain() throws Exception {
+        long deleted = hlcIn(Duration.ZERO);
+        result(applier.apply(envelope(peerState("purged", deleted, true))));
+        try (Connection purge = database.connect();
+                Connection watcher = database.connect()) {
+            assertEquals("{}|peer|true|true", row(watcher, "purged"));
+            purge.setAutoCommit(false);
+            try (Statement s = purge.createStatement()) {
+                s.execute("SET LOCAL loom.purge = 'on'");
+                assertEquals(1, s.executeUpdate("DELETE FROM loom.nodes WHERE id = 'purged'"));
+            }
+            Future<Applied> applying = applier.apply(envelope(peerState("purged", deleted + (1L << 16), false)));
+            awaitApplyBlocked(watcher);
+            purge.commit();
+
+            Applied applied = result(applying);
+            assertEquals(1, applied.effective().size(), "the later state is not lost with the purged row");
+            assertEquals("{\"by\": \"peer\"}|peer|false|true", row(watcher, "purged"));
+        }
+    }
+
+    @Test
+    void aStateItsDuplicateAndALaterDeleteAreDecidedByTheMerge() throws Exception {
+        long hlc = hlcIn(Duration.ZERO);
+        Applied first = result(applier.apply(envelope(peerState("calm", hlc, false))));
+        Applied again = result(applier.apply(envelope(peerState("calm", hlc, false))));
+        Applied later = result(applier.apply(envelope(peerState("calm", hlc + 1, true))));
+        assertEquals(1, first.effective().size());
+        assertTrue(again.effective().isEmpty(), "a duplicate changes nothing");
+        assertEquals(1, later.effective().size());
+        try (Connection watcher = database.connect()) {
+            assertEquals("{}|peer|true|true", row(watcher, "calm"));
+        }
+    }
+}
