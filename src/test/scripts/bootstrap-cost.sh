@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 n=${1:-100000}
-jar=target/quarkus-app/quarkus-run.jar
+jar=${LOOM_JAR:-target/quarkus-app/quarkus-run.jar} # LOOM_JAR=path measures another build
 mesh=bootcost-$$
 work=target/bootstrap-cost; rm -rf "$work"; mkdir -p "$work"
 p() { psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }

@@ -3,6 +3,7 @@
 # anti-entropy off, each on a new database loom_NAME_a / loom_NAME_b, dropped with its slot on exit.
 #   two_nodes_init NAME          # sets work (a temporary directory, removed on exit), p (psql), pgbench, pids
 #   two_nodes_start a|b PORT [JVM and -D options...]   # starts the node and waits until it is ready
+# LOOM_JAR=path runs another build (default: target/quarkus-app/quarkus-run.jar of this checkout).
 two_nodes_init() {
   tn_name=$1
   work=$(mktemp -d "/tmp/loom-$tn_name-XXXX")
@@ -28,7 +29,7 @@ two_nodes_start() {
     -Dloom.api.auth.enabled=false -Dloom.embedded.postgres=false \
     -Dquarkus.datasource.reactive.url="postgresql://127.0.0.1:5432/$db" -Dloom.embedded.broker=false \
     -Dloom.mqtt.host=127.0.0.1 -Dloom.mqtt.port=1883 -Dloom.debounce=0 -Dloom.sync.anti-entropy.interval=0 \
-    "$@" -jar "$OLDPWD/target/quarkus-app/quarkus-run.jar" > "$work/$n.log" 2>&1) &
+    "$@" -jar "${LOOM_JAR:-$OLDPWD/target/quarkus-app/quarkus-run.jar}" > "$work/$n.log" 2>&1) &
   pids+=($!)
   for _ in $(seq 1 240); do curl -sf "localhost:$port/q/health/ready" >/dev/null && return; sleep 0.5; done
   echo "node $n not ready: $work/$n.log" >&2; exit 1
