@@ -46,15 +46,11 @@ public final class Applier {
      * common table expressions run to completion whether read or not): one round trip and PostgreSQL's
      * implicit transaction instead of BEGIN, two statements and COMMIT.
      */
-    private static String recordingPeer(String apply, boolean nodes) {
-        return "WITH applied AS (" + apply + "), peer AS (" + recordPeer(nodes ? 10 : 12) + ") SELECT * FROM applied";
-    }
+    private static final String APPLY_NODES_RECORDING_PEER =
+            "WITH applied AS (" + StateArrays.APPLY_NODES + "), peer AS (" + recordPeer(10) + ") SELECT * FROM applied";
 
-    private static final Map<String, String> RECORDING_PEER = Map.of(
-            StateArrays.Statements.PLAIN.nodes(), recordingPeer(StateArrays.Statements.PLAIN.nodes(), true),
-            StateArrays.Statements.PLAIN.edges(), recordingPeer(StateArrays.Statements.PLAIN.edges(), false),
-            StateArrays.Statements.RACING.nodes(), recordingPeer(StateArrays.Statements.RACING.nodes(), true),
-            StateArrays.Statements.RACING.edges(), recordingPeer(StateArrays.Statements.RACING.edges(), false));
+    private static final String APPLY_EDGES_RECORDING_PEER =
+            "WITH applied AS (" + StateArrays.APPLY_EDGES + "), peer AS (" + recordPeer(12) + ") SELECT * FROM applied";
 
     /** The peer's bookkeeping; its five parameters numbered from {@code first}. */
     private static String recordPeer(int first) {
@@ -97,29 +93,10 @@ public final class Applier {
 
     /** Applies the envelope's changes in one transaction, with the peer's bookkeeping and history. */
     public Future<Applied> apply(Envelope envelope) {
-        return againOnRace(st -> {
-            if (inOneStatement(envelope.changes())) {
-                return connection().compose(conn -> writeInOneStatement(conn, st, envelope, 1));
-            }
-            return inTransaction(conn -> write(conn, st, envelope, 1));
-        });
-    }
-
-    /**
-     * Runs {@code work} with the {@link StateArrays.Statements#PLAIN plain} merge statements, and once more,
-     * from the start, with the {@link StateArrays.Statements#RACING racing} ones when another session
-     * inserted or purged one of the rows meanwhile (the failed attempt changed nothing).
-     */
-    private <T> Future<T> againOnRace(java.util.function.Function<StateArrays.Statements, Future<T>> work) {
-        return work.apply(StateArrays.Statements.PLAIN).recover(failure -> {
-            if (!ApplyFailures.isRaceWithLocalWrite(failure)) {
-                return Future.failedFuture(failure);
-            }
-            LOG.debugf(
-                    "A row was written by another session while applying (%s); applying again with ON CONFLICT",
-                    failure.getMessage());
-            return work.apply(StateArrays.Statements.RACING);
-        });
+        if (inOneStatement(envelope.changes())) {
+            return connection().compose(conn -> writeInOneStatement(conn, envelope, 1));
+        }
+        return inTransaction(conn -> write(conn, envelope, 1));
     }
 
     /**
@@ -141,14 +118,13 @@ public final class Applier {
     }
 
     /** {@link #write} for {@link #inOneStatement} changes: the merge and the peer's bookkeeping at once. */
-    private Future<Applied> writeInOneStatement(
-            PgConnection conn, StateArrays.Statements st, Envelope envelope, int messages) {
+    private Future<Applied> writeInOneStatement(PgConnection conn, Envelope envelope, int messages) {
         List<Change> changes = lastStatePerRow(envelope.changes());
         boolean nodes = changes.get(0).kind() == Change.Kind.NODE;
         Tuple arguments = nodes ? StateArrays.nodes(changes) : StateArrays.edges(changes);
         peerArguments(envelope, messages).forEach(arguments::addValue);
         List<Change> effective = new ArrayList<>();
-        return conn.preparedQuery(RECORDING_PEER.get(st.of(nodes)))
+        return conn.preparedQuery(nodes ? APPLY_NODES_RECORDING_PEER : APPLY_EDGES_RECORDING_PEER)
                 .execute(arguments)
                 .map(rows -> {
                     collectEffective(rows, changes, effective);
@@ -174,13 +150,13 @@ public final class Applier {
      */
     public Future<List<Applied>> applyAll(List<Envelope> envelopes) {
         if (history.enabled() || rowInSeveral(envelopes)) {
-            return againOnRace(st -> inTransaction(conn -> writeEach(conn, st, envelopes, 0, new ArrayList<>())));
+            return inTransaction(conn -> writeEach(conn, envelopes, 0, new ArrayList<>()));
         }
         List<Change> all = allChanges(envelopes);
         if (inOneStatement(all)) {
-            return againOnRace(st -> connection().compose(conn -> writeTogether(conn, st, envelopes, all, true)));
+            return connection().compose(conn -> writeTogether(conn, envelopes, all, true));
         }
-        return againOnRace(st -> inTransaction(conn -> writeTogether(conn, st, envelopes, all, false)));
+        return inTransaction(conn -> writeTogether(conn, envelopes, all, false));
     }
 
     private static String rowKey(Change c) {
@@ -207,13 +183,13 @@ public final class Applier {
     }
 
     private Future<List<Applied>> writeEach(
-            PgConnection conn, StateArrays.Statements st, List<Envelope> envelopes, int from, List<Applied> applied) {
+            PgConnection conn, List<Envelope> envelopes, int from, List<Applied> applied) {
         if (from == envelopes.size()) {
             return Future.succeededFuture(applied);
         }
-        return write(conn, st, envelopes.get(from), 1).compose(one -> {
+        return write(conn, envelopes.get(from), 1).compose(one -> {
             applied.add(one);
-            return writeEach(conn, st, envelopes, from + 1, applied);
+            return writeEach(conn, envelopes, from + 1, applied);
         });
     }
 
@@ -222,15 +198,11 @@ public final class Applier {
      * took effect is told per envelope.
      */
     private Future<List<Applied>> writeTogether(
-            PgConnection conn,
-            StateArrays.Statements st,
-            List<Envelope> envelopes,
-            List<Change> all,
-            boolean oneStatement) {
+            PgConnection conn, List<Envelope> envelopes, List<Change> all, boolean oneStatement) {
         Envelope last = envelopes.get(envelopes.size() - 1);
         Future<Applied> written = oneStatement
-                ? writeInOneStatement(conn, st, last.whole(all), envelopes.size())
-                : write(conn, st, last.whole(all), envelopes.size());
+                ? writeInOneStatement(conn, last.whole(all), envelopes.size())
+                : write(conn, last.whole(all), envelopes.size());
         return written.map(together -> {
             Set<Change> effective = Collections.newSetFromMap(new IdentityHashMap<>());
             effective.addAll(together.effective());
@@ -250,7 +222,7 @@ public final class Applier {
     }
 
     /** Writes an envelope's changes; {@code messages}: how many of the peer's messages it stands for. */
-    private Future<Applied> write(PgConnection conn, StateArrays.Statements st, Envelope envelope, int messages) {
+    private Future<Applied> write(PgConnection conn, Envelope envelope, int messages) {
         List<Change> nodeChanges = new ArrayList<>();
         List<Change> edgeChanges = new ArrayList<>();
         for (Change c : lastStatePerRow(envelope.changes())) {
@@ -263,7 +235,7 @@ public final class Applier {
             if (!autoResolve) {
                 done = done.compose(v -> ConflictRecords.record(conn, Change.Kind.NODE, nodeChanges, conflicts));
             }
-            done = done.compose(v -> conn.preparedQuery(st.nodes())
+            done = done.compose(v -> conn.preparedQuery(StateArrays.APPLY_NODES)
                     .execute(StateArrays.nodes(nodeChanges))
                     .map(rows -> collectEffective(rows, nodeChanges, effective)));
         }
@@ -271,7 +243,7 @@ public final class Applier {
             if (!autoResolve) {
                 done = done.compose(v -> ConflictRecords.record(conn, Change.Kind.EDGE, edgeChanges, conflicts));
             }
-            done = done.compose(v -> conn.preparedQuery(st.edges())
+            done = done.compose(v -> conn.preparedQuery(StateArrays.APPLY_EDGES)
                     .execute(StateArrays.edges(edgeChanges))
                     .map(rows -> collectEffective(rows, edgeChanges, effective)));
         }

@@ -25,21 +25,6 @@ public final class ApplyFailures {
         return true;
     }
 
-    /**
-     * The plain merge statements' failure when another session inserted one of the rows meanwhile (a
-     * unique violation of a graph table's key) or purged one (LR001, raised by {@code
-     * loom.require_rows_kept}): the statement changed nothing, and the {@code ON CONFLICT} ones apply the
-     * same states.
-     */
-    static boolean isRaceWithLocalWrite(Throwable failure) {
-        if (!(failure instanceof PgException pg) || pg.getSqlState() == null) {
-            return false;
-        }
-        return pg.getSqlState().equals("LR001")
-                || pg.getSqlState().equals("23505")
-                        && ("nodes_pkey".equals(pg.getConstraint()) || "edges_pkey".equals(pg.getConstraint()));
-    }
-
     /** SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): retrying will not help. */
     static boolean isBadData(Throwable failure) {
         return failure instanceof PgException pg

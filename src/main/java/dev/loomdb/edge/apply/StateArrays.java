@@ -10,31 +10,12 @@ import java.util.List;
  */
 final class StateArrays {
 
-    /**
-     * The merge statements of both kinds: {@link #PLAIN} inserts new rows without speculative insertion
-     * and fails, changing nothing, when a row is inserted or purged meanwhile by another session
-     * ({@link ApplyFailures#isRaceWithLocalWrite}); {@link #RACING} ({@code ON CONFLICT}) applies the same
-     * states whatever other sessions do.
-     */
-    record Statements(String nodes, String edges) {
+    static final String APPLY_NODES = "SELECT * FROM loom.apply_nodes($1::text[], $2::text[], $3::text[],"
+            + " $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::boolean[], $9::bigint[])";
 
-        static final Statements PLAIN = named("_plain");
-
-        static final Statements RACING = named("");
-
-        private static Statements named(String suffix) {
-            return new Statements(
-                    "SELECT * FROM loom.apply_nodes" + suffix + "($1::text[], $2::text[], $3::text[],"
-                            + " $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::boolean[], $9::bigint[])",
-                    "SELECT * FROM loom.apply_edges" + suffix + "($1::text[], $2::text[], $3::text[],"
-                            + " $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::boolean[],"
-                            + " $11::bigint[])");
-        }
-
-        String of(boolean nodes) {
-            return nodes ? this.nodes : edges;
-        }
-    }
+    static final String APPLY_EDGES = "SELECT * FROM loom.apply_edges($1::text[], $2::text[], $3::text[],"
+            + " $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::boolean[],"
+            + " $11::bigint[])";
 
     private StateArrays() {}
 

@@ -24,10 +24,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * A peer's state applied while another session writes the same row: the applier's plain statements
- * (no speculative insertion) fail on the race, and the same states are applied again with ON CONFLICT.
- * Nothing is rejected and the merge decides as it would have without the race. Real PostgreSQL; the
- * other session holds its write open until the apply waits on it.
+ * A peer's state applied while another session writes the same row: a local insert of the same id
+ * (newer or older than the peer's state) and a purge of the stored row, each held open until the apply
+ * waits on it. Nothing is rejected, and the row ends as the merge rule decides. Real PostgreSQL.
  */
 class ApplierRaceIT {
 
@@ -87,20 +86,38 @@ class ApplierRaceIT {
                 tombstone);
     }
 
-    /** Waits until the apply session waits on a lock another session holds. */
-    private static void awaitApplyBlocked(Connection watcher) {
-        await().atMost(Duration.ofSeconds(20)).until(() -> {
-            try (Statement s = watcher.createStatement();
-                    ResultSet rs = s.executeQuery("SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                            + " current_database() AND application_name = 'loom-apply' AND wait_event_type = 'Lock'")) {
-                rs.next();
-                return rs.getInt(1) == 1;
+    /**
+     * Applies {@code state} while another session holds {@code statements} uncommitted: that session commits
+     * once the apply session waits on it, and the apply's outcome is returned.
+     */
+    private static Applied applyWhileHeld(Change state, String... statements) throws Exception {
+        try (Connection other = database.connect();
+                Connection watcher = database.connect()) {
+            other.setAutoCommit(false);
+            try (Statement s = other.createStatement()) {
+                for (String sql : statements) {
+                    s.execute(sql);
+                }
             }
-        });
+            Future<Applied> applying = applier.apply(envelope(state));
+            await().atMost(Duration.ofSeconds(20)).until(() -> {
+                try (Statement s = watcher.createStatement();
+                        ResultSet rs = s.executeQuery("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                + " current_database() AND application_name = 'loom-apply'"
+                                + " AND wait_event_type = 'Lock'")) {
+                    rs.next();
+                    return rs.getInt(1) == 1;
+                }
+            });
+            other.commit();
+            return result(applying);
+        }
     }
 
-    private static String row(Connection connection, String id) throws Exception {
-        try (Statement s = connection.createStatement();
+    /** properties|origin|tombstone|applied of the stored row, or "absent". */
+    private static String row(String id) throws Exception {
+        try (Connection connection = database.connect();
+                Statement s = connection.createStatement();
                 ResultSet rs = s.executeQuery("SELECT properties::text, origin, tombstone, applied FROM loom.nodes"
                         + " WHERE id = '" + id + "'")) {
             return rs.next()
@@ -115,62 +132,35 @@ class ApplierRaceIT {
 
     @Test
     void aRowInsertedLocallyWhileAPeersStateIsAppliedIsMergedNotRejected() throws Exception {
-        try (Connection local = database.connect();
-                Connection watcher = database.connect()) {
-            local.setAutoCommit(false);
-            try (Statement s = local.createStatement()) {
-                s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('raced', 'T', '{\"by\":\"local\"}')");
-            }
-            // the peer's state is an hour later than the local insert: it wins the merge
-            Future<Applied> applying = applier.apply(envelope(peerState("raced", hlcIn(Duration.ofHours(1)), false)));
-            awaitApplyBlocked(watcher);
-            local.commit();
-
-            Applied applied = result(applying);
-            assertEquals(1, applied.effective().size(), "the peer's state took effect");
-            assertEquals("{\"by\": \"peer\"}|peer|false|true", row(watcher, "raced"));
-        }
+        // the peer's state is an hour later than the local insert: it wins the merge
+        Applied applied = applyWhileHeld(
+                peerState("raced", hlcIn(Duration.ofHours(1)), false),
+                "INSERT INTO loom.nodes (id, type, properties) VALUES ('raced', 'T', '{\"by\":\"local\"}')");
+        assertEquals(1, applied.effective().size(), "the peer's state took effect");
+        assertEquals("{\"by\": \"peer\"}|peer|false|true", row("raced"));
     }
 
     @Test
     void aLocalInsertThatWinsKeepsTheRow() throws Exception {
-        try (Connection local = database.connect();
-                Connection watcher = database.connect()) {
-            local.setAutoCommit(false);
-            try (Statement s = local.createStatement()) {
-                s.execute("INSERT INTO loom.nodes (id, type, properties) VALUES ('kept', 'T', '{\"by\":\"local\"}')");
-            }
-            Future<Applied> applying = applier.apply(envelope(peerState("kept", hlcIn(Duration.ofHours(-1)), false)));
-            awaitApplyBlocked(watcher);
-            local.commit();
-
-            Applied applied = result(applying);
-            assertTrue(applied.effective().isEmpty(), "an older state changes nothing");
-            assertEquals(1, applied.superseded());
-            assertEquals("{\"by\": \"local\"}||false|false", row(watcher, "kept"));
-        }
+        Applied applied = applyWhileHeld(
+                peerState("kept", hlcIn(Duration.ofHours(-1)), false),
+                "INSERT INTO loom.nodes (id, type, properties) VALUES ('kept', 'T', '{\"by\":\"local\"}')");
+        assertTrue(applied.effective().isEmpty(), "an older state changes nothing");
+        assertEquals(1, applied.superseded());
+        assertEquals("{\"by\": \"local\"}||false|false", row("kept"));
     }
 
     @Test
     void aRowPurgedWhileAPeersStateIsAppliedIsWrittenAgain() throws Exception {
         long deleted = hlcIn(Duration.ZERO);
         result(applier.apply(envelope(peerState("purged", deleted, true))));
-        try (Connection purge = database.connect();
-                Connection watcher = database.connect()) {
-            assertEquals("{}|peer|true|true", row(watcher, "purged"));
-            purge.setAutoCommit(false);
-            try (Statement s = purge.createStatement()) {
-                s.execute("SET LOCAL loom.purge = 'on'");
-                assertEquals(1, s.executeUpdate("DELETE FROM loom.nodes WHERE id = 'purged'"));
-            }
-            Future<Applied> applying = applier.apply(envelope(peerState("purged", deleted + (1L << 16), false)));
-            awaitApplyBlocked(watcher);
-            purge.commit();
-
-            Applied applied = result(applying);
-            assertEquals(1, applied.effective().size(), "the later state is not lost with the purged row");
-            assertEquals("{\"by\": \"peer\"}|peer|false|true", row(watcher, "purged"));
-        }
+        assertEquals("{}|peer|true|true", row("purged"));
+        Applied applied = applyWhileHeld(
+                peerState("purged", deleted + (1L << 16), false),
+                "SET LOCAL loom.purge = 'on'",
+                "DELETE FROM loom.nodes WHERE id = 'purged'");
+        assertEquals(1, applied.effective().size(), "the later state is not lost with the purged row");
+        assertEquals("{\"by\": \"peer\"}|peer|false|true", row("purged"));
     }
 
     @Test
@@ -182,8 +172,6 @@ class ApplierRaceIT {
         assertEquals(1, first.effective().size());
         assertTrue(again.effective().isEmpty(), "a duplicate changes nothing");
         assertEquals(1, later.effective().size());
-        try (Connection watcher = database.connect()) {
-            assertEquals("{}|peer|true|true", row(watcher, "calm"));
-        }
+        assertEquals("{}|peer|true|true", row("calm"));
     }
 }

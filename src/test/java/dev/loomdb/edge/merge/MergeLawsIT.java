@@ -26,9 +26,8 @@ import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
- * The merge laws, checked on the real merge: {@code loom.apply_nodes} and {@code loom.apply_nodes_plain}
- * (the same states without speculative insertion) in an apply session, decided by PostgreSQL's merge
- * trigger. For random sets of states of one node (equal clocks, equal versions,
+ * The merge laws, checked on the real merge: {@code loom.apply_nodes} in an apply session, decided by
+ * PostgreSQL's merge trigger. For random sets of states of one node (equal clocks, equal versions,
  * deletes and per-property clocks included), applying them in any order, with duplicates, ends in the
  * same row (commutative, associative, idempotent), and that row is the one the rule picks, as
  * {@link #winner} states it here on its own.
@@ -147,19 +146,13 @@ class MergeLawsIT {
     }
 
     private String applyAll(MergeRule rule, List<State> states) throws Exception {
-        return applyAll(rule, states, false);
-    }
-
-    /** The stored row after applying the states one by one, through loom.apply_nodes_plain when {@code plain}. */
-    private String applyAll(MergeRule rule, List<State> states, boolean plain) throws Exception {
         try (Statement s = connection.createStatement()) {
             s.execute("TRUNCATE loom.nodes");
         }
         session(rule);
-        try (PreparedStatement apply =
-                connection.prepareStatement("SELECT * FROM loom.apply_nodes" + (plain ? "_plain" : "") + "(ARRAY[?],"
-                        + " ARRAY[?], ARRAY[?], ARRAY[?], ARRAY[?]::bigint[], ARRAY[?]::bigint[], ARRAY[?], ARRAY[?],"
-                        + " ARRAY[?]::bigint[])")) {
+        try (PreparedStatement apply = connection.prepareStatement("SELECT * FROM loom.apply_nodes(ARRAY[?],"
+                + " ARRAY[?], ARRAY[?], ARRAY[?], ARRAY[?]::bigint[], ARRAY[?]::bigint[], ARRAY[?], ARRAY[?],"
+                + " ARRAY[?]::bigint[])")) {
             for (State st : states) {
                 apply.setString(1, "x");
                 apply.setString(2, st.type());
@@ -246,8 +239,7 @@ class MergeLawsIT {
             @ForAll("states") State first,
             @ForAll("states") State second,
             @ForAll("states") State third,
-            @ForAll long seed,
-            @ForAll boolean plain)
+            @ForAll long seed)
             throws Exception {
         first = first.withType(type);
         second = second.withType(type);
@@ -259,15 +251,12 @@ class MergeLawsIT {
                 .anyMatch(o -> all.indexOf(o) < all.indexOf(s)
                         && o.hlc() == s.hlc()
                         && o.origin().equals(s.origin())));
-        String inOrder = applyAll(rule, states, plain);
+        String inOrder = applyAll(rule, states);
 
         List<State> shuffled = new ArrayList<>(states);
         shuffled.addAll(states); // every message twice
         Collections.shuffle(shuffled, new Random(seed));
-        assertEquals(
-                inOrder,
-                applyAll(rule, shuffled, !plain),
-                "order and duplicates change nothing, with or without speculative insertion");
+        assertEquals(inOrder, applyAll(rule, shuffled), "order and duplicates change nothing");
         assertEquals(
                 inOrder,
                 applyAll(rule, states.stream().map(State::writtenOut).toList()),
