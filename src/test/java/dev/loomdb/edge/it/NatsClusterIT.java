@@ -25,10 +25,11 @@ import org.junit.jupiter.api.Test;
  * (kept by the cluster) follows it. NATS 2.9 does not always deliver every QoS 1 message it acknowledged
  * across such a kill (now and then a few dozen changes of the stream never reach the other node, see
  * docs/operations.md), and anti-entropy is what brings them. So the periodic rounds are off, the broker
- * path gets its chance first (what it did not bring is printed: the broker's loss), then a round of
- * anti-entropy asked by each node runs on demand, as rounds would on their schedule, and after them both graphs are whole and
- * equal, with nothing rejected or parked. Needs nats-server; not part of the default suite (.ci/run
- * runs it with the NATS tests: {@code mvn verify -Dloom.it.infra=external -Dit.test=NatsClusterIT}).
+ * path gets its chance first (what it did not bring is printed: the broker's loss), then each node asks
+ * a round of anti-entropy of the other, as rounds would come on their schedule, and after them both
+ * graphs are whole and equal, with nothing rejected or parked. Needs nats-server; not part of the
+ * default suite (.ci/run runs it with the NATS tests:
+ * {@code mvn verify -Dloom.it.infra=external -Dit.test=NatsClusterIT}).
  */
 class NatsClusterIT {
 
