@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import io.restassured.path.json.JsonPath;
+import io.restassured.response.Response;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -15,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -144,15 +146,21 @@ class NatsClusterIT {
         }
     }
 
-    /** A round of anti-entropy that {@code node} asks of {@code peer} (POST /api/sync/anti-entropy), as it answered. */
+    /**
+     * A round of anti-entropy that {@code node} asks of {@code peer} (POST /api/sync/anti-entropy), as it
+     * answered; asked again while the node does not see the peer online yet (409: presence after a failover).
+     */
     private static JsonPath round(NodeProcess node, NodeProcess peer) {
-        return node.api()
-                .queryParam("peer", peer.nodeId())
-                .post("/api/sync/anti-entropy")
-                .then()
-                .statusCode(200)
-                .extract()
-                .jsonPath();
+        AtomicReference<Response> answer = new AtomicReference<>();
+        await("a round of anti-entropy by " + node.nodeId() + " with " + peer.nodeId())
+                .atMost(SYNC)
+                .pollInterval(Duration.ofSeconds(1))
+                .until(() -> {
+                    answer.set(node.api().queryParam("peer", peer.nodeId()).post("/api/sync/anti-entropy"));
+                    return answer.get().statusCode() != 409;
+                });
+        assertEquals(200, answer.get().statusCode(), answer.get().asString());
+        return answer.get().jsonPath();
     }
 
     /** The ids of the stream {@code prefix} wrote that {@code node} lacks: how many, and their numbers as ranges. */
