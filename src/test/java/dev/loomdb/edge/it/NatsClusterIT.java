@@ -79,7 +79,7 @@ class NatsClusterIT {
             await("every change on both nodes through the broker")
                     .atMost(BROKER_PATH)
                     .pollInterval(Duration.ofMillis(500))
-                    .until(() -> count(b, "a") == CHANGES && count(a, "b") == CHANGES);
+                    .until(() -> whole(a, b));
         } catch (org.awaitility.core.ConditionTimeoutException e) {
             // NATS 2.9 dropped some in the failover: anti-entropy must bring them (below)
         }
@@ -98,7 +98,7 @@ class NatsClusterIT {
             await("every change on both nodes after a round of anti-entropy each way")
                     .atMost(SYNC)
                     .pollInterval(Duration.ofMillis(500))
-                    .until(() -> count(b, "a") == CHANGES && count(a, "b") == CHANGES);
+                    .until(() -> whole(a, b));
         } catch (org.awaitility.core.ConditionTimeoutException e) {
             throw new AssertionError(
                     lost + "; after a round of anti-entropy each way b still lacks " + missing(b, "a") + " and a "
@@ -106,8 +106,13 @@ class NatsClusterIT {
                     e);
         }
         for (NodeProcess node : List.of(a, b)) {
-            assertEquals(0, counter(node, "rejected"), node.nodeId() + " rejected messages:\n" + warnings(node));
-            assertEquals(0, counter(node, "parked"), node.nodeId() + " parked messages:\n" + warnings(node));
+            JsonPath status = node.api().get("/api/sync/status").jsonPath();
+            assertEquals(
+                    0,
+                    status.getLong("counters.rejected"),
+                    () -> node.nodeId() + " rejected messages:\n" + warnings(node));
+            assertEquals(
+                    0, status.getLong("counters.parked"), () -> node.nodeId() + " parked messages:\n" + warnings(node));
         }
         assertNotEquals("127.0.0.1:" + cluster.mqttPort(0), broker(a), "a moved off the killed server");
         await("identical graphs").atMost(SYNC).until(() -> digest(a).equals(digest(b)));
@@ -136,11 +141,20 @@ class NatsClusterIT {
         }
     }
 
+    /** Whether each node has every row of the other's stream. */
+    private static boolean whole(NodeProcess a, NodeProcess b) throws Exception {
+        return count(b, "a") == CHANGES && count(a, "b") == CHANGES;
+    }
+
+    /** The live rows of the stream {@code prefix} wrote: {@code FROM ... WHERE ...}. */
+    private static String streamRows(String prefix) {
+        return " FROM loom.nodes WHERE type = 'Stream' AND id LIKE '" + prefix + "-%' AND NOT tombstone";
+    }
+
     private static long count(NodeProcess node, String prefix) throws Exception {
         try (Connection sql = node.sql();
                 Statement s = sql.createStatement();
-                ResultSet rs = s.executeQuery("SELECT count(*) FROM loom.nodes WHERE type = 'Stream' AND id LIKE '"
-                        + prefix + "-%' AND NOT tombstone")) {
+                ResultSet rs = s.executeQuery("SELECT count(*)" + streamRows(prefix))) {
             rs.next();
             return rs.getLong(1);
         }
@@ -168,8 +182,7 @@ class NatsClusterIT {
         boolean[] present = new boolean[CHANGES];
         try (Connection sql = node.sql();
                 Statement s = sql.createStatement();
-                ResultSet rs = s.executeQuery("SELECT id FROM loom.nodes WHERE type = 'Stream' AND id LIKE '" + prefix
-                        + "-%' AND NOT tombstone")) {
+                ResultSet rs = s.executeQuery("SELECT id" + streamRows(prefix))) {
             while (rs.next()) {
                 present[Integer.parseInt(rs.getString(1).substring(prefix.length() + 1))] = true;
             }
@@ -198,10 +211,6 @@ class NatsClusterIT {
                 .limit(80)
                 .forEach(l -> out.append(l).append('\n'));
         return out.toString();
-    }
-
-    private static long counter(NodeProcess node, String name) {
-        return node.api().get("/api/sync/status").jsonPath().getLong("counters." + name);
     }
 
     private static String broker(NodeProcess node) {
