@@ -12,6 +12,7 @@ import dev.loomdb.edge.telemetry.SyncEvent;
 import dev.loomdb.edge.telemetry.SyncEvents;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -92,6 +93,10 @@ public final class Inbound {
     private final Counters counters;
     private final SyncEvents events;
     private final AppliedReport report;
+    private final Duration flushInterval;
+    /** A second queue beside this one, for state-sync rows, with an apply session of its own (or null). */
+    private Inbound side;
+
     private final Deque<Item> queue = new ArrayDeque<>();
     /** A live message to apply and its envelope, in a group of messages applied in one transaction. */
     private record Grouped(Item item, Envelope envelope) {}
@@ -138,6 +143,7 @@ public final class Inbound {
         this.counters = counters;
         this.events = events;
         this.report = report;
+        this.flushInterval = flushInterval;
         this.context = vertx.getOrCreateContext();
         this.acks = new AcksAfterFlush(
                 vertx, context, flushInterval, applier::flushCommits, () -> counters.increment(Counters.APPLY_FLUSHES));
@@ -147,6 +153,44 @@ public final class Inbound {
         this.follows = follows;
         this.held = held;
         this.parts = new TransactionParts(format, PARTS_WAIT.toMillis(), follows);
+    }
+
+    /**
+     * Opens a second queue beside this one, on a context of its own, that applies state-sync rows
+     * through {@code applier}: an apply session with a replication origin of its own (an origin is held
+     * by one session at a time), so that two transfers apply at once (a bootstrap's edges there while its
+     * nodes and the live messages go through this queue). The same checks, merge rule, breakers, counters
+     * and acknowledgements. Called once, at start, outside any Vert.x context (so that the new context is
+     * on another event loop).
+     */
+    public void openSideLane(Applier applier) {
+        side = new Inbound(
+                vertx,
+                format,
+                applier,
+                rejects,
+                parking,
+                breakers,
+                mesh,
+                nodeId,
+                retention,
+                counters,
+                events,
+                report,
+                follows,
+                held,
+                flushInterval);
+        side.paused = paused;
+    }
+
+    /** The side lane's apply session is closed until rows come again (after a transfer, and at shutdown). */
+    public Future<Void> releaseSideLane() {
+        if (side == null) {
+            return Future.succeededFuture();
+        }
+        Promise<Void> closed = Promise.promise();
+        side.context.runOnContext(v -> side.applier.close().onComplete(closed));
+        return closed.future();
     }
 
     /** Called for every message received. */
@@ -197,6 +241,9 @@ public final class Inbound {
 
     /** Stops taking messages; those queued are dropped unacknowledged, so the broker delivers them again. */
     public void pause() {
+        if (side != null) {
+            side.pause();
+        }
         paused = true;
         context.runOnContext(v -> queue.removeIf(item -> !item.parked())); // held parts stay held
     }
@@ -212,6 +259,19 @@ public final class Inbound {
 
     /** As {@link #acceptRepair(String, Delivery, Consumer)}, with the envelope read ahead ({@code decoded}, or null). */
     public void acceptRepair(String peer, Delivery delivery, Envelope decoded, Consumer<RepairOutcome> outcome) {
+        acceptRepair(peer, delivery, decoded, outcome, false);
+    }
+
+    /**
+     * As {@link #acceptRepair(String, Delivery, Envelope, Consumer)}, in the side lane when {@code sideLane}
+     * and one is open ({@link #openSideLane}), beside the live messages and the other rows of state sync.
+     */
+    public void acceptRepair(
+            String peer, Delivery delivery, Envelope decoded, Consumer<RepairOutcome> outcome, boolean sideLane) {
+        if (sideLane && side != null) {
+            side.acceptRepair(peer, delivery, decoded, outcome, false);
+            return;
+        }
         context.runOnContext(v -> {
             if (paused) {
                 outcome.accept(new RepairOutcome(0, 0, "sync is paused"));
@@ -240,6 +300,9 @@ public final class Inbound {
     }
 
     public void resume() {
+        if (side != null) {
+            side.resume();
+        }
         paused = false;
     }
 

@@ -29,6 +29,14 @@ public final class Names {
         return "loom_apply_" + nodeId.toLowerCase().replaceAll("[^a-z0-9_]", "_");
     }
 
+    /**
+     * The replication origin of a node's second apply session (state-sync rows applied beside the live
+     * messages): {@code loom_apply_<node id>.side}; the dot is not in any {@link #applyOriginFor} name.
+     */
+    public static String sideApplyOriginFor(String nodeId) {
+        return applyOriginFor(nodeId) + ".side";
+    }
+
     /** The replication slot of a node: {@code loom_<node id>} in lower case, [a-z0-9_] only, 63 characters at most. */
     public static String slotFor(String nodeId) {
         String slot = "loom_" + nodeId.toLowerCase().replaceAll("[^a-z0-9_]", "_");

@@ -327,8 +327,12 @@ public class Stages {
             Peers peers,
             SyncMetrics metrics,
             Scopes scopes,
-            HeldParts held) {
-        return new Inbound(
+            HeldParts held,
+            ChangeHistory history,
+            @ConfigProperty(name = "quarkus.datasource.reactive.url") String reactiveUrl,
+            @ConfigProperty(name = "quarkus.datasource.username") String user,
+            @ConfigProperty(name = "quarkus.datasource.password") Optional<String> password) {
+        Inbound inbound = new Inbound(
                 vertx,
                 format,
                 applier,
@@ -344,6 +348,10 @@ public class Stages {
                 scopes.follows(),
                 held,
                 config.apply().flushInterval());
+        // a bootstrap applies its edge pages there while its node pages come through the queue above
+        inbound.openSideLane(
+                newApplier(Names.sideApplyOriginFor(identity.nodeId()), history, reactiveUrl, user, password));
+        return inbound;
     }
 
     @Produces
@@ -359,20 +367,32 @@ public class Stages {
             @ConfigProperty(name = "quarkus.datasource.reactive.url") String reactiveUrl,
             @ConfigProperty(name = "quarkus.datasource.username") String user,
             @ConfigProperty(name = "quarkus.datasource.password") Optional<String> password) {
+        return newApplier(Names.applyOriginFor(identity.nodeId()), history, reactiveUrl, user, password);
+    }
+
+    /** An apply session under the replication origin {@code origin}, on a connection of its own. */
+    private Applier newApplier(
+            String origin, ChangeHistory history, String reactiveUrl, String user, Optional<String> password) {
         PgConnectOptions options = PgConnectOptions.fromUri(reactiveUrl.replaceFirst("^vertx-reactive:", ""))
                 .setUser(user);
         password.ifPresent(options::setPassword);
         return new Applier(
                 vertx,
                 options,
-                Names.applyOriginFor(identity.nodeId()),
+                origin,
                 mergeRule(),
                 config.conflict().autoResolve(),
                 history,
                 !config.apply().flushInterval().isZero());
     }
 
-    private MergeRule mergeRule() {
+    /** The merge rule of the configuration, read (and logged) once for both apply sessions. */
+    private MergeRule mergeRule;
+
+    private synchronized MergeRule mergeRule() {
+        if (mergeRule != null) {
+            return mergeRule;
+        }
         Map<String, MergeRule.Strategy> byType = new HashMap<>();
         config.conflict()
                 .types()
@@ -383,6 +403,7 @@ public class Stages {
                         "loom.conflict.strategy", config.conflict().strategy()),
                 byType);
         LOG.infof("Conflicts are decided by %s", rule);
+        mergeRule = rule;
         return rule;
     }
 

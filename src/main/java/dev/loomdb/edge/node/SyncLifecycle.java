@@ -106,6 +106,7 @@ public class SyncLifecycle {
         housekeeping.stop();
         control.stop();
         applier.close();
+        inbound.releaseSideLane();
         try {
             state.saveCounters().await().atMost(Duration.ofSeconds(5));
         } catch (RuntimeException e) {

@@ -17,11 +17,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jboss.logging.Logger;
 
 /**
  * A node that never had the mesh's graph (a new database) takes it from one peer that has it, in
- * pages in id order, nodes then edges, each applied by the normal merge rule while live changes keep
+ * pages in id order, the nodes' and the edges' at once ({@link #transfers}), each applied by the normal merge rule while live changes keep
  * arriving (the node subscribed before asking). The position is saved after each page
  * ({@code loom.sync_state}), so a node killed mid-way goes on from there, with another peer if the
  * first is gone; then a round of anti-entropy with the same peer closes what the pages could not see.
@@ -274,16 +275,8 @@ final class Bootstrap {
                                 SyncEvent.Kind.BOOTSTRAP_STARTED, from, "taking about " + expected + " rows"));
                     }
                     // a node that holds a graph already keeps its indexes: its queries go on meanwhile
-                    Promise<Integer> nodeIndexes = Promise.promise();
                     return (widening ? Future.succeededFuture(0) : indexes.setAside())
-                            .compose(count -> pages(from, Change.Kind.NODE))
-                            .compose(v -> {
-                                // the nodes' indexes are built while the edges come (on the other core)
-                                (widening ? Future.succeededFuture(0) : indexes.restore("nodes"))
-                                        .onComplete(nodeIndexes);
-                                return pages(from, Change.Kind.EDGE);
-                            })
-                            .compose(v -> nodeIndexes.future())
+                            .compose(count -> transfers(from))
                             .compose(v -> widening ? Future.succeededFuture(0) : indexes.restore())
                             .compose(v -> antiEntropy.round(from, presence.sharedWith(from)))
                             .compose(round -> round.failure == null
@@ -294,6 +287,26 @@ final class Bootstrap {
                                 return null;
                             });
                 });
+    }
+
+    /**
+     * The node pages and the edge pages as two transfers at once, as PostgreSQL's initial sync copies
+     * its tables side by side: the nodes through the inbound queue (with the live messages), the edges
+     * through its side lane, each in an apply session of its own. The nodes' indexes are built as soon as
+     * their pages are in, while the edges still come. Completes when both have ended; when one fails,
+     * the other stops after the page it is applying, and the first failure is the outcome.
+     */
+    private Future<Void> transfers(String from) {
+        AtomicBoolean stop = new AtomicBoolean();
+        Future<Void> nodes = pages(from, Change.Kind.NODE, false, stop)
+                .compose(v -> widening
+                        ? Future.<Void>succeededFuture()
+                        : indexes.restore("nodes").<Void>mapEmpty())
+                .onFailure(e -> stop.set(true));
+        Future<Void> edges = pages(from, Change.Kind.EDGE, true, stop).onFailure(e -> stop.set(true));
+        return Future.join(nodes, edges)
+                .transform(ended ->
+                        requests.releaseSideLane().otherwiseEmpty().compose(v -> nodes.failed() ? nodes : edges));
     }
 
     private static String cursorName(Change.Kind kind) {
@@ -313,14 +326,19 @@ final class Bootstrap {
         return requests.request(from, header, null);
     }
 
-    private Future<Void> pages(String from, Change.Kind kind) {
+    /** The pages of one kind, applied in the inbound side lane when {@code sideLane}; ends early once {@code stop} is set. */
+    private Future<Void> pages(String from, Change.Kind kind, boolean sideLane, AtomicBoolean stop) {
         if ("done".equals(cursor.get(cursorName(kind) + ".done"))) {
             return Future.succeededFuture();
         }
         Promise<Void> done = Promise.promise();
-        page(from, kind, requests.readAhead(requestPage(from, kind, cursor.get(cursorName(kind)))), done);
+        Transfer transfer = new Transfer(from, kind, sideLane, stop, done);
+        page(transfer, requests.readAhead(requestPage(from, kind, cursor.get(cursorName(kind)))));
         return done.future();
     }
+
+    /** One kind's pages from one peer: where they are applied, the other transfer's stop, and its end. */
+    private record Transfer(String from, Change.Kind kind, boolean sideLane, AtomicBoolean stop, Promise<Void> done) {}
 
     /**
      * Applies one page while the next is on its way and read as soon as it comes, then goes on with
@@ -328,7 +346,10 @@ final class Bootstrap {
      * page outlives its step (a chain of futures, one inside the other, would hold every page's rows
      * until the last, and the whole graph in the joiner's heap).
      */
-    private void page(String from, Change.Kind kind, Future<PeerRequests.Ahead> current, Promise<Void> done) {
+    private void page(Transfer transfer, Future<PeerRequests.Ahead> current) {
+        String from = transfer.from();
+        Change.Kind kind = transfer.kind();
+        Promise<Void> done = transfer.done();
         current.onComplete(got -> {
             if (got.failed()) {
                 done.tryFail(got.cause());
@@ -339,12 +360,17 @@ final class Bootstrap {
                 save(cursorName(kind) + ".done", "done").onComplete(done);
                 return;
             }
+            if (transfer.stop().get()) { // the other transfer failed: this one goes on from here next time
+                reply.ack();
+                done.tryFail("stopped: the " + (kind == Change.Kind.NODE ? "edge" : "node") + " pages failed");
+                return;
+            }
             JsonNode header = reply.message().header();
             boolean more = header.path("more").asBoolean(false);
             String last = header.path("last").isTextual() ? header.path("last").asText() : null;
             Future<PeerRequests.Ahead> next =
                     more && last != null ? requests.readAhead(requestPage(from, kind, last)) : null;
-            requests.applyRows(from, reply, got.result().decoded())
+            requests.applyRows(from, reply, got.result().decoded(), transfer.sideLane())
                     .compose(outcome -> {
                         if (!outcome.applied()) {
                             return Future.failedFuture("a page was not applied: " + outcome.failure());
@@ -371,7 +397,7 @@ final class Bootstrap {
                         } else if (next == null) {
                             done.tryComplete();
                         } else {
-                            page(from, kind, next, done);
+                            page(transfer, next);
                         }
                     });
         });

@@ -127,14 +127,31 @@ final class PeerRequests {
 
     /** As {@link #applyRows(String, Reply)}, with the rows' envelope read ahead ({@link #readAhead}), or null. */
     Future<Inbound.RepairOutcome> applyRows(String peer, Reply reply, Envelope decoded) {
+        return applyRows(peer, reply, decoded, false);
+    }
+
+    /**
+     * As {@link #applyRows(String, Reply, Envelope)}, in the inbound side lane when {@code sideLane}
+     * ({@link Inbound#openSideLane}): beside the live messages and the other transfer.
+     */
+    Future<Inbound.RepairOutcome> applyRows(String peer, Reply reply, Envelope decoded, boolean sideLane) {
         if (!reply.message().hasRows()) {
             reply.ack();
             return Future.succeededFuture(new Inbound.RepairOutcome(0, 0, null));
         }
         Promise<Inbound.RepairOutcome> done = Promise.promise();
         inbound.acceptRepair(
-                peer, reply.delivery(), decoded, outcome -> context.runOnContext(v -> done.tryComplete(outcome)));
+                peer,
+                reply.delivery(),
+                decoded,
+                outcome -> context.runOnContext(v -> done.tryComplete(outcome)),
+                sideLane);
         return done.future();
+    }
+
+    /** The side lane's apply session is let go until a transfer needs it again. */
+    Future<Void> releaseSideLane() {
+        return inbound.releaseSideLane();
     }
 
     /** An answer and its rows' envelope, read on a worker thread as soon as the answer came (null: none, or unreadable). */

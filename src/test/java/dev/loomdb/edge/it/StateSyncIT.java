@@ -4,6 +4,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loomdb.edge.config.Names;
 import io.restassured.response.Response;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -139,6 +140,15 @@ class StateSyncIT {
                 c.api().get("/api/sync/digest").jsonPath().getLong("nodes"));
         assertTrue(c.log().contains("Bootstrap completed"), c.logTail());
         assertEquals(indexes(a), indexes(c), "the indexes set aside during the bootstrap are all built again");
+        // the edge pages came through the inbound side lane, an apply session under a replication origin of
+        // its own; the joiner, which wrote nothing, published nothing of what it applied
+        assertTrue(
+                origins(c).contains(Names.sideApplyOriginFor(c.nodeId())),
+                "the side lane's replication origin: " + origins(c));
+        assertEquals(
+                0,
+                c.api().get("/api/sync/status").jsonPath().getLong("counters.publishedChanges"),
+                "what the joiner applied was not published again");
         assertTrue(c.log().contains("set aside during bootstrap"), "the joiner built them once, after the pages");
     }
 
@@ -176,6 +186,19 @@ class StateSyncIT {
                     }
                     return "completed".equals(state);
                 });
+    }
+
+    /** The replication origins of the server. */
+    private static Set<String> origins(NodeProcess node) throws Exception {
+        Set<String> names = new java.util.TreeSet<>();
+        try (Connection sql = node.sql();
+                Statement s = sql.createStatement();
+                java.sql.ResultSet rs = s.executeQuery("SELECT roname FROM pg_replication_origin")) {
+            while (rs.next()) {
+                names.add(rs.getString(1));
+            }
+        }
+        return names;
     }
 
     /** The definitions of the graph tables' indexes. */
