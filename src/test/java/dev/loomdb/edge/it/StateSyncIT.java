@@ -212,7 +212,7 @@ class StateSyncIT {
                 definitions.add(rs.getString(1));
             }
         }
-        assertTrue(definitions.size() >= 10, "the graph tables' indexes: " + definitions);
+        assertTrue(definitions.size() >= 8, "the graph tables' indexes: " + definitions);
         return definitions;
     }
 
