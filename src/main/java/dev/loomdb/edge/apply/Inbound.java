@@ -239,13 +239,21 @@ public final class Inbound {
         return new Delivery(whole.topic(), whole.payload(), () -> held.remove(part.origin(), part.seq()));
     }
 
-    /** Stops taking messages; those queued are dropped unacknowledged, so the broker delivers them again. */
+    /**
+     * Stops taking messages; those queued are dropped unacknowledged, so the broker delivers them again,
+     * and rows of state sync queued are told they were not applied (a bootstrap goes on from its last page).
+     */
     public void pause() {
         if (side != null) {
             side.pause();
         }
         paused = true;
-        context.runOnContext(v -> queue.removeIf(item -> !item.parked())); // held parts stay held
+        context.runOnContext(v -> queue.removeIf(item -> {
+            if (item.repair() != null) { // state sync is told, so that it asks again once resumed
+                item.repair().accept(new RepairOutcome(0, 0, "sync is paused"));
+            }
+            return !item.parked(); // held parts stay held
+        }));
     }
 
     /**

@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jboss.logging.Logger;
 
 /**
@@ -298,15 +299,24 @@ final class Bootstrap {
      */
     private Future<Void> transfers(String from) {
         AtomicBoolean stop = new AtomicBoolean();
+        AtomicReference<Throwable> first = new AtomicReference<>(); // the other one only stops after it
         Future<Void> nodes = pages(from, Change.Kind.NODE, false, stop)
                 .compose(v -> widening
                         ? Future.<Void>succeededFuture()
-                        : indexes.restore("nodes").<Void>mapEmpty())
-                .onFailure(e -> stop.set(true));
-        Future<Void> edges = pages(from, Change.Kind.EDGE, true, stop).onFailure(e -> stop.set(true));
+                        : indexes.restore("nodes").<Void>mapEmpty());
+        Future<Void> edges = pages(from, Change.Kind.EDGE, true, stop);
+        for (Future<Void> transfer : List.of(nodes, edges)) {
+            transfer.onFailure(e -> {
+                first.compareAndSet(null, e);
+                stop.set(true);
+            });
+        }
         return Future.join(nodes, edges)
-                .transform(ended ->
-                        requests.releaseSideLane().otherwiseEmpty().compose(v -> nodes.failed() ? nodes : edges));
+                .transform(ended -> requests.releaseSideLane()
+                        .otherwiseEmpty()
+                        .compose(v -> first.get() == null
+                                ? Future.<Void>succeededFuture()
+                                : Future.<Void>failedFuture(first.get())));
     }
 
     private static String cursorName(Change.Kind kind) {

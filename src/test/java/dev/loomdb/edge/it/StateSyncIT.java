@@ -121,6 +121,17 @@ class StateSyncIT {
             assertEquals(503, ready.statusCode(), "a node that is bootstrapping is not ready");
             assertTrue(ready.asString().contains("bootstrapping"), ready.asString());
 
+            // sync stopped and started again mid-way: the pages queued when it stopped are given up,
+            // and the bootstrap goes on from the last page of each kind it applied
+            assertEquals(200, c.api().post("/api/sync/stop").statusCode());
+            long atStop = c.api().get("/api/sync/status").jsonPath().getLong("stateSync.bootstrap.rows");
+            assertEquals(200, c.api().post("/api/sync/start").statusCode());
+            await("c's bootstrap going on after sync was stopped and started")
+                    .atMost(Duration.ofSeconds(90))
+                    .pollInterval(Duration.ofMillis(200))
+                    .until(() -> c.api().get("/api/sync/status").jsonPath().getLong("stateSync.bootstrap.rows")
+                            > atStop + 5000);
+
             c.kill();
             awaitBootstrapGoesOn(c.start());
             c.awaitReady();
