@@ -93,7 +93,6 @@ public final class Inbound {
     private final Counters counters;
     private final SyncEvents events;
     private final AppliedReport report;
-    private final Duration flushInterval;
     /** A second queue beside this one, for state-sync rows, with an apply session of its own (or null). */
     private Inbound side;
 
@@ -143,7 +142,6 @@ public final class Inbound {
         this.counters = counters;
         this.events = events;
         this.report = report;
-        this.flushInterval = flushInterval;
         this.context = vertx.getOrCreateContext();
         this.acks = new AcksAfterFlush(
                 vertx, context, flushInterval, applier::flushCommits, () -> counters.increment(Counters.APPLY_FLUSHES));
@@ -156,30 +154,15 @@ public final class Inbound {
     }
 
     /**
-     * Opens a second queue beside this one, on a context of its own, that applies state-sync rows
-     * through {@code applier}: an apply session with a replication origin of its own (an origin is held
-     * by one session at a time), so that two transfers apply at once (a bootstrap's edges there while its
-     * nodes and the live messages go through this queue). The same checks, merge rule, breakers, counters
-     * and acknowledgements. Called once, at start, outside any Vert.x context (so that the new context is
-     * on another event loop).
+     * Opens a second queue beside this one, on a context of its own, that applies state-sync rows: an
+     * Inbound made as this one but with an applier of its own, whose apply session has a replication
+     * origin of its own (an origin is held by one session at a time), so that two transfers apply at
+     * once (a bootstrap's edges there while its nodes and the live messages go through this queue), by
+     * the same checks, merge rule, breakers, counters and acknowledgements. Called once, at start, with
+     * an Inbound made outside any Vert.x context (so that its context is on another event loop).
      */
-    public void openSideLane(Applier applier) {
-        side = new Inbound(
-                vertx,
-                format,
-                applier,
-                rejects,
-                parking,
-                breakers,
-                mesh,
-                nodeId,
-                retention,
-                counters,
-                events,
-                report,
-                follows,
-                held,
-                flushInterval);
+    public void openSideLane(Inbound lane) {
+        side = lane;
         side.paused = paused;
     }
 

@@ -47,6 +47,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -332,10 +333,11 @@ public class Stages {
             @ConfigProperty(name = "quarkus.datasource.reactive.url") String reactiveUrl,
             @ConfigProperty(name = "quarkus.datasource.username") String user,
             @ConfigProperty(name = "quarkus.datasource.password") Optional<String> password) {
-        Inbound inbound = new Inbound(
+        AppliedReport report = new AppliedReport(counters, peers, events, metrics.latencyTimer(), metrics.applyTimer());
+        Function<Applier, Inbound> queue = through -> new Inbound(
                 vertx,
                 format,
-                applier,
+                through,
                 rejects,
                 parking,
                 breakers,
@@ -344,13 +346,14 @@ public class Stages {
                 config.tombstone().retention(),
                 counters,
                 events,
-                new AppliedReport(counters, peers, events, metrics.latencyTimer(), metrics.applyTimer()),
+                report,
                 scopes.follows(),
                 held,
                 config.apply().flushInterval());
+        Inbound inbound = queue.apply(applier);
         // a bootstrap applies its edge pages there while its node pages come through the queue above
-        inbound.openSideLane(
-                newApplier(Names.sideApplyOriginFor(identity.nodeId()), history, reactiveUrl, user, password));
+        inbound.openSideLane(queue.apply(
+                newApplier(Names.sideApplyOriginFor(identity.nodeId()), history, reactiveUrl, user, password)));
         return inbound;
     }
 
