@@ -630,7 +630,7 @@ public final class Inbound {
             counters.add(Counters.REPAIR_RECEIVED_BYTES, item.delivery().payload().length);
         }
         long started = System.nanoTime();
-        breakers.<Applied>call(envelope.origin(), context, () -> applier.apply(envelope))
+        breakers.<Applied>call(envelope.origin(), context, () -> applier.applyRows(envelope))
                 .onComplete(result -> {
                     if (result.succeeded()) {
                         report.repaired(envelope, result.result(), System.nanoTime() - started);

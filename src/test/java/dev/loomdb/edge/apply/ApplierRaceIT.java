@@ -67,8 +67,12 @@ class ApplierRaceIT {
     }
 
     private static Envelope envelope(Change change) {
+        return envelope(List.of(change));
+    }
+
+    private static Envelope envelope(List<Change> changes) {
         Instant at = Instant.now();
-        return new Envelope(Envelope.FORMAT_VERSION, "m", "peer", 1, 1, "0/1", at, 1, List.of(change), at);
+        return new Envelope(Envelope.FORMAT_VERSION, "m", "peer", 1, 1, "0/1", at, 1, changes, at);
     }
 
     private static Change peerState(String id, long hlc, boolean tombstone) {
@@ -91,6 +95,13 @@ class ApplierRaceIT {
      * once the apply session waits on it, and the apply's outcome is returned.
      */
     private static Applied applyWhileHeld(Change state, String... statements) throws Exception {
+        return applyWhileHeld(applier::apply, state, statements);
+    }
+
+    /** As {@link #applyWhileHeld(Change, String...)}, applied by {@code how} (a live message's apply, or state sync's). */
+    private static Applied applyWhileHeld(
+            java.util.function.Function<Envelope, Future<Applied>> how, Change state, String... statements)
+            throws Exception {
         try (Connection other = database.connect();
                 Connection watcher = database.connect()) {
             other.setAutoCommit(false);
@@ -99,7 +110,7 @@ class ApplierRaceIT {
                     s.execute(sql);
                 }
             }
-            Future<Applied> applying = applier.apply(envelope(state));
+            Future<Applied> applying = how.apply(envelope(state));
             await().atMost(Duration.ofSeconds(20)).until(() -> {
                 try (Statement s = watcher.createStatement();
                         ResultSet rs = s.executeQuery("SELECT count(*) FROM pg_stat_activity WHERE datname ="
@@ -161,6 +172,40 @@ class ApplierRaceIT {
                 "DELETE FROM loom.nodes WHERE id = 'purged'");
         assertEquals(1, applied.effective().size(), "the later state is not lost with the purged row");
         assertEquals("{\"by\": \"peer\"}|peer|false|true", row("purged"));
+    }
+
+    @Test
+    void stateSyncRowsInsertTheNewRowsAndMergeTheStoredOnes() throws Exception {
+        long now = hlcIn(Duration.ZERO);
+        result(applier.apply(envelope(peerState("page-kept", hlcIn(Duration.ofHours(1)), false))));
+        result(applier.apply(envelope(peerState("page-replaced", hlcIn(Duration.ofHours(-1)), true))));
+        Applied applied = result(applier.applyRows(envelope(List.of(
+                peerState("page-new-1", now, false),
+                peerState("page-kept", now, false),
+                peerState("page-new-2", now, true),
+                peerState("page-replaced", now, false)))));
+        assertEquals(
+                List.of("page-new-1", "page-new-2", "page-replaced"),
+                applied.effective().stream().map(Change::id).toList(),
+                "the new rows and the stored row the page's state wins");
+        assertEquals(1, applied.superseded(), "the stored row that is newer than the page's state stays");
+        assertEquals("{\"by\": \"peer\"}|peer|false|true", row("page-new-1"));
+        assertEquals("{}|peer|true|true", row("page-new-2"));
+        assertEquals("{\"by\": \"peer\"}|peer|false|true", row("page-replaced"), "no longer deleted");
+        Applied again = result(applier.applyRows(envelope(List.of(peerState("page-new-1", now, false)))));
+        assertTrue(again.effective().isEmpty(), "the same rows again change nothing");
+    }
+
+    @Test
+    void stateSyncRowsRacingALocalInsertOfTheSameIdAreMergedNotRejected() throws Exception {
+        // the plain INSERT of the new rows waits on the local insert, then fails on its key: the page goes
+        // through the merge statement instead, and the peer's state (an hour later) wins
+        Applied applied = applyWhileHeld(
+                applier::applyRows,
+                peerState("raced-page", hlcIn(Duration.ofHours(1)), false),
+                "INSERT INTO loom.nodes (id, type, properties) VALUES ('raced-page', 'T', '{\"by\":\"local\"}')");
+        assertEquals(1, applied.effective().size(), "the peer's state took effect");
+        assertEquals("{\"by\": \"peer\"}|peer|false|true", row("raced-page"));
     }
 
     @Test
