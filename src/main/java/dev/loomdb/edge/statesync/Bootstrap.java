@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jboss.logging.Logger;
 
@@ -298,18 +297,14 @@ final class Bootstrap {
      * the other stops after the page it is applying, and the first failure is the outcome.
      */
     private Future<Void> transfers(String from) {
-        AtomicBoolean stop = new AtomicBoolean();
-        AtomicReference<Throwable> first = new AtomicReference<>(); // the other one only stops after it
-        Future<Void> nodes = pages(from, Change.Kind.NODE, false, stop)
+        AtomicReference<Throwable> first = new AtomicReference<>(); // set: the other one stops after its page
+        Future<Void> nodes = pages(from, Change.Kind.NODE, false, first)
                 .compose(v -> widening
                         ? Future.<Void>succeededFuture()
                         : indexes.restore("nodes").<Void>mapEmpty());
-        Future<Void> edges = pages(from, Change.Kind.EDGE, true, stop);
+        Future<Void> edges = pages(from, Change.Kind.EDGE, true, first);
         for (Future<Void> transfer : List.of(nodes, edges)) {
-            transfer.onFailure(e -> {
-                first.compareAndSet(null, e);
-                stop.set(true);
-            });
+            transfer.onFailure(e -> first.compareAndSet(null, e));
         }
         return Future.join(nodes, edges)
                 .transform(ended -> requests.releaseSideLane()
@@ -336,19 +331,20 @@ final class Bootstrap {
         return requests.request(from, header, null);
     }
 
-    /** The pages of one kind, applied in the inbound side lane when {@code sideLane}; ends early once {@code stop} is set. */
-    private Future<Void> pages(String from, Change.Kind kind, boolean sideLane, AtomicBoolean stop) {
+    /** The pages of one kind, applied in the inbound side lane when {@code sideLane}; ends early once {@code failed} is set. */
+    private Future<Void> pages(String from, Change.Kind kind, boolean sideLane, AtomicReference<Throwable> failed) {
         if ("done".equals(cursor.get(cursorName(kind) + ".done"))) {
             return Future.succeededFuture();
         }
         Promise<Void> done = Promise.promise();
-        Transfer transfer = new Transfer(from, kind, sideLane, stop, done);
+        Transfer transfer = new Transfer(from, kind, sideLane, failed, done);
         page(transfer, requests.readAhead(requestPage(from, kind, cursor.get(cursorName(kind)))));
         return done.future();
     }
 
-    /** One kind's pages from one peer: where they are applied, the other transfer's stop, and its end. */
-    private record Transfer(String from, Change.Kind kind, boolean sideLane, AtomicBoolean stop, Promise<Void> done) {}
+    /** One kind's pages from one peer: where they are applied, the first failure of either transfer, and its end. */
+    private record Transfer(
+            String from, Change.Kind kind, boolean sideLane, AtomicReference<Throwable> failed, Promise<Void> done) {}
 
     /**
      * Applies one page while the next is on its way and read as soon as it comes, then goes on with
@@ -370,7 +366,7 @@ final class Bootstrap {
                 save(cursorName(kind) + ".done", "done").onComplete(done);
                 return;
             }
-            if (transfer.stop().get()) { // the other transfer failed: this one goes on from here next time
+            if (transfer.failed().get() != null) { // the other transfer failed: this one goes on from here next time
                 reply.ack();
                 done.tryFail("stopped: the " + (kind == Change.Kind.NODE ? "edge" : "node") + " pages failed");
                 return;
