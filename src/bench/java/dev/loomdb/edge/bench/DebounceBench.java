@@ -25,11 +25,11 @@ import org.junit.jupiter.api.Test;
 class DebounceBench {
 
     private static final int ROUNDS = 3;
-    private static final int BURST = 1000;
-    private static final int ENTITIES = 10;
+    static final int BURST = 1000;
+    static final int ENTITIES = 10;
     private static final int LATENCY_SAMPLES = 60;
 
-    private record Burst(double messagesPerChange, double bytesPerChange) {}
+    record Burst(double messagesPerChange, double bytesPerChange) {}
 
     private record Figures(List<Burst> bursts, long[] latencyMicros) {}
 
@@ -103,7 +103,8 @@ class DebounceBench {
         }
     }
 
-    private Burst burst(NodeProcess a, NodeProcess b, int round) throws Exception {
+    /** {@link #BURST} one-row updates to {@link #ENTITIES} entities on A, until B has the last; A's messages for them. */
+    static Burst burst(NodeProcess a, NodeProcess b, int round) throws Exception {
         JsonPath before = a.api().get("/api/sync/status").jsonPath();
         try (Connection sql = a.sql();
                 PreparedStatement upsert = sql.prepareStatement(
