@@ -4,7 +4,7 @@
 # B's WAL senders, B's apply backend and both JVMs, and, with perf installed, the system calls per row of the
 # two WAL senders; then the WAL records per row that A's writes and B's apply put in the server's WAL
 # (pg_waldump over one load, counted by database). The machine's PostgreSQL 15 and Mosquitto, as
-# two-nodes-lib.sh; LOOM_JAR=path measures another build. docs/benchmarks.md, "What the WAL senders' time goes to".
+# two-nodes-lib.sh; LOOM_JAR=path measures another build. docs/benchmarks.md, "Sync throughput, sustained rate, CPU per row: what bounds them".
 # Usage: src/test/scripts/wal-sender-cost.sh [LOADS]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
