@@ -1,10 +1,8 @@
 package dev.loomdb.edge.apply;
 
-import dev.loomdb.edge.flow.Change;
 import dev.loomdb.edge.flow.Delivery;
 import dev.loomdb.edge.flow.Envelope;
 import dev.loomdb.edge.flow.EnvelopeFormat;
-import dev.loomdb.edge.flow.Hlc;
 import dev.loomdb.edge.flow.MalformedEnvelopeException;
 import dev.loomdb.edge.flow.Scope;
 import dev.loomdb.edge.telemetry.Counters;
@@ -26,8 +24,8 @@ import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenExce
 import org.jboss.logging.Logger;
 
 /**
- * Takes the mesh's messages one at a time, in the order they arrive: decodes and checks each, skips
- * this node's own, applies the rest through the sending peer's circuit breaker, and acknowledges a
+ * Takes the mesh's messages one at a time, in the order they arrive: decodes and checks each
+ * ({@link Admission}), skips this node's own, applies the rest through the sending peer's circuit breaker, and acknowledges a
  * message to the broker only once it is applied, parked or kept aside as rejected. When a peer's
  * messages wait behind the one being applied (the node is behind), they are applied together, in
  * one transaction ({@link #gather}); a group that fails is handled again one message at a time. Nothing is
@@ -86,10 +84,6 @@ public final class Inbound {
     private final Rejects rejects;
     private final Parking parking;
     private final PeerBreakers breakers;
-    private final String mesh;
-    private final String nodeId;
-    private final String changesPrefix;
-    private final Duration retention;
     private final Counters counters;
     private final SyncEvents events;
     private final AppliedReport report;
@@ -104,9 +98,7 @@ public final class Inbound {
     private final HeldParts held;
     private final Set<String> parkedRetryQueued = new HashSet<>();
     private final Context context;
-    private final String ownTopic;
-    private final String ownPrefix;
-    private final Scope follows;
+    private final Admission admission;
     private boolean busy;
     private volatile boolean paused;
     /** Items at the head of the queue to handle one at a time: they were in a group that failed. */
@@ -136,21 +128,15 @@ public final class Inbound {
         this.rejects = rejects;
         this.parking = parking;
         this.breakers = breakers;
-        this.mesh = mesh;
-        this.nodeId = nodeId;
-        this.retention = retention;
         this.counters = counters;
         this.events = events;
         this.report = report;
         this.context = vertx.getOrCreateContext();
         this.acks = new AcksAfterFlush(
                 vertx, context, flushInterval, applier::flushCommits, () -> counters.increment(Counters.APPLY_FLUSHES));
-        this.changesPrefix = "loom/" + mesh + "/changes/";
-        this.ownTopic = changesPrefix + nodeId;
-        this.ownPrefix = ownTopic + "/";
-        this.follows = follows;
         this.held = held;
         this.parts = new TransactionParts(format, PARTS_WAIT.toMillis(), follows);
+        this.admission = new Admission(format, mesh, nodeId, follows, parts, retention);
     }
 
     /**
@@ -182,7 +168,7 @@ public final class Inbound {
             if (paused) {
                 return;
             }
-            if (!own(delivery.topic())) {
+            if (!admission.own(delivery.topic())) {
                 counters.add(Counters.RECEIVED_BYTES, delivery.payload().length); // as the broker sent it
             }
             enqueue(new Item(null, delivery, -1));
@@ -350,76 +336,30 @@ public final class Inbound {
         handle(item, 0);
     }
 
-    /** The node whose change topic {@code topic} is ({@code loom/<mesh>/changes/<node>/...}), or null. */
-    private String publisherOf(String topic) {
-        if (!topic.startsWith(changesPrefix)) {
-            return null;
-        }
-        int end = topic.indexOf('/', changesPrefix.length());
-        return topic.substring(changesPrefix.length(), end < 0 ? topic.length() : end);
-    }
-
-    /** Whether a topic is one of this node's own (its publications, echoed by the broker). */
-    private boolean own(String topic) {
-        return topic.startsWith(ownPrefix) || topic.equals(ownTopic);
-    }
-
     private void handle(Item item, int attempt) {
         Delivery delivery = item.delivery();
-        if (item.repair() == null && own(delivery.topic())) {
-            doneUnwritten(item); // this node's own publication, echoed by the broker: not even decoded
+        Admission.Verdict verdict = admission.admit(
+                delivery.topic(),
+                delivery.payload(),
+                item.decoded(),
+                item.repair() == null ? null : item.peerHint(),
+                item.parked());
+        if (verdict instanceof Admission.Reject rejected) {
+            reject(item, rejected.reason(), rejected.detail());
             return;
         }
-        Envelope decoded = item.decoded();
-        if (decoded == null) {
-            try {
-                decoded = format.decode(delivery.payload());
-            } catch (MalformedEnvelopeException e) {
-                reject(item, Rejects.Reason.MALFORMED, e.getMessage());
-                return;
-            }
-        }
-        if (!decoded.mesh().equals(mesh)) {
-            reject(item, Rejects.Reason.WRONG_MESH, "envelope of mesh '" + decoded.mesh() + "' on this mesh's topic");
+        if (verdict instanceof Admission.Hold hold) {
+            holdPart(item, hold.part());
             return;
         }
-        String publisher = publisherOf(delivery.topic());
-        if (item.repair() == null && publisher != null && !publisher.equals(decoded.origin())) {
-            reject(
-                    item,
-                    Rejects.Reason.WRONG_ORIGIN,
-                    "an envelope whose origin is '" + decoded.origin() + "' on the topic of node '" + publisher
-                            + "': a node publishes only on its own topic");
-            return;
-        }
-        if (item.repair() != null && !decoded.origin().equals(item.peerHint())) {
-            reject(
-                    item,
-                    Rejects.Reason.MALFORMED,
-                    "state-sync rows of '" + decoded.origin() + "' on the topic of peer '" + item.peerHint() + "'");
-            return;
-        }
-        if (decoded.origin().equals(nodeId)) {
-            doneUnwritten(item);
-            return;
-        }
-        if (decoded.isPart()) {
-            if (!parts.followed(decoded)) {
-                doneUnwritten(item); // a type this node no longer follows, still queued in its broker session
-                return;
-            }
-            holdPart(item, decoded);
-            return;
-        }
-        List<Change> followed = follows.filter(decoded.changes());
-        if (followed.isEmpty() && !decoded.changes().isEmpty()) {
+        if (!(verdict instanceof Admission.Apply apply)) {
             if (item.repair() != null) {
                 item.repair().accept(new RepairOutcome(0, 0, null));
             }
-            doneUnwritten(item); // nothing of what this node follows
+            doneUnwritten(item);
             return;
         }
-        Envelope envelope = followed == decoded.changes() ? decoded : decoded.whole(followed);
+        Envelope envelope = apply.envelope();
         if (item.repair() != null) {
             applyRepair(item, envelope, attempt);
             return;
@@ -427,15 +367,9 @@ public final class Inbound {
         if (attempt == 0 && !item.parked()) {
             counters.increment(Counters.RECEIVED);
         }
-        Hlc horizon = Hlc.horizon(retention);
-        if (envelope.changes().stream().anyMatch(c -> c.hlc().isBefore(horizon))) {
-            reject(
-                    item,
-                    Rejects.Reason.BEYOND_HORIZON,
-                    "a change is older than the tombstone retention"
-                            + " (loom.tombstone.retention=" + retention
-                            + "): applying it could bring back a row whose delete"
-                            + " is forgotten");
+        String tooOld = admission.beyondHorizon(envelope);
+        if (tooOld != null) {
+            reject(item, Rejects.Reason.BEYOND_HORIZON, tooOld);
             return;
         }
         if (attempt == 0 && !item.parked() && !handlingAlone) {
@@ -497,13 +431,12 @@ public final class Inbound {
         group.add(new Grouped(first, envelope));
         String origin = envelope.origin();
         int changes = envelope.changes().size();
-        Hlc horizon = Hlc.horizon(retention);
         while (group.size() < GROUP_ENVELOPES) {
             Item head = queue.peekFirst();
             if (head == null
                     || head.parked()
                     || head.repair() != null
-                    || !origin.equals(publisherOf(head.delivery().topic()))) {
+                    || !origin.equals(admission.publisherOf(head.delivery().topic()))) {
                 break;
             }
             if (head.decoded() == null) { // read once: handle takes it as read if it is not grouped
@@ -518,13 +451,8 @@ public final class Inbound {
                 queue.addFirst(head);
             }
             Envelope next = head.decoded();
-            if (!next.mesh().equals(mesh)
-                    || !next.origin().equals(origin)
-                    || next.isPart()
-                    || next.changes().isEmpty()
-                    || follows.filter(next.changes()).size() != next.changes().size()
-                    || changes + next.changes().size() > GROUP_CHANGES
-                    || next.changes().stream().anyMatch(c -> c.hlc().isBefore(horizon))) {
+            if (changes + next.changes().size() > GROUP_CHANGES
+                    || !admission.appliesWhole(head.delivery().topic(), next, origin)) {
                 break;
             }
             queue.pollFirst();
@@ -571,10 +499,6 @@ public final class Inbound {
      * until the window is whole (of the types this node follows), then applied as one.
      */
     private void holdPart(Item item, Envelope part) {
-        if (item.repair() != null || item.parked()) {
-            reject(item, Rejects.Reason.MALFORMED, "a part of a split window where a whole envelope is expected");
-            return;
-        }
         Delivery delivery = item.delivery();
         TransactionParts.Added added = parts.add(
                 part, new Delivery(delivery.topic(), delivery.payload(), () -> {}), System.currentTimeMillis());
