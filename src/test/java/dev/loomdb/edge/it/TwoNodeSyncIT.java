@@ -495,9 +495,10 @@ class TwoNodeSyncIT {
         }
         long coalesced = a.api().get("/api/sync/status").jsonPath().getLong("counters.coalesced") - coalescedBefore;
         // a window sends at most one change per entity and holds at least the transactions committed in its
-        // first 100 ms less the capture's delay: with that delay under 50 ms, at most (span / 50 ms + 2)
-        // windows covered the burst, so at most 10 changes per window went out and the rest were folded
-        long windows = tookMillis / 50 + 2;
+        // first 100 ms less how much the capture's delay varies: with that under 75 ms (a loaded machine's
+        // test run shares two cores with other nodes), at most (span / 25 ms + 2) windows covered the burst,
+        // so at most 10 changes per window went out and the rest were folded (none without debounce)
+        long windows = tookMillis / 25 + 2;
         long folded = Math.max(1, 1000 - 10 * windows);
         assertTrue(
                 coalesced >= folded,
