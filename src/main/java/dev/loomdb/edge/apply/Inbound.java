@@ -25,11 +25,11 @@ import org.jboss.logging.Logger;
 
 /**
  * Takes the mesh's messages one at a time, in the order they arrive: decodes and checks each
- * ({@link Admission}), skips this node's own, applies the rest through the sending peer's circuit breaker, and acknowledges a
- * message to the broker only once it is applied, parked or kept aside as rejected. When a peer's
- * messages wait behind the one being applied (the node is behind), they are applied together, in
- * one transaction ({@link #gather}); a group that fails is handled again one message at a time. Nothing is
- * skipped silently:
+ * ({@link Admission}), skips this node's own, applies the rest through the sending peer's circuit
+ * breaker, and acknowledges a message to the broker only once it is applied, parked or kept aside as
+ * rejected. When a peer's messages wait behind the one being applied (the node is behind), they are
+ * applied together, in one transaction ({@link #gather}); a group that fails is handled again one
+ * message at a time. Nothing is skipped silently:
  * <ul>
  *   <li>a lost database connection (or a deadlock) is not the peer's fault: the message is tried
  *       again in place, and everything after it waits;
