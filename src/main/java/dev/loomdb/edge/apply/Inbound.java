@@ -106,8 +106,13 @@ public final class Inbound {
     /** Whether the item being handled is one of those. */
     private boolean handlingAlone;
 
+    /**
+     * {@code context}: the event loop the queue runs on (the main queue's is the mesh link's, so that a
+     * message received is applied with no hop between threads; the side lane has one of its own).
+     */
     public Inbound(
             Vertx vertx,
+            Context context,
             EnvelopeFormat format,
             Applier applier,
             Rejects rejects,
@@ -131,7 +136,7 @@ public final class Inbound {
         this.counters = counters;
         this.events = events;
         this.report = report;
-        this.context = vertx.getOrCreateContext();
+        this.context = context;
         this.acks = new AcksAfterFlush(
                 vertx, context, flushInterval, applier::flushCommits, () -> counters.increment(Counters.APPLY_FLUSHES));
         this.held = held;

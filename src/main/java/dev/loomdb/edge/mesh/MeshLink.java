@@ -67,8 +67,10 @@ public final class MeshLink {
     /** What each message becomes on the wire, by topic: compressed, encrypted, signed, or as it is. */
     private final java.util.function.BiFunction<String, byte[], byte[]> outgoing;
 
+    /** {@code context}: the event loop both connections and every callback of this link run on. */
     public MeshLink(
             Vertx vertx,
+            Context context,
             MeshSettings settings,
             Consumer<Delivery> deliveries,
             SyncEvents events,
@@ -76,7 +78,7 @@ public final class MeshLink {
         this.outgoing = outgoing;
         this.vertx = vertx;
         this.events = events;
-        this.context = vertx.getOrCreateContext();
+        this.context = context;
         this.settings = settings;
         this.deliveries = deliveries;
     }

@@ -36,6 +36,7 @@ import dev.loomdb.edge.outbound.Replay;
 import dev.loomdb.edge.statesync.StateSync;
 import dev.loomdb.edge.telemetry.Counters;
 import dev.loomdb.edge.telemetry.SyncEvents;
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.pgclient.PgConnectOptions;
@@ -47,7 +48,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -78,6 +79,21 @@ public class Stages {
         this.pool = pool;
         this.counters = counters;
         this.events = events;
+    }
+
+    /**
+     * The event loop that the mesh link, the publisher and the inbound queue share: a captured window
+     * goes from the publisher to the broker's socket, and a message from the socket into the queue and
+     * its apply session, with no wait for another thread to be scheduled (each such wait is a hop that a
+     * busy machine makes long).
+     */
+    private Context syncLoop;
+
+    private synchronized Context syncLoop() {
+        if (syncLoop == null) {
+            syncLoop = vertx.getOrCreateContext();
+        }
+        return syncLoop;
     }
 
     // capture
@@ -122,6 +138,7 @@ public class Stages {
         LoomConfig.Debounce debounce = config.debounce();
         return new Publisher(
                 vertx,
+                syncLoop(),
                 link,
                 format,
                 position,
@@ -254,6 +271,7 @@ public class Stages {
         Seal seal = new Seal(identity.mesh(), identity.nodeId(), signatures(), payloadCodec());
         return new MeshLink(
                 vertx,
+                syncLoop(),
                 settings,
                 received -> {
                     Seal.Opened opened = seal.open(received.topic(), received.payload());
@@ -334,8 +352,9 @@ public class Stages {
             @ConfigProperty(name = "quarkus.datasource.username") String user,
             @ConfigProperty(name = "quarkus.datasource.password") Optional<String> password) {
         AppliedReport report = new AppliedReport(counters, peers, events, metrics.latencyTimer(), metrics.applyTimer());
-        Function<Applier, Inbound> queue = through -> new Inbound(
+        BiFunction<Applier, Context, Inbound> queue = (through, context) -> new Inbound(
                 vertx,
+                context,
                 format,
                 through,
                 rejects,
@@ -350,10 +369,12 @@ public class Stages {
                 scopes.follows(),
                 held,
                 config.apply().flushInterval());
-        Inbound inbound = queue.apply(applier);
-        // a bootstrap applies its edge pages there while its node pages come through the queue above
+        Inbound inbound = queue.apply(applier, syncLoop());
+        // a bootstrap applies its edge pages there, on an event loop of its own, while its node pages come
+        // through the queue above
         inbound.openSideLane(queue.apply(
-                newApplier(Names.sideApplyOriginFor(identity.nodeId()), history, reactiveUrl, user, password)));
+                newApplier(Names.sideApplyOriginFor(identity.nodeId()), history, reactiveUrl, user, password),
+                vertx.getOrCreateContext()));
         return inbound;
     }
 

@@ -74,8 +74,10 @@ public final class Publisher implements TransactionSink {
     private long timer = -1;
     private CompletableFuture<Void> drained;
 
+    /** {@code context}: the event loop this stage runs on (the mesh link's, so a window goes out with no hop). */
     public Publisher(
             Vertx vertx,
+            Context context,
             MeshLink link,
             EnvelopeFormat format,
             Acknowledgements acknowledgements,
@@ -92,7 +94,7 @@ public final class Publisher implements TransactionSink {
             ChangeHistory history,
             Duration window) {
         this.vertx = vertx;
-        this.context = vertx.getOrCreateContext();
+        this.context = context;
         this.link = link;
         this.format = format;
         this.acknowledgements = acknowledgements;
