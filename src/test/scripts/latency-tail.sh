@@ -6,8 +6,10 @@
 # (ms, per row), the 15 slowest rows, and keeps both nodes' GC and safepoint logs (-Xlog:gc*,safepoint,
 # wall-clock decorations) and the per-row latencies (lat.txt) in the directory it names, to set the
 # slow rows beside the pauses. SQL_BOTH, if set, is run in both nodes' databases once they are ready (to try
-# a schema setting, e.g. SQL_BOTH="ALTER INDEX loom.nodes_properties_idx SET (fastupdate = off)"). Needs
-# `mvn package` first.
+# a schema setting, e.g. SQL_BOTH="ALTER INDEX loom.nodes_properties_idx SET (fastupdate = off)"). BUSY=N
+# keeps N busy processes running (shell loops in a session of their own, as `stress-ng --cpu N` from
+# another terminal; each ends by itself if this script dies) while the measured load runs: the latency
+# under contention. Needs `mvn package` first.
 # Usage: src/test/scripts/latency-tail.sh [SECONDS, default 30] [-D/-X options of both nodes...]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -26,8 +28,11 @@ SQL
 $pgbench -h 127.0.0.1 -U postgres -n -f $work/tx.sql -R 100 -T 20 loom_tail_a >/dev/null 2>&1   # warm-up
 sleep 3
 p -d loom_tail_b -c "TRUNCATE loom.nodes" 2>/dev/null || p -d loom_tail_b -c "SET loom.purge='on'; DELETE FROM loom.nodes"
+busy=()
+for _ in $(seq 1 "${BUSY:-0}"); do setsid sh -c "while kill -0 $$ 2>/dev/null; do :; done" & busy+=($!); done
 start_at=$(date +%s.%N)
 $pgbench -h 127.0.0.1 -U postgres -n -f $work/tx.sql -R 100 -T $secs loom_tail_a >/dev/null 2>&1
+[ ${#busy[@]} -eq 0 ] || kill "${busy[@]}"
 sleep 3
 # each row's insert time (epoch s) and latency (ms), read once; the figures below come from it
 p -d loom_tail_b -F ' ' -c "SELECT extract(epoch FROM t), round((extract(epoch FROM a - t) * 1000)::numeric, 3)

@@ -17,7 +17,9 @@ import org.junit.jupiter.api.Test;
  * busy process per core, started before the rounds and stopped after them). With that load on, ours
  * (A to B, debounce 0) and PostgreSQL's own logical replication, each alone and alternating round by
  * round, take 1,000 changes/s; then a burst of one-row updates to ten entities meets debounce 100 ms,
- * against the same burst on the same nodes with the machine quiet. {@code mvn -Pbench verify
+ * against the same burst on the same nodes with the machine quiet. Latency here starts when the writer
+ * sends the transaction, for both ({@link SyncLoad.Start#SENT}): with every core busy, the moment COMMIT
+ * returns to the writer depends on when its thread runs again. {@code mvn -Pbench verify
  * -Dit.test=ContentionBench}.
  */
 class ContentionBench {
@@ -67,7 +69,7 @@ class ContentionBench {
                         ours[r] = oursRound(a, b, LOAD_TIME);
                         SyncLoad.pauseSync(nodes); // each alone: the nodes' WAL senders exit
                         pg.subscription(true);
-                        theirs[r] = pg.latencyRounds(LOAD, 1, LOAD_TIME)[0];
+                        theirs[r] = pg.latencyRounds(LOAD, 1, LOAD_TIME, SyncLoad.Start.SENT)[0];
                         pg.subscription(false);
                         SyncLoad.resumeSync(nodes);
                         System.out.printf(
@@ -88,11 +90,11 @@ class ContentionBench {
             double[] loaded = new double[ROUNDS];
             int round = 0;
             for (int r = 0; r < ROUNDS; r++) {
-                quiet[r] = DebounceBench.burst(a, b, round++).messagesPerChange();
+                quiet[r] = burst(a, b, round++, "quiet");
             }
             try (BusyCores busy = BusyCores.start(cores)) {
                 for (int r = 0; r < ROUNDS; r++) {
-                    loaded[r] = DebounceBench.burst(a, b, round++).messagesPerChange();
+                    loaded[r] = burst(a, b, round++, "every core busy");
                 }
             }
 
@@ -100,7 +102,8 @@ class ContentionBench {
             String[] percentiles = {"p50", "p95", "p99"};
             for (int p = 0; p < 3; p++) {
                 BenchResults.add(
-                        "every core busy: latency " + percentiles[p] + " at " + LOAD + "/s, debounce 0, ms",
+                        "every core busy: latency " + percentiles[p] + " at " + LOAD
+                                + "/s, debounce 0, from the writer's send, ms",
                         SyncLoad.column(ours, p),
                         SyncLoad.column(theirs, p),
                         "PostgreSQL logical replication, same load",
@@ -118,10 +121,30 @@ class ContentionBench {
         }
     }
 
-    /** Percentiles (p50, p95, p99) of commit on A to row on B at {@link #LOAD} changes/s for {@code time}. */
+    /**
+     * One burst's messages per change, printed with the writer's time for it: a window folds its 100 ms
+     * into one message, so a burst that takes the writer longer spans more windows.
+     */
+    private static double burst(NodeProcess a, NodeProcess b, int round, String machine) throws Exception {
+        DebounceBench.Burst burst = DebounceBench.burst(a, b, round);
+        System.out.printf(
+                Locale.ROOT,
+                "  burst %d, %s: the writer took %d ms for %d commits; %.4f messages per change%n",
+                round + 1,
+                machine,
+                burst.writerMillis(),
+                DebounceBench.BURST,
+                burst.messagesPerChange());
+        return burst.messagesPerChange();
+    }
+
+    /**
+     * Percentiles (p50, p95, p99) from the writer sending a transaction to A to its row on B at {@link #LOAD}
+     * changes/s for {@code time} ({@link SyncLoad.Start#SENT}, as for PostgreSQL's own here).
+     */
     private double[] oursRound(NodeProcess a, NodeProcess b, Duration time) throws Exception {
         String prefix = "c" + ++sequence + "-";
-        Map<String, Long> committed = SyncLoad.offerAt(a::sql, "loom.nodes", prefix, LOAD, time);
+        Map<String, Long> committed = SyncLoad.offerAt(a::sql, "loom.nodes", prefix, LOAD, time, SyncLoad.Start.SENT);
         Histogram arrivals = SyncLoad.arrivals(b::sql, "loom.nodes", prefix, committed);
         return SyncLoad.percentiles(arrivals);
     }

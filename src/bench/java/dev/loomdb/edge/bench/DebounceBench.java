@@ -29,7 +29,8 @@ class DebounceBench {
     static final int ENTITIES = 10;
     private static final int LATENCY_SAMPLES = 60;
 
-    record Burst(double messagesPerChange, double bytesPerChange) {}
+    /** A burst's messages and bytes per change, and how long the writer took to commit it. */
+    record Burst(double messagesPerChange, double bytesPerChange, long writerMillis) {}
 
     private record Figures(List<Burst> bursts, long[] latencyMicros) {}
 
@@ -106,15 +107,18 @@ class DebounceBench {
     /** {@link #BURST} one-row updates to {@link #ENTITIES} entities on A, until B has the last; A's messages for them. */
     static Burst burst(NodeProcess a, NodeProcess b, int round) throws Exception {
         JsonPath before = a.api().get("/api/sync/status").jsonPath();
+        long writing;
         try (Connection sql = a.sql();
                 PreparedStatement upsert = sql.prepareStatement(
                         "INSERT INTO loom.nodes (id, type, properties) VALUES (?, 'COUNTER', jsonb_build_object('n', ?::int))"
                                 + " ON CONFLICT (id) DO UPDATE SET properties = EXCLUDED.properties")) {
+            long start = System.nanoTime();
             for (int i = 0; i < BURST; i++) { // one transaction each
                 upsert.setString(1, "burst-" + (i % ENTITIES));
                 upsert.setInt(2, round * BURST + i);
                 upsert.execute();
             }
+            writing = (System.nanoTime() - start) / 1_000_000;
         }
         int last = round * BURST + BURST - 1;
         await().atMost(Duration.ofSeconds(60)).until(() -> valueOn(b, "burst-" + (last % ENTITIES)) == last);
@@ -123,7 +127,7 @@ class DebounceBench {
         JsonPath after = a.api().get("/api/sync/status").jsonPath();
         long messages = after.getLong("counters.published") - before.getLong("counters.published");
         long bytes = after.getLong("counters.publishedBytes") - before.getLong("counters.publishedBytes");
-        return new Burst((double) messages / BURST, (double) bytes / BURST);
+        return new Burst((double) messages / BURST, (double) bytes / BURST, writing);
     }
 
     /** From the writer's commit on A to the row being visible on B, polled every 0.2 ms. */

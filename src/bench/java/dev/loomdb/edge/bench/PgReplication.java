@@ -215,10 +215,15 @@ final class PgReplication {
 
     /** Latency percentiles (p50, p95, p99) per round at {@code load} rows/s, over every subscriber. */
     double[][] latencyRounds(int load, int rounds, Duration time) throws Exception {
+        return latencyRounds(load, rounds, time, SyncLoad.Start.COMMITTED);
+    }
+
+    /** As {@link #latencyRounds(int, int, Duration)}, each row's latency starting at {@code start}. */
+    double[][] latencyRounds(int load, int rounds, Duration time, SyncLoad.Start start) throws Exception {
         double[][] byRound = new double[rounds][];
         for (int r = 0; r < rounds; r++) {
             String prefix = "l" + sequence.incrementAndGet() + "-";
-            Map<String, Long> committed = SyncLoad.offerAt(this::source, "bench_nodes", prefix, load, time);
+            Map<String, Long> committed = SyncLoad.offerAt(this::source, "bench_nodes", prefix, load, time, start);
             Histogram merged = new Histogram(3);
             for (String target : targets) {
                 merged.add(SyncLoad.arrivals(() -> server.sql(target), "bench_nodes", prefix, committed));
