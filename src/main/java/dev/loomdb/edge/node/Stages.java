@@ -71,6 +71,14 @@ public class Stages {
     private final Counters counters;
     private final SyncEvents events;
 
+    /**
+     * The event loop that the mesh link, the publisher and the inbound queue share: a captured window
+     * goes from the publisher to the broker's socket, and a message from the socket into the queue and
+     * its apply session, with no wait for another thread to be scheduled (each such wait is a hop that a
+     * busy machine makes long).
+     */
+    private final Context syncLoop;
+
     public Stages(
             LoomConfig config, NodeIdentity identity, Vertx vertx, Pool pool, Counters counters, SyncEvents events) {
         this.config = config;
@@ -79,21 +87,7 @@ public class Stages {
         this.pool = pool;
         this.counters = counters;
         this.events = events;
-    }
-
-    /**
-     * The event loop that the mesh link, the publisher and the inbound queue share: a captured window
-     * goes from the publisher to the broker's socket, and a message from the socket into the queue and
-     * its apply session, with no wait for another thread to be scheduled (each such wait is a hop that a
-     * busy machine makes long).
-     */
-    private Context syncLoop;
-
-    private synchronized Context syncLoop() {
-        if (syncLoop == null) {
-            syncLoop = vertx.getOrCreateContext();
-        }
-        return syncLoop;
+        this.syncLoop = vertx.getOrCreateContext();
     }
 
     // capture
@@ -138,7 +132,7 @@ public class Stages {
         LoomConfig.Debounce debounce = config.debounce();
         return new Publisher(
                 vertx,
-                syncLoop(),
+                syncLoop,
                 link,
                 format,
                 position,
@@ -271,7 +265,7 @@ public class Stages {
         Seal seal = new Seal(identity.mesh(), identity.nodeId(), signatures(), payloadCodec());
         return new MeshLink(
                 vertx,
-                syncLoop(),
+                syncLoop,
                 settings,
                 received -> {
                     Seal.Opened opened = seal.open(received.topic(), received.payload());
@@ -369,7 +363,7 @@ public class Stages {
                 scopes.follows(),
                 held,
                 config.apply().flushInterval());
-        Inbound inbound = queue.apply(applier, syncLoop());
+        Inbound inbound = queue.apply(applier, syncLoop);
         // a bootstrap applies its edge pages there, on an event loop of its own, while its node pages come
         // through the queue above
         inbound.openSideLane(queue.apply(
