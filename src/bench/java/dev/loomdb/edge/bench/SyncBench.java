@@ -32,6 +32,12 @@ class SyncBench {
     private static final int FAN_OUT_ROWS = QUICK ? 5_000 : 30_000;
     private static final int[] LOADS = {100, 1000, 5000};
     private static final Duration LOAD_TIME = QUICK ? Duration.ofSeconds(2) : Duration.ofSeconds(8);
+    /**
+     * The JVM options of the receiver whose memory is measured at a small heap ({@code
+     * -Dloom.bench.small-heap="..."} to choose); it also runs with {@code MALLOC_ARENA_MAX=2}.
+     */
+    private static final String SMALL_HEAP = System.getProperty(
+            "loom.bench.small-heap", "-Xmx48m -XX:+UseSerialGC -XX:ReservedCodeCacheSize=48m -Xss512k");
 
     private final Path root = Infra.workDir("bench");
     private final String suffix = Infra.suffix();
@@ -149,6 +155,15 @@ class SyncBench {
                 receivers.remove(receivers.size() - 1).close();
             }
             double[] single = ours;
+
+            // Memory at a small heap: a new receiver with SMALL_HEAP takes one more load of ROWS upserts
+            NodeProcess small = receiver("m", SMALL_HEAP);
+            double smallIdleRss = SyncLoad.rssMiB(small);
+            double smallRate = throughput(List.of(small), ROWS);
+            double smallRss = SyncLoad.rssMiB(small);
+            System.out.printf(
+                    "%nreceiver at %s, MALLOC_ARENA_MAX=2: %,.0f rows/s, RSS %.0f MiB idle, %.0f MiB after the load%n",
+                    SMALL_HEAP, smallRate, smallIdleRss, smallRss);
 
             System.out.println();
             BenchResults.add(
@@ -276,7 +291,21 @@ class SyncBench {
                     new double[] {idleRss},
                     "same JVM idle after start",
                     "MiB",
-                    "JVM only; PostgreSQL is separate");
+                    "JVM only; PostgreSQL is separate; -Xmx256m");
+            BenchResults.add(
+                    "memory: receiver JVM RSS after the load at " + SMALL_HEAP + ", MALLOC_ARENA_MAX=2, MiB",
+                    new double[] {smallRss},
+                    new double[] {smallIdleRss},
+                    "same JVM idle after start",
+                    "MiB",
+                    "goal: < 200 MiB; JVM only");
+            BenchResults.add(
+                    "memory: sync throughput into the receiver at " + SMALL_HEAP + " (B receives it too), rows/s",
+                    new double[] {smallRate},
+                    ours,
+                    "the receiver at -Xmx256m",
+                    "rows/s",
+                    "the small heap keeps the rate");
 
         } finally {
             for (NodeProcess node : receivers) {
@@ -289,11 +318,22 @@ class SyncBench {
     }
 
     private NodeProcess receiver(String name) throws SQLException {
+        return receiver(name, "");
+    }
+
+    /** A receiver started with these JVM options, space-separated (none: the -Xmx256m of every node). */
+    private NodeProcess receiver(String name, String jvmOptions) throws SQLException {
         NodeProcess node = NodeProcess.create(root, name + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, false)
                 // receivers measure live changes: a late one neither takes the graph already there first
                 // (bootstrap) nor while it is measured (anti-entropy: its cost is StateSyncBench's)
                 .with("loom.sync.bootstrap", "false")
                 .with("loom.sync.anti-entropy.interval", "0");
+        if (!jvmOptions.isBlank()) {
+            for (String option : jvmOptions.trim().split("\\s+")) {
+                node.jvmArg(option);
+            }
+            node.env("MALLOC_ARENA_MAX", "2");
+        }
         receivers.add(node);
         node.start().awaitReady();
         SyncLoad.stampArrivals(node);

@@ -40,6 +40,7 @@ public final class NodeProcess implements AutoCloseable {
     private final int postgresPort;
     private Process process;
     private final List<String> jvmArgs = new ArrayList<>();
+    private final Map<String, String> environment = new java.util.LinkedHashMap<>();
     private static final Path JAVA = Path.of(System.getProperty("java.home"), "bin", "java");
     private static final Path APP = Path.of(System.getProperty("loom.it.app", "target/quarkus-app/quarkus-run.jar"));
     /** The JVM options every node of the run gets ({@code it.node-jvm-options} in the pom; none for benchmarks). */
@@ -110,6 +111,12 @@ public final class NodeProcess implements AutoCloseable {
         return this;
     }
 
+    /** Sets an environment variable of the node's process for the next starts (e.g. {@code MALLOC_ARENA_MAX}). */
+    public NodeProcess env(String name, String value) {
+        environment.put(name, value);
+        return this;
+    }
+
     /** Runs the next starts with this {@code java} and this application jar (a JDK 25 and an aot-jar, say). */
     public NodeProcess runWith(Path javaExecutable, Path applicationJar) {
         this.java = javaExecutable;
@@ -163,11 +170,12 @@ public final class NodeProcess implements AutoCloseable {
             command.add("-jar");
             command.add(app.toAbsolutePath().toString());
             Path log = workDir.resolve("node.log");
-            process = new ProcessBuilder(command)
+            ProcessBuilder builder = new ProcessBuilder(command)
                     .directory(workDir.toFile())
                     .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .start();
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+            builder.environment().putAll(environment);
+            process = builder.start();
         } catch (IOException e) {
             throw new IllegalStateException("cannot start node " + nodeId, e);
         }
