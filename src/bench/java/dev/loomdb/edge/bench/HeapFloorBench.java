@@ -95,12 +95,8 @@ class HeapFloorBench {
                         Infra.workDir("heap-bench"), id, mesh, Infra.brokerHost(), Infra.brokerPort(), embedBroker)
                 .with("loom.sync.bootstrap", "false")
                 .with("loom.sync.anti-entropy.interval", "0")
-                .jvmArg("-Xmx" + heap);
-        if (!JVM_ARGS.isEmpty()) {
-            for (String option : JVM_ARGS.split("\\s+")) {
-                node.jvmArg(option);
-            }
-        }
+                .jvmArg("-Xmx" + heap)
+                .jvmArgs(JVM_ARGS);
         nodes.add(node);
         return node.start().awaitReady();
     }

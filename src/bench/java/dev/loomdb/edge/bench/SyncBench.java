@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 import org.HdrHistogram.Histogram;
 import org.junit.jupiter.api.Test;
 
@@ -158,7 +159,7 @@ class SyncBench {
 
             // Memory at a small heap: a new receiver with SMALL_HEAP takes two more loads of ROWS upserts (the
             // first while its JIT compiles); its rate is the second's
-            NodeProcess small = receiver("m", SMALL_HEAP);
+            NodeProcess small = receiver("m", node -> node.jvmArgs(SMALL_HEAP).env("MALLOC_ARENA_MAX", "2"));
             double smallIdleRss = SyncLoad.rssMiB(small);
             throughput(List.of(small), ROWS);
             double smallRate = throughput(List.of(small), ROWS);
@@ -321,22 +322,17 @@ class SyncBench {
     }
 
     private NodeProcess receiver(String name) throws SQLException {
-        return receiver(name, "");
+        return receiver(name, node -> node);
     }
 
-    /** A receiver started with these JVM options, space-separated (none: the -Xmx256m of every node). */
-    private NodeProcess receiver(String name, String jvmOptions) throws SQLException {
+    /** A receiver with {@code setup} applied before it starts (JVM options, environment). */
+    private NodeProcess receiver(String name, UnaryOperator<NodeProcess> setup) throws SQLException {
         NodeProcess node = NodeProcess.create(root, name + "-" + suffix, mesh, Infra.brokerHost(), brokerPort, false)
                 // receivers measure live changes: a late one neither takes the graph already there first
                 // (bootstrap) nor while it is measured (anti-entropy: its cost is StateSyncBench's)
                 .with("loom.sync.bootstrap", "false")
                 .with("loom.sync.anti-entropy.interval", "0");
-        if (!jvmOptions.isBlank()) {
-            for (String option : jvmOptions.trim().split("\\s+")) {
-                node.jvmArg(option);
-            }
-            node.env("MALLOC_ARENA_MAX", "2");
-        }
+        setup.apply(node);
         receivers.add(node);
         node.start().awaitReady();
         SyncLoad.stampArrivals(node);

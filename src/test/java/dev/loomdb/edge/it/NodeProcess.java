@@ -40,7 +40,7 @@ public final class NodeProcess implements AutoCloseable {
     private final int postgresPort;
     private Process process;
     private final List<String> jvmArgs = new ArrayList<>();
-    private final Map<String, String> environment = new java.util.LinkedHashMap<>();
+    private final Map<String, String> environment = new LinkedHashMap<>();
     private static final Path JAVA = Path.of(System.getProperty("java.home"), "bin", "java");
     private static final Path APP = Path.of(System.getProperty("loom.it.app", "target/quarkus-app/quarkus-run.jar"));
     /** The JVM options every node of the run gets ({@code it.node-jvm-options} in the pom; none for benchmarks). */
@@ -108,6 +108,16 @@ public final class NodeProcess implements AutoCloseable {
     /** Adds a JVM option for the next starts (e.g. a class-data-sharing archive). */
     public NodeProcess jvmArg(String option) {
         jvmArgs.add(option);
+        return this;
+    }
+
+    /** Adds JVM options for the next starts, space-separated as on a command line (blank: none). */
+    public NodeProcess jvmArgs(String options) {
+        for (String option : options.trim().split("\\s+")) {
+            if (!option.isEmpty()) {
+                jvmArgs.add(option);
+            }
+        }
         return this;
     }
 
