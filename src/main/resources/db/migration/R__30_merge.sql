@@ -180,7 +180,7 @@ BEGIN
 END
 $$;
 
--- Rows of state sync, mostly new ones (a bootstrap's pages), as loom.apply_nodes: the states of rows not
+-- Rows mostly new (a peer's inserts, a bootstrap's pages), as loom.apply_nodes: the states of rows not
 -- stored yet are written by a plain INSERT, two WAL records a row instead of the three of INSERT ... ON
 -- CONFLICT (its speculative insertion is confirmed by a record of its own, and every WAL sender of the
 -- server reads every record); the others go through loom.apply_nodes, where the merge decides. A row
@@ -228,7 +228,7 @@ BEGIN
 END
 $$;
 
--- Rows of state sync, mostly new ones (a bootstrap's pages), as loom.apply_edges: the states of rows not
+-- Rows mostly new (a peer's inserts, a bootstrap's pages), as loom.apply_edges: the states of rows not
 -- stored yet are written by a plain INSERT, two WAL records a row instead of the three of INSERT ... ON
 -- CONFLICT (its speculative insertion is confirmed by a record of its own, and every WAL sender of the
 -- server reads every record); the others go through loom.apply_edges, where the merge decides. A row

@@ -100,7 +100,7 @@ public final class Applier {
     /** Applies the envelope's changes in one transaction, with the peer's bookkeeping and history. */
     public Future<Applied> apply(Envelope envelope) {
         if (inOneStatement(envelope.changes())) {
-            return connection().compose(conn -> writeInOneStatement(conn, envelope, 1, false));
+            return connection().compose(conn -> writeInOneStatement(conn, envelope, 1, allInserts(envelope.changes())));
         }
         return inTransaction(conn -> write(conn, envelope, 1));
     }
@@ -116,6 +116,21 @@ public final class Applier {
             return connection().compose(conn -> writeInOneStatement(conn, envelope, 1, true));
         }
         return apply(envelope);
+    }
+
+    /**
+     * Whether every change inserted its row on the peer (a new sensor reading, a new node of a load): the
+     * row is then most likely new here too, and the one-statement apply writes the rows not stored yet by a
+     * plain INSERT, as {@link #applyRows} does; a stored one (a redelivered message, the same id created
+     * on two nodes) still goes through the merge statement, where the merge decides.
+     */
+    static boolean allInserts(List<Change> changes) {
+        for (Change c : changes) {
+            if (c.op() != Change.Op.INSERT) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -138,7 +153,7 @@ public final class Applier {
 
     /**
      * {@link #write} for {@link #inOneStatement} changes: the merge and the peer's bookkeeping at once;
-     * with {@code newRows}, rows not stored yet by a plain INSERT ({@link #applyRows}).
+     * with {@code newRows}, rows not stored yet by a plain INSERT ({@link #applyRows}, {@link #allInserts}).
      */
     private Future<Applied> writeInOneStatement(PgConnection conn, Envelope envelope, int messages, boolean newRows) {
         List<Change> changes = lastStatePerRow(envelope.changes());
@@ -224,7 +239,7 @@ public final class Applier {
             PgConnection conn, List<Envelope> envelopes, List<Change> all, boolean oneStatement) {
         Envelope last = envelopes.get(envelopes.size() - 1);
         Future<Applied> written = oneStatement
-                ? writeInOneStatement(conn, last.whole(all), envelopes.size(), false)
+                ? writeInOneStatement(conn, last.whole(all), envelopes.size(), allInserts(all))
                 : write(conn, last.whole(all), envelopes.size());
         return written.map(together -> {
             Set<Change> effective = Collections.newSetFromMap(new IdentityHashMap<>());

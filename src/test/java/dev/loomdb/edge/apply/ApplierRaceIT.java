@@ -76,8 +76,17 @@ class ApplierRaceIT {
     }
 
     private static Change peerState(String id, long hlc, boolean tombstone) {
+        return peerState(Change.Op.UPDATE, id, hlc, tombstone);
+    }
+
+    /** A peer's insert: what its capture sends for a row it created. */
+    private static Change peerInsert(String id, long hlc) {
+        return peerState(Change.Op.INSERT, id, hlc, false);
+    }
+
+    private static Change peerState(Change.Op op, String id, long hlc, boolean tombstone) {
         return new Change(
-                Change.Op.UPDATE,
+                op,
                 Change.Kind.NODE,
                 id,
                 "T",
@@ -137,7 +146,7 @@ class ApplierRaceIT {
         }
     }
 
-    private static Applied result(Future<Applied> applying) throws Exception {
+    private static <T> T result(Future<T> applying) throws Exception {
         return applying.toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
     }
 
@@ -218,5 +227,43 @@ class ApplierRaceIT {
         assertTrue(again.effective().isEmpty(), "a duplicate changes nothing");
         assertEquals(1, later.effective().size());
         assertEquals("{}|peer|true|true", row("calm"));
+    }
+
+    @Test
+    void aPeersInsertsAreWrittenAndAStoredIdAmongThemIsMerged() throws Exception {
+        // a peer's inserts go by the plain INSERT for the rows not stored; an id this node holds already
+        // (created on both nodes) is decided by the merge, either way round
+        long now = hlcIn(Duration.ZERO);
+        result(applier.apply(envelope(peerState("insert-kept", hlcIn(Duration.ofHours(1)), false))));
+        result(applier.apply(envelope(peerState("insert-replaced", hlcIn(Duration.ofHours(-1)), true))));
+        Applied applied = result(applier.apply(envelope(List.of(
+                peerInsert("insert-new", now), peerInsert("insert-kept", now), peerInsert("insert-replaced", now)))));
+        assertEquals(
+                List.of("insert-new", "insert-replaced"),
+                applied.effective().stream().map(Change::id).toList());
+        assertEquals(1, applied.superseded(), "the stored row newer than the peer's insert stays");
+        assertEquals("{\"by\": \"peer\"}|peer|false|true", row("insert-new"));
+        assertEquals("{\"by\": \"peer\"}|peer|false|true", row("insert-replaced"), "no longer deleted");
+        Applied again = result(applier.apply(envelope(List.of(peerInsert("insert-new", now)))));
+        assertTrue(again.effective().isEmpty(), "a redelivered insert changes nothing");
+        List<Applied> grouped = result(applier.applyAll(
+                List.of(envelope(peerInsert("insert-grouped", now)), envelope(peerInsert("insert-new", now)))));
+        assertEquals(1, grouped.get(0).effective().size(), "a group's new row is written");
+        assertTrue(grouped.get(1).effective().isEmpty(), "a group's stored row is decided by the merge");
+        assertEquals("{\"by\": \"peer\"}|peer|false|true", row("insert-grouped"));
+    }
+
+    @Test
+    void aPeersInsertRacingALocalInsertOfTheSameIdIsMergedNotRejected() throws Exception {
+        Applied applied = applyWhileHeld(
+                peerInsert("raced-insert", hlcIn(Duration.ofHours(1))),
+                "INSERT INTO loom.nodes (id, type, properties) VALUES ('raced-insert', 'T', '{\"by\":\"local\"}')");
+        assertEquals(1, applied.effective().size(), "the peer's insert took effect");
+        assertEquals("{\"by\": \"peer\"}|peer|false|true", row("raced-insert"));
+        Applied older = applyWhileHeld(
+                peerInsert("raced-older", hlcIn(Duration.ofHours(-1))),
+                "INSERT INTO loom.nodes (id, type, properties) VALUES ('raced-older', 'T', '{\"by\":\"local\"}')");
+        assertTrue(older.effective().isEmpty(), "an older insert changes nothing");
+        assertEquals("{\"by\": \"local\"}||false|false", row("raced-older"));
     }
 }
