@@ -180,12 +180,13 @@ BEGIN
 END
 $$;
 
--- Rows mostly new (a peer's inserts, a bootstrap's pages), as loom.apply_nodes: the states of rows not
--- stored yet are written by a plain INSERT, two WAL records a row instead of the three of INSERT ... ON
--- CONFLICT (its speculative insertion is confirmed by a record of its own, and every WAL sender of the
--- server reads every record); the others go through loom.apply_nodes, where the merge decides. A row
--- another session inserts meanwhile makes the plain INSERT fail (unique_violation): then all of them go
--- through loom.apply_nodes. Returns the ids of the rows it changed.
+-- Rows mostly new (a peer's inserts, a bootstrap's pages), as loom.apply_nodes: all of them by a plain
+-- INSERT, two WAL records a row instead of the three of INSERT ... ON CONFLICT (its speculative insertion is
+-- confirmed by a record of its own, and every WAL sender of the server reads every record). When one of
+-- them is stored already, or another session inserts it meanwhile, the INSERT fails (unique_violation) and
+-- all of them go through loom.apply_nodes, where the merge decides. No existence check by a join: its
+-- plan, cached by PL/pgSQL while the table is small, would stay a scan of the whole table as it grows.
+-- Returns the ids of the rows it changed.
 CREATE OR REPLACE FUNCTION loom.apply_new_nodes(ids text[], types text[], properties text[], clocks text[],
                                                 hlcs bigint[], versions bigint[], origins text[],
                                                 tombstones boolean[], bases bigint[])
@@ -204,36 +205,23 @@ BEGIN
                    x.hlc, x.version, x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END, x.base, true
             FROM unnest(ids, types, properties, clocks, hlcs, versions, origins, tombstones, bases)
                  AS x(id, type, properties, clocks, hlc, version, origin, tombstone, base)
-            WHERE NOT EXISTS (SELECT 1 FROM loom.nodes s WHERE s.id = x.id)
             RETURNING t.id)
-        SELECT coalesce(array_agg(id), '{}') INTO inserted FROM written;
+        SELECT array_agg(id) INTO inserted FROM written;
     EXCEPTION WHEN unique_violation THEN
         RETURN QUERY SELECT * FROM loom.apply_nodes(ids, types, properties, clocks, hlcs, versions, origins, tombstones, bases);
         RETURN;
     END;
     RETURN QUERY SELECT unnest(inserted);
-    IF cardinality(inserted) < cardinality(ids) THEN -- rows that were stored: the merge decides
-        RETURN QUERY
-        SELECT a.* FROM (
-            SELECT array_agg(x.id ORDER BY x.i) AS ids, array_agg(x.type ORDER BY x.i) AS types,
-                   array_agg(x.properties ORDER BY x.i) AS properties, array_agg(x.clocks ORDER BY x.i) AS clocks,
-                   array_agg(x.hlc ORDER BY x.i) AS hlcs, array_agg(x.version ORDER BY x.i) AS versions,
-                   array_agg(x.origin ORDER BY x.i) AS origins, array_agg(x.tombstone ORDER BY x.i) AS tombstones,
-                   array_agg(x.base ORDER BY x.i) AS bases
-            FROM unnest(ids, types, properties, clocks, hlcs, versions, origins, tombstones, bases) WITH ORDINALITY
-                 AS x(id, type, properties, clocks, hlc, version, origin, tombstone, base, i)
-            WHERE x.id NOT IN (SELECT unnest(inserted))) f,
-        LATERAL loom.apply_nodes(f.ids, f.types, f.properties, f.clocks, f.hlcs, f.versions, f.origins, f.tombstones, f.bases) a;
-    END IF;
 END
 $$;
 
--- Rows mostly new (a peer's inserts, a bootstrap's pages), as loom.apply_edges: the states of rows not
--- stored yet are written by a plain INSERT, two WAL records a row instead of the three of INSERT ... ON
--- CONFLICT (its speculative insertion is confirmed by a record of its own, and every WAL sender of the
--- server reads every record); the others go through loom.apply_edges, where the merge decides. A row
--- another session inserts meanwhile makes the plain INSERT fail (unique_violation): then all of them go
--- through loom.apply_edges. Returns the ids of the rows it changed.
+-- Rows mostly new (a peer's inserts, a bootstrap's pages), as loom.apply_edges: all of them by a plain
+-- INSERT, two WAL records a row instead of the three of INSERT ... ON CONFLICT (its speculative insertion is
+-- confirmed by a record of its own, and every WAL sender of the server reads every record). When one of
+-- them is stored already, or another session inserts it meanwhile, the INSERT fails (unique_violation) and
+-- all of them go through loom.apply_edges, where the merge decides. No existence check by a join: its
+-- plan, cached by PL/pgSQL while the table is small, would stay a scan of the whole table as it grows.
+-- Returns the ids of the rows it changed.
 CREATE OR REPLACE FUNCTION loom.apply_new_edges(ids text[], types text[], sources text[], targets text[],
                                                 properties text[], clocks text[], hlcs bigint[], versions bigint[],
                                                 origins text[], tombstones boolean[], bases bigint[])
@@ -252,27 +240,12 @@ BEGIN
                    x.hlc, x.version, x.origin, x.tombstone, CASE WHEN x.tombstone THEN now() END, x.base, true
             FROM unnest(ids, types, sources, targets, properties, clocks, hlcs, versions, origins, tombstones, bases)
                  AS x(id, type, source, target, properties, clocks, hlc, version, origin, tombstone, base)
-            WHERE NOT EXISTS (SELECT 1 FROM loom.edges s WHERE s.id = x.id)
             RETURNING t.id)
-        SELECT coalesce(array_agg(id), '{}') INTO inserted FROM written;
+        SELECT array_agg(id) INTO inserted FROM written;
     EXCEPTION WHEN unique_violation THEN
         RETURN QUERY SELECT * FROM loom.apply_edges(ids, types, sources, targets, properties, clocks, hlcs, versions, origins, tombstones, bases);
         RETURN;
     END;
     RETURN QUERY SELECT unnest(inserted);
-    IF cardinality(inserted) < cardinality(ids) THEN -- rows that were stored: the merge decides
-        RETURN QUERY
-        SELECT a.* FROM (
-            SELECT array_agg(x.id ORDER BY x.i) AS ids, array_agg(x.type ORDER BY x.i) AS types,
-                   array_agg(x.source ORDER BY x.i) AS sources, array_agg(x.target ORDER BY x.i) AS targets,
-                   array_agg(x.properties ORDER BY x.i) AS properties, array_agg(x.clocks ORDER BY x.i) AS clocks,
-                   array_agg(x.hlc ORDER BY x.i) AS hlcs, array_agg(x.version ORDER BY x.i) AS versions,
-                   array_agg(x.origin ORDER BY x.i) AS origins, array_agg(x.tombstone ORDER BY x.i) AS tombstones,
-                   array_agg(x.base ORDER BY x.i) AS bases
-            FROM unnest(ids, types, sources, targets, properties, clocks, hlcs, versions, origins, tombstones, bases) WITH ORDINALITY
-                 AS x(id, type, source, target, properties, clocks, hlc, version, origin, tombstone, base, i)
-            WHERE x.id NOT IN (SELECT unnest(inserted))) f,
-        LATERAL loom.apply_edges(f.ids, f.types, f.sources, f.targets, f.properties, f.clocks, f.hlcs, f.versions, f.origins, f.tombstones, f.bases) a;
-    END IF;
 END
 $$;

@@ -107,9 +107,10 @@ public final class Applier {
 
     /**
      * Applies rows of state sync (a bootstrap's pages, anti-entropy's rows) as {@link #apply}; when it
-     * takes one statement, the rows not stored yet are written by a plain INSERT
-     * ({@code loom.apply_new_nodes} / {@code loom.apply_new_edges}): a third fewer WAL records for a new
-     * row than the merge statement's speculative insertion.
+     * takes one statement, they are written by a plain INSERT ({@code loom.apply_new_nodes} /
+     * {@code loom.apply_new_edges}): a third fewer WAL records for a new row than the merge statement's
+     * speculative insertion. When one of them is stored already, all of them go through the merge
+     * statement instead.
      */
     public Future<Applied> applyRows(Envelope envelope) {
         if (inOneStatement(envelope.changes())) {
@@ -120,9 +121,9 @@ public final class Applier {
 
     /**
      * Whether every change inserted its row on the peer (a new sensor reading, a new node of a load): the
-     * row is then most likely new here too, and the one-statement apply writes the rows not stored yet by a
-     * plain INSERT, as {@link #applyRows} does; a stored one (a redelivered message, the same id created
-     * on two nodes) still goes through the merge statement, where the merge decides.
+     * row is then most likely new here too, and the one-statement apply writes them by a plain INSERT, as
+     * {@link #applyRows} does; when one is stored (a redelivered message, the same id created on two nodes),
+     * all of them go through the merge statement, where the merge decides.
      */
     static boolean allInserts(List<Change> changes) {
         for (Change c : changes) {
@@ -153,7 +154,7 @@ public final class Applier {
 
     /**
      * {@link #write} for {@link #inOneStatement} changes: the merge and the peer's bookkeeping at once;
-     * with {@code newRows}, rows not stored yet by a plain INSERT ({@link #applyRows}, {@link #allInserts}).
+     * with {@code newRows}, by a plain INSERT unless a row is stored ({@link #applyRows}, {@link #allInserts}).
      */
     private Future<Applied> writeInOneStatement(PgConnection conn, Envelope envelope, int messages, boolean newRows) {
         List<Change> changes = lastStatePerRow(envelope.changes());

@@ -17,10 +17,10 @@ final class StateArrays {
             + " $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::boolean[],"
             + " $11::bigint[])";
 
-    /** As {@link #APPLY_NODES}, for rows mostly new (a peer's inserts, state sync): those not stored by a plain INSERT. */
+    /** As {@link #APPLY_NODES}, for rows mostly new (a peer's inserts, state sync): by a plain INSERT unless one is stored. */
     static final String APPLY_NEW_NODES = APPLY_NODES.replace("loom.apply_nodes(", "loom.apply_new_nodes(");
 
-    /** As {@link #APPLY_EDGES}, for rows mostly new (a peer's inserts, state sync): those not stored by a plain INSERT. */
+    /** As {@link #APPLY_EDGES}, for rows mostly new (a peer's inserts, state sync): by a plain INSERT unless one is stored. */
     static final String APPLY_NEW_EDGES = APPLY_EDGES.replace("loom.apply_edges(", "loom.apply_new_edges(");
 
     private StateArrays() {}
