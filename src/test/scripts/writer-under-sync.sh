@@ -4,7 +4,8 @@
 # anti-entropy off: pgbench, one connection, upserts of random ids into loom.nodes, offered at RATE/s.
 # First with the nodes frozen (SIGSTOP: the writer and PostgreSQL alone), then with them syncing;
 # each ROUNDS times, 15 s each, after a 30 s warm-up at 1,000/s. Prints the writer's commits/s and,
-# for one 20 s run at 1,000/s, the CPU of each process per row. Needs `mvn package` first.
+# for one 20 s run at 1,000/s, the CPU of each process per row (the PostgreSQL backends by node and
+# application name: loom-capture is the node's WAL sender, loom-apply its apply session). Needs `mvn package` first.
 # Usage: src/test/scripts/writer-under-sync.sh [RATE, default 2400] [ROUNDS, default 2] [-D options of node B...]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -20,13 +21,20 @@ SQL
 write() { "$pgbench" -h 127.0.0.1 -U postgres -n -f "$work/w.sql" -R "$1" -T "$2" -c 1 -j 1 loom_writer_a 2>&1 | awk '/^tps/ {printf "%.0f", $3}'; }
 write 1000 30 >/dev/null
 ticks() { local t=0 v; for pid in "$@"; do v=$(awk '{print $14+$15}' /proc/$pid/stat 2>/dev/null || echo 0); t=$((t + v)); done; echo $t; }
-backends() { p -d postgres -c "SELECT pid FROM pg_stat_activity WHERE datname IN ('loom_writer_a', 'loom_writer_b') AND application_name <> 'pgbench' AND pid <> pg_backend_pid()"; }
-a=$(pgrep -f "loom.node-id=writer-a"); b=$(pgrep -f "loom.node-id=writer-b"); pg=$(backends | tr '\n' ' ')
-wa0=$(ticks $a); wb0=$(ticks $b); pg0=$(ticks $pg)
+# the nodes' PostgreSQL backends and WAL senders, as "pid node:application_name"
+backends() { p -d postgres -F' ' -c "SELECT pid, right(datname, 1) || ':' || application_name FROM pg_stat_activity WHERE datname IN ('loom_writer_a', 'loom_writer_b') AND application_name <> 'pgbench' AND pid <> pg_backend_pid()"; }
+a=$(pgrep -f "loom.node-id=writer-a"); b=$(pgrep -f "loom.node-id=writer-b"); list=$(backends); pg=$(cut -d' ' -f1 <<< "$list" | tr '\n' ' ')
+declare -A by0 by1
+each() { local -n into=$1; while read -r pid name; do into[$name]=$(( ${into[$name]:-0} + $(ticks "$pid") )); done <<< "$list"; }
+wa0=$(ticks $a); wb0=$(ticks $b); pg0=$(ticks $pg); each by0
 done_rows=$(write 1000 20)
-wa1=$(ticks $a); wb1=$(ticks $b); pg1=$(ticks $pg)
+wa1=$(ticks $a); wb1=$(ticks $b); pg1=$(ticks $pg); each by1
 rows=$((done_rows * 20))
 echo "CPU per row at 1,000 one-row commits/s (core-µs): node A $(( (wa1-wa0)*10000/rows )), node B $(( (wb1-wb0)*10000/rows )), the nodes' PostgreSQL backends and WAL senders $(( (pg1-pg0)*10000/rows ))"
+for name in "${!by1[@]}"; do
+  per=$(( (by1[$name] - by0[$name]) * 10000 / rows ))
+  [ "$per" -gt 0 ] && echo "  of which node ${name%%:*}'s ${name#*:}: $per"
+done | sort
 for r in $(seq 1 "$rounds"); do
   kill -STOP $a $b; frozen=$(write "$rate" 15); kill -CONT $a $b; sleep 10
   syncing=$(write "$rate" 15)

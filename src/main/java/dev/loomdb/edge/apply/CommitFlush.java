@@ -22,12 +22,14 @@ final class CommitFlush {
 
     CommitFlush(Vertx vertx, PgConnectOptions options) {
         this.vertx = vertx;
-        this.options = new PgConnectOptions(options).addProperty("application_name", "loom-apply-flush");
+        this.options = new PgConnectOptions(options)
+                .addProperty("application_name", "loom-apply-flush")
+                .setCachePreparedStatements(true); // prepared once, not parsed and planned at every flush
     }
 
     Future<Void> flush() {
         return connection()
-                .compose(c -> c.query(FLUSH).execute().onFailure(e -> drop(c)))
+                .compose(c -> c.preparedQuery(FLUSH).execute().onFailure(e -> drop(c)))
                 .mapEmpty();
     }
 
