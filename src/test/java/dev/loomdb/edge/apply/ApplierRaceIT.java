@@ -183,11 +183,16 @@ class ApplierRaceIT {
         assertEquals("{\"by\": \"peer\"}|peer|false|true", row("purged"));
     }
 
+    /** Stores {@code newer} an hour after now and {@code older}, deleted, an hour before now. */
+    private static void storeNewerAndOlder(String newer, String older) throws Exception {
+        result(applier.apply(envelope(peerState(newer, hlcIn(Duration.ofHours(1)), false))));
+        result(applier.apply(envelope(peerState(older, hlcIn(Duration.ofHours(-1)), true))));
+    }
+
     @Test
     void stateSyncRowsInsertTheNewRowsAndMergeTheStoredOnes() throws Exception {
         long now = hlcIn(Duration.ZERO);
-        result(applier.apply(envelope(peerState("page-kept", hlcIn(Duration.ofHours(1)), false))));
-        result(applier.apply(envelope(peerState("page-replaced", hlcIn(Duration.ofHours(-1)), true))));
+        storeNewerAndOlder("page-kept", "page-replaced");
         Applied applied = result(applier.applyRows(envelope(List.of(
                 peerState("page-new-1", now, false),
                 peerState("page-kept", now, false),
@@ -231,11 +236,10 @@ class ApplierRaceIT {
 
     @Test
     void aPeersInsertsAreWrittenAndAStoredIdAmongThemIsMerged() throws Exception {
-        // a peer's inserts go by the plain INSERT for the rows not stored; an id this node holds already
-        // (created on both nodes) is decided by the merge, either way round
+        // a peer's inserts go by a plain INSERT; when an id among them is stored already (created on both
+        // nodes), all of them go through the merge, which decides that one either way round
         long now = hlcIn(Duration.ZERO);
-        result(applier.apply(envelope(peerState("insert-kept", hlcIn(Duration.ofHours(1)), false))));
-        result(applier.apply(envelope(peerState("insert-replaced", hlcIn(Duration.ofHours(-1)), true))));
+        storeNewerAndOlder("insert-kept", "insert-replaced");
         Applied applied = result(applier.apply(envelope(List.of(
                 peerInsert("insert-new", now), peerInsert("insert-kept", now), peerInsert("insert-replaced", now)))));
         assertEquals(
