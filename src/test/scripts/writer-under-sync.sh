@@ -23,17 +23,19 @@ write 1000 30 >/dev/null
 ticks() { local t=0 v; for pid in "$@"; do v=$(awk '{print $14+$15}' /proc/$pid/stat 2>/dev/null || echo 0); t=$((t + v)); done; echo $t; }
 # the nodes' PostgreSQL backends and WAL senders, as "pid node:application_name"
 backends() { p -d postgres -F' ' -c "SELECT pid, right(datname, 1) || ':' || application_name FROM pg_stat_activity WHERE datname IN ('loom_writer_a', 'loom_writer_b') AND application_name <> 'pgbench' AND pid <> pg_backend_pid()"; }
-a=$(pgrep -f "loom.node-id=writer-a"); b=$(pgrep -f "loom.node-id=writer-b"); list=$(backends); pg=$(cut -d' ' -f1 <<< "$list" | tr '\n' ' ')
+a=$(pgrep -f "loom.node-id=writer-a"); b=$(pgrep -f "loom.node-id=writer-b"); list=$(backends)
 declare -A by0 by1
 each() { local -n into=$1; while read -r pid name; do into[$name]=$(( ${into[$name]:-0} + $(ticks "$pid") )); done <<< "$list"; }
-wa0=$(ticks $a); wb0=$(ticks $b); pg0=$(ticks $pg); each by0
+sum() { local -n from=$1; local t=0 v; for v in "${from[@]}"; do t=$((t + v)); done; echo $t; }
+wa0=$(ticks $a); wb0=$(ticks $b); each by0
 done_rows=$(write 1000 20)
-wa1=$(ticks $a); wb1=$(ticks $b); pg1=$(ticks $pg); each by1
+wa1=$(ticks $a); wb1=$(ticks $b); each by1
+pg0=$(sum by0); pg1=$(sum by1)
 rows=$((done_rows * 20))
 echo "CPU per row at 1,000 one-row commits/s (core-µs): node A $(( (wa1-wa0)*10000/rows )), node B $(( (wb1-wb0)*10000/rows )), the nodes' PostgreSQL backends and WAL senders $(( (pg1-pg0)*10000/rows ))"
 for name in "${!by1[@]}"; do
   per=$(( (by1[$name] - by0[$name]) * 10000 / rows ))
-  [ "$per" -gt 0 ] && echo "  of which node ${name%%:*}'s ${name#*:}: $per"
+  if [ "$per" -gt 0 ]; then echo "  of which node ${name%%:*}'s ${name#*:}: $per"; fi
 done | sort
 for r in $(seq 1 "$rounds"); do
   kill -STOP $a $b; frozen=$(write "$rate" 15); kill -CONT $a $b; sleep 10
